@@ -1,0 +1,48 @@
+# Developer and CI entry points. `make test` is what CI runs (through .ci/run).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := test
+.PHONY: venv system-deps test lint demo bench clean distclean
+# system-deps must finish before the venv is built (python3-venv), so prerequisites run in order.
+.NOTPARALLEL:
+
+venv: $(STAMP)
+
+# Redone only when pyproject.toml changes (or the venv is missing).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+		echo "python3-venv is missing; run 'make system-deps' first" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@touch $@
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps venv
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src/cronctl
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src/cronctl
+
+demo: system-deps venv
+	$(BIN)/cronctl demo
+
+bench: system-deps venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf build dist .sandbox .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/results
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) src/*.egg-info

@@ -1,0 +1,3 @@
+from cronctl.cli.main import main
+
+main()

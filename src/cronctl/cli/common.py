@@ -1,0 +1,222 @@
+"""What every command shares: the runbook / env / profile / format options, and error handling.
+
+`@command_options` adds the shared options to a command (so they work after the command name) and turns
+every CronctlError into one line on stderr with its exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from cronctl.errors import CronctlError, ExitCode, UsageError
+from cronctl.output.report import FORMATS
+
+if TYPE_CHECKING:
+    from cronctl.output.report import Report
+    from cronctl.runbook.env import Environment
+    from cronctl.runbook.model import Runbook
+
+F = TypeVar("F", bound=Callable[..., Any])
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in cronctl, not in the user's setup
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the command name (`cronctl -r x.toml jobs`)."""
+
+    runbook: Path | None = None
+    env_file: Path | None = None
+    profile: str | None = None
+    debug: bool = False
+
+
+GLOBAL = GlobalOptions()
+
+
+@dataclass
+class Invocation:
+    """One command run: where its runbook and variables come from, and how it writes output."""
+
+    runbook_path: Path | None
+    env_file: Path | None
+    profile: str | None
+    format: str
+    debug: bool
+    _runbook: Runbook | None = field(default=None, repr=False)
+    _env: Environment | None = field(default=None, repr=False)
+
+    def resolve_runbook_path(self) -> Path:
+        if self.runbook_path is not None:
+            return self.runbook_path
+        from_env = os.environ.get("CRONCTL_RUNBOOK")
+        if from_env:
+            return Path(from_env)
+        default = Path("cronctl.toml")
+        if default.is_file():
+            return default
+        raise UsageError("no runbook given: pass --runbook/-r PATH or set CRONCTL_RUNBOOK")
+
+    def runbook(self) -> Runbook:
+        if self._runbook is None:
+            from cronctl.runbook.loader import load_runbook
+
+            self._runbook = load_runbook(self.resolve_runbook_path(), self.profile)
+        return self._runbook
+
+    def env(self) -> Environment:
+        if self._env is None:
+            from cronctl.runbook.env import load_environment
+
+            profile_vars: dict[str, str] = {}
+            profile_env: Path | None = None
+            if self.profile is not None:
+                runbook = self.runbook()
+                chosen = runbook.profiles[self.profile]
+                profile_vars = chosen.vars
+                if chosen.env_file:
+                    profile_env = (runbook.path.parent / chosen.env_file).resolve()
+            self._env = load_environment(self.env_file, profile_vars, profile_env)
+        return self._env
+
+    def database_url(self) -> str:
+        runbook = self.runbook()
+        url = self.env().resolve(runbook.connection.database_url, f"connection.database_url in {runbook.path}")
+        if not url:
+            raise UsageError(f"{runbook.path}: connection.database_url resolves to an empty string")
+        return url
+
+    def connect(self, *, read_only: bool = True, autocommit: bool = False) -> Any:
+        from cronctl.db import connect
+
+        conn = self.runbook().connection
+        return connect(
+            self.database_url(),
+            read_only=read_only,
+            statement_timeout=conn.statement_timeout,
+            connect_timeout=conn.connect_timeout,
+            autocommit=autocommit,
+        )
+
+    def emit(self, report: Report) -> None:
+        from cronctl.output.render import render
+
+        render(report, self.format)
+        if report.exit_code:
+            raise typer.Exit(report.exit_code)
+
+
+RunbookOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--runbook",
+        "-r",
+        help="Runbook TOML file (default: $CRONCTL_RUNBOOK, then ./cronctl.toml).",
+        show_default=False,
+    ),
+]
+EnvFileOpt = Annotated[
+    Path | None,
+    typer.Option("--env-file", help="Read variables from this file instead of ./.env (never overrides the environment).",
+                 show_default=False),
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Runbook profile to use, e.g. staging or prod.", show_default=False)
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format: table, json, markdown or plain.", metavar="FORMAT"),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+
+_SHARED = {
+    "runbook": inspect.Parameter("runbook", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=RunbookOpt),
+    "env_file": inspect.Parameter("env_file", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=EnvFileOpt),
+    "profile": inspect.Parameter("profile", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ProfileOpt),
+    "output_format": inspect.Parameter(
+        "output_format", inspect.Parameter.KEYWORD_ONLY, default="table", annotation=FormatOpt
+    ),
+    "debug": inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt),
+}
+
+
+def command_options(*, error_exit: int | None = None) -> Callable[[F], F]:
+    """Give a command the shared options and one-line error handling.
+
+    The wrapped function receives `inv: Invocation` as its first argument. `error_exit` overrides the exit code
+    used for errors (triage follows the monitoring-plugin convention: every error is UNKNOWN, 3).
+    """
+
+    def decorate(func: F) -> F:
+        # Resolve string annotations in the command's own module, so Typer sees real types on the wrapper.
+        hints = typing.get_type_hints(func, include_extras=True)
+        signature = inspect.signature(func)
+        own = [
+            p.replace(annotation=hints.get(name, p.annotation))
+            for name, p in signature.parameters.items()
+            if name != "inv"
+        ]
+
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            shared = {name: kwargs.pop(name) for name in _SHARED}
+            inv = Invocation(
+                runbook_path=shared["runbook"] or GLOBAL.runbook,
+                env_file=shared["env_file"] or GLOBAL.env_file,
+                profile=shared["profile"] or GLOBAL.profile,
+                format=shared["output_format"].lower(),
+                debug=shared["debug"] or GLOBAL.debug,
+            )
+            return run_guarded(lambda: func(inv, **kwargs), inv.debug, error_exit, inv.format)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *_SHARED.values()])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{p.name: p.annotation for p in own},
+            **{name: p.annotation for name, p in _SHARED.items()},
+            "return": hints.get("return", None),
+        }
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str = "table") -> Any:
+    from cronctl.output import terminal
+
+    if fmt not in FORMATS:
+        terminal.error(f"unknown format '{fmt}' (use one of: {', '.join(FORMATS)})")
+        raise typer.Exit(error_exit if error_exit is not None else ExitCode.USAGE)
+    try:
+        return call()
+    except (typer.Exit, typer.Abort):
+        raise
+    except CronctlError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        terminal.error(exc.message)
+        if exc.hint:
+            terminal.status(f"hint: {exc.hint}")
+        raise typer.Exit(error_exit if error_exit is not None else int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        terminal.error("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        terminal.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        raise typer.Exit(error_exit if error_exit is not None else INTERNAL_ERROR) from None
+
+
+def stdout_is_json(fmt: str) -> bool:
+    return fmt == "json" or not sys.stdout.isatty()

@@ -1,0 +1,42 @@
+"""`cronctl explain "<cron>"`: what a schedule means and when it fires next."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cronctl.cli.common import Invocation, command_options
+
+
+def register(app: Any) -> None:
+    app.command(
+        "explain",
+        help="""Explain a cron expression and list its next fire times.
+
+Accepts five-field cron, aliases (@hourly, @daily, @weekly, @monthly, @yearly), pg_cron's
+'N seconds' (pg_cron 1.5+) and '$' for the last day of the month (pg_cron 1.6+).
+
+Examples:
+
+  cronctl explain "*/15 * * * *"
+
+  cronctl explain "0 2 * * *" --tz Asia/Seoul --count 3
+
+  cronctl explain "30 seconds" -f json
+""",
+    )(explain)
+
+
+@command_options()
+def explain(
+    inv: Invocation,
+    expression: Annotated[str, typer.Argument(help="Cron expression, quoted.", show_default=False)],
+    tz: Annotated[str, typer.Option("--tz", help="Time zone for the schedule (IANA name).")] = "UTC",
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many next runs.")] = 5,
+) -> None:
+    from datetime import datetime, timezone
+
+    from cronctl.reports.schedules import explain_report
+
+    inv.emit(explain_report(expression, tz, count, datetime.now(timezone.utc)))

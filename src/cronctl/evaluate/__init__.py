@@ -1,0 +1,1 @@
+"""Pure evaluation: no I/O, only records in and judgements out."""

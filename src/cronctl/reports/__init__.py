@@ -1,0 +1,1 @@
+"""Build Report objects from runbooks, records and evaluations. No I/O here."""

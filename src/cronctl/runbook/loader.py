@@ -1,0 +1,728 @@
+"""Load and validate a runbook TOML file; every error names the file, the key and the reason."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cronctl.durations import parse_duration
+from cronctl.errors import RunbookError, ScheduleError
+from cronctl.runbook.model import (
+    AUTH_KINDS,
+    LOCK_BACKENDS,
+    RUN_STATUSES,
+    SEVERITIES,
+    AuthSpec,
+    BacklogSpec,
+    ConnectionSpec,
+    DispatchSpec,
+    ExitCondition,
+    FailureGroupSpec,
+    FailureMode,
+    HealthSpec,
+    HistorySpec,
+    JobSpec,
+    LockSpec,
+    LockTableSpec,
+    Profile,
+    QuerySpec,
+    Runbook,
+    RunLogSpec,
+    SecretsTableSpec,
+    SuccessRule,
+)
+
+T = TypeVar("T")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+_PARAM_TYPES = ("int", "float", "bool", "text", "timestamp", "interval")
+_SCHEDULERS = ("pg_cron", "vercel", "github", "external")
+
+
+class _Table:
+    """A TOML table being read: tracks its key path and rejects keys nobody asked for."""
+
+    def __init__(self, data: dict[str, Any], where: str, file: Path) -> None:
+        self.data = data
+        self.where = where
+        self.file = file
+
+    def error(self, key: str | None, reason: str) -> RunbookError:
+        path = f"{self.where}.{key}" if key and self.where else (key or self.where or "(top level)")
+        return RunbookError(f"{self.file}: {path}: {reason}")
+
+    def check_keys(self, allowed: Iterable[str]) -> None:
+        allowed = list(allowed)
+        for key in self.data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
+                raise self.error(key, f"unknown key{hint}")
+
+    def _get(self, key: str, kind: type | tuple[type, ...], kind_name: str, required: bool) -> Any:
+        if key not in self.data:
+            if required:
+                raise self.error(key, "required key is missing")
+            return None
+        value = self.data[key]
+        # bool is an int in Python; a number field must not accept `true`.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.error(key, f"expected {kind_name}, got boolean")
+        if not isinstance(value, kind):
+            raise self.error(key, f"expected {kind_name}, got {_toml_type(value)}")
+        return value
+
+    def str(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self._get(key, str, "a string", required)
+        return default if value is None else value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self._get(key, bool, "true or false", False)
+        return default if value is None else bool(value)
+
+    def int(self, key: str, default: int | None = None) -> Any:
+        value = self._get(key, int, "an integer", False)
+        return default if value is None else value
+
+    def number(self, key: str, default: float | None = None) -> Any:
+        value = self._get(key, (int, float), "a number", False)
+        return default if value is None else float(value)
+
+    def duration(self, key: str, default: float | None = None) -> Any:
+        value = self._get(key, (str, int, float), 'a duration like "30s", "5m", "2h"', False)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, (list, str), "a list of strings", False)
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value
+        for item in items:
+            if not isinstance(item, str):
+                raise self.error(key, f"expected a list of strings, found {_toml_type(item)}")
+        return tuple(items)
+
+    def int_list(self, key: str) -> tuple[int, ...]:
+        value = self._get(key, (list, int), "an integer or a list of integers", False)
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, int) else value
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise self.error(key, f"expected integers, found {_toml_type(item)}")
+        return tuple(items)
+
+    def str_map(self, key: str) -> dict[str, str]:
+        value = self._get(key, dict, "a table of strings", False)
+        if value is None:
+            return {}
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise self.error(f"{key}.{k}", f"expected a string, got {_toml_type(v)}")
+        return dict(value)
+
+    def table(self, key: str, *, required: bool = False) -> _Table | None:
+        value = self._get(key, dict, "a table", required)
+        if value is None:
+            return None
+        return _Table(value, f"{self.where}.{key}" if self.where else key, self.file)
+
+    def tables(self, key: str) -> dict[str, _Table]:
+        """A table of named sub-tables, e.g. [jobs.<name>]."""
+        outer = self.table(key)
+        if outer is None:
+            return {}
+        result: dict[str, _Table] = {}
+        for name, value in outer.data.items():
+            if not isinstance(value, dict):
+                raise outer.error(name, f"expected a table, got {_toml_type(value)}")
+            if not _NAME.match(name):
+                raise outer.error(name, "names may use letters, digits, '-', '_' and '.' only")
+            result[name] = _Table(value, f"{outer.where}.{name}", self.file)
+        return result
+
+    def array_of_tables(self, key: str) -> list[_Table]:
+        value = self._get(key, list, "an array of tables ([[...]])", False)
+        if value is None:
+            return []
+        result = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.error(f"{key}[{index}]", f"expected a table, got {_toml_type(item)}")
+            result.append(_Table(item, f"{self.where + '.' if self.where else ''}{key}[{index}]", self.file))
+        return result
+
+    def choice(self, key: str, choices: Iterable[str], default: str | None = None) -> Any:
+        value = self.str(key, default)
+        options = list(choices)
+        if value is not None and value not in options:
+            raise self.error(key, f"'{value}' is not one of: {', '.join(options)}")
+        return value
+
+    def identifier(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self.str(key, default, required=required)
+        if value is not None and not _IDENTIFIER.match(value):
+            raise self.error(key, f"'{value}' is not a plain SQL identifier")
+        return value
+
+    def env_name(self, key: str, default: str | None = None) -> Any:
+        value = self.str(key, default)
+        if value is not None and not _ENV_NAME.match(value):
+            raise self.error(key, f"'{value}' is not an environment variable name")
+        return value
+
+
+def _toml_type(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
+def load_runbook(path: Path, profile: str | None = None) -> Runbook:
+    """Read, parse and validate one runbook file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RunbookError(f"runbook not found: {path}") from None
+    except IsADirectoryError:
+        raise RunbookError(f"runbook path is a directory: {path}") from None
+    except OSError as exc:
+        raise RunbookError(f"cannot read runbook {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RunbookError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RunbookError(f"{path}: TOML syntax error: {exc}") from None
+    return parse_runbook(data, path, profile)
+
+
+def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) -> Runbook:
+    top = _Table(data, "", path)
+    top.check_keys(
+        [
+            "runbook",
+            "connection",
+            "profiles",
+            "jobs",
+            "run_logs",
+            "lock_tables",
+            "health",
+            "backlogs",
+            "queries",
+            "failure_modes",
+            "failure_groups",
+            "secrets_table",
+            "exit_condition",
+        ]
+    )
+    meta = top.table("runbook", required=True)
+    assert meta is not None
+    meta.check_keys(["name", "description"])
+    name = meta.str("name", required=True)
+
+    run_logs = {n: _run_log(n, t) for n, t in top.tables("run_logs").items()}
+    lock_tables = {n: _lock_table(n, t) for n, t in top.tables("lock_tables").items()}
+    health = {n: _health(n, t) for n, t in top.tables("health").items()}
+    jobs = {n: _job(n, t, run_logs, lock_tables, health) for n, t in top.tables("jobs").items()}
+    if not jobs:
+        raise top.error("jobs", "a runbook needs at least one [jobs.<name>] table")
+    profiles = {n: _profile(n, t) for n, t in top.tables("profiles").items()}
+    if profile is not None and profile not in profiles:
+        known = ", ".join(profiles) or "none defined"
+        raise RunbookError(f"{path}: profile '{profile}' is not defined (profiles: {known})")
+
+    backlogs = {n: _backlog(n, t, jobs) for n, t in top.tables("backlogs").items()}
+    queries = {n: _query(n, t) for n, t in top.tables("queries").items()}
+    groups = tuple(_failure_group(t) for t in top.array_of_tables("failure_groups"))
+    modes = tuple(_failure_mode(t, jobs) for t in top.array_of_tables("failure_modes"))
+    secrets_tbl = top.table("secrets_table")
+    exit_tbl = top.table("exit_condition")
+    exit_condition = _exit_condition(exit_tbl, backlogs) if exit_tbl else ExitCondition()
+    return Runbook(
+        name=name,
+        path=path,
+        description=meta.str("description", ""),
+        connection=_connection(top.table("connection")),
+        jobs=jobs,
+        run_logs=run_logs,
+        lock_tables=lock_tables,
+        health=health,
+        backlogs=backlogs,
+        queries=queries,
+        failure_modes=modes,
+        failure_groups=groups,
+        secrets_table=_secrets_table(secrets_tbl) if secrets_tbl else None,
+        exit_condition=exit_condition,
+        profiles=profiles,
+        profile=profile,
+    )
+
+
+def _connection(t: _Table | None) -> ConnectionSpec:
+    if t is None:
+        return ConnectionSpec()
+    t.check_keys(["database_url", "redis_url", "statement_timeout", "connect_timeout"])
+    default = ConnectionSpec()
+    return ConnectionSpec(
+        database_url=t.str("database_url", default.database_url),
+        redis_url=t.str("redis_url", default.redis_url),
+        statement_timeout=_positive(t, "statement_timeout", default.statement_timeout),
+        connect_timeout=_positive(t, "connect_timeout", default.connect_timeout),
+    )
+
+
+def _positive(t: _Table, key: str, default: float) -> float:
+    value: float = t.duration(key, default)
+    if value <= 0:
+        raise t.error(key, "must be greater than zero")
+    return value
+
+
+def _profile(name: str, t: _Table) -> Profile:
+    t.check_keys(["vars", "env_file"])
+    return Profile(name=name, vars=t.str_map("vars"), env_file=t.str("env_file"))
+
+
+def _auth(t: _Table | None) -> AuthSpec:
+    if t is None:
+        return AuthSpec()
+    t.check_keys(
+        ["kind", "secret_env", "header", "apikey_env", "template", "encoding", "prefix", "timestamp_header"]
+    )
+    kind = t.choice("kind", AUTH_KINDS, "none")
+    secret_env = t.env_name("secret_env")
+    header = t.str("header")
+    if kind not in ("none", "apikey") and not secret_env:
+        raise t.error("secret_env", f"auth kind '{kind}' needs secret_env (the variable holding the secret)")
+    if kind == "apikey" and not (secret_env or t.data.get("apikey_env")):
+        raise t.error("apikey_env", "auth kind 'apikey' needs apikey_env or secret_env")
+    if kind in ("header", "hmac") and not header:
+        raise t.error("header", f"auth kind '{kind}' needs the header name that carries it")
+    template = t.str("template", "{timestamp}.{body}")
+    if kind == "hmac" and "{body}" not in template:
+        raise t.error("template", "the signed-content template must contain {body}")
+    return AuthSpec(
+        kind=kind,
+        secret_env=secret_env,
+        header=header,
+        apikey_env=t.env_name("apikey_env") or (secret_env if kind == "apikey" else None),
+        template=template,
+        encoding=t.choice("encoding", ("hex", "base64"), "hex"),
+        prefix=t.str("prefix", ""),
+        timestamp_header=t.str("timestamp_header"),
+    )
+
+
+def _success(t: _Table | None) -> SuccessRule:
+    if t is None:
+        return SuccessRule()
+    t.check_keys(["status", "require", "skipped", "summary"])
+    from cronctl.evaluate.predicates import PredicateError, parse_predicate
+
+    for key in ("require", "skipped"):
+        for text in t.str_list(key):
+            try:
+                parse_predicate(text)
+            except PredicateError as exc:
+                raise t.error(key, str(exc)) from None
+    for code in t.int_list("status"):
+        if not 100 <= code <= 599:
+            raise t.error("status", f"{code} is not an HTTP status code")
+    return SuccessRule(
+        status=t.int_list("status"),
+        require=t.str_list("require"),
+        skipped=t.str_list("skipped"),
+        summary=t.str("summary"),
+    )
+
+
+def _history(
+    t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health: dict[str, HealthSpec]
+) -> HistorySpec:
+    if t is None:
+        return HistorySpec()
+    t.check_keys(["pg_cron", "pg_net", "run_log", "run_log_key", "health"])
+    pg_cron_value = t.data.get("pg_cron")
+    if isinstance(pg_cron_value, bool):
+        pg_cron = job if pg_cron_value else None
+    else:
+        pg_cron = t.str("pg_cron")
+    run_log = t.str("run_log")
+    if run_log is not None and run_log not in run_logs:
+        raise t.error("run_log", f"'{run_log}' is not defined under [run_logs]{_suggest(run_log, run_logs)}")
+    health_name = t.str("health")
+    if health_name is not None and health_name not in health:
+        raise t.error("health", f"'{health_name}' is not defined under [health]{_suggest(health_name, health)}")
+    return HistorySpec(
+        pg_cron=pg_cron,
+        pg_net=t.bool("pg_net", False),
+        run_log=run_log,
+        run_log_key=t.str("run_log_key", job if run_log and run_logs[run_log].job_column else None),
+        health=health_name,
+    )
+
+
+def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> LockSpec | None:
+    if t is None:
+        return None
+    t.check_keys(["backend", "key", "table", "margin"])
+    backend = t.choice("backend", LOCK_BACKENDS)
+    if backend is None:
+        raise t.error("backend", f"required key is missing (one of: {', '.join(LOCK_BACKENDS)})")
+    key_value = t.data.get("key", job)
+    if isinstance(key_value, bool) or not isinstance(key_value, (str, int)):
+        raise t.error("key", "expected a string or an integer")
+    key = str(key_value)
+    table = t.str("table")
+    if backend == "table":
+        if table is None:
+            if len(lock_tables) != 1:
+                raise t.error("table", "name the [lock_tables.<name>] entry this lock lives in")
+            table = next(iter(lock_tables))
+        if table not in lock_tables:
+            raise t.error("table", f"'{table}' is not defined under [lock_tables]{_suggest(table, lock_tables)}")
+    if backend == "advisory" and not re.fullmatch(r"-?\d+(:-?\d+)?", key):
+        raise t.error("key", "an advisory lock key is a bigint or 'classid:objid'")
+    return LockSpec(backend=backend, key=key, table=table, margin=t.duration("margin", 300.0))
+
+
+def _dispatch(t: _Table | None) -> DispatchSpec | None:
+    if t is None:
+        return None
+    t.check_keys(["repo", "workflow", "ref", "token_env", "api_url", "inputs"])
+    repo = t.str("repo", required=True)
+    if not re.fullmatch(r"[\w.${}:-]+/[\w.${}:-]+", repo):
+        raise t.error("repo", f"'{repo}' is not 'owner/name'")
+    return DispatchSpec(
+        repo=repo,
+        workflow=t.str("workflow", required=True),
+        ref=t.str("ref", "main"),
+        token_env=t.env_name("token_env", "GITHUB_TOKEN"),
+        api_url=t.str("api_url", "https://api.github.com"),
+        inputs=t.str_map("inputs"),
+    )
+
+
+def _job(
+    name: str,
+    t: _Table,
+    run_logs: dict[str, RunLogSpec],
+    lock_tables: dict[str, LockTableSpec],
+    health: dict[str, HealthSpec],
+) -> JobSpec:
+    t.check_keys(
+        [
+            "description",
+            "schedule",
+            "timezone",
+            "method",
+            "url",
+            "headers",
+            "body",
+            "timeout",
+            "env",
+            "auth",
+            "success",
+            "history",
+            "lock",
+            "dispatch",
+            "idempotent",
+            "confirm",
+            "grace",
+            "trigger_type_field",
+            "idempotency_header",
+            "scheduler",
+        ]
+    )
+    schedule = t.str("schedule")
+    timezone = t.str("timezone", "UTC")
+    if schedule is not None:
+        from cronctl.schedule import Schedule
+
+        try:
+            Schedule.parse(schedule, timezone)
+        except ScheduleError as exc:
+            raise t.error("schedule", str(exc)) from None
+    method = t.str("method", "POST").upper()
+    if method not in _METHODS:
+        raise t.error("method", f"'{method}' is not one of: {', '.join(_METHODS)}")
+    url = t.str("url")
+    dispatch = _dispatch(t.table("dispatch"))
+    if url is None and dispatch is None:
+        raise t.error("url", "a job needs a url (or a [dispatch] table to fire it through GitHub)")
+    if url is not None and not re.match(r"^(https?://|\$\{)", url):
+        raise t.error("url", f"'{url}' must start with http:// or https:// (or a ${{VAR}} reference)")
+    if "body" in t.data and not isinstance(t.data["body"], (dict, list)):
+        raise t.error("body", "expected a table (the JSON object sent) or an array")
+    timeout = _positive(t, "timeout", 30.0)
+    history = _history(t.table("history"), name, run_logs, health)
+    return JobSpec(
+        name=name,
+        description=t.str("description", ""),
+        schedule=schedule,
+        timezone=timezone,
+        method=method,
+        url=url,
+        headers=t.str_map("headers"),
+        body=t.data.get("body"),
+        timeout=timeout,
+        env=_env_names(t, "env"),
+        auth=_auth(t.table("auth")),
+        success=_success(t.table("success")),
+        history=history,
+        lock=_lock(t.table("lock"), name, lock_tables),
+        dispatch=dispatch,
+        idempotent=t.bool("idempotent", False),
+        confirm=t.bool("confirm", True),
+        grace=t.duration("grace"),
+        trigger_type_field=t.str("trigger_type_field"),
+        idempotency_header=t.str("idempotency_header"),
+        scheduler=t.choice("scheduler", _SCHEDULERS, "pg_cron" if history.pg_cron else "external"),
+    )
+
+
+def _env_names(t: _Table, key: str) -> tuple[str, ...]:
+    names = t.str_list(key)
+    for item in names:
+        if not _ENV_NAME.match(item):
+            raise t.error(key, f"'{item}' is not an environment variable name")
+    return names
+
+
+def _run_log(name: str, t: _Table) -> RunLogSpec:
+    t.check_keys(
+        [
+            "table",
+            "schema",
+            "id_column",
+            "job_column",
+            "started_column",
+            "finished_column",
+            "status_column",
+            "message_column",
+            "records_column",
+            "extra_columns",
+            "statuses",
+            "order_column",
+        ]
+    )
+    statuses_tbl = t.table("statuses")
+    statuses: dict[str, str] = {}
+    if statuses_tbl is not None:
+        statuses_tbl.check_keys(RUN_STATUSES)
+        for normalised in RUN_STATUSES:
+            for raw in statuses_tbl.str_list(normalised):
+                statuses[raw] = normalised
+    extra = t.str_map("extra_columns")
+    for label, column in extra.items():
+        if not _IDENTIFIER.match(column):
+            raise t.error(f"extra_columns.{label}", f"'{column}' is not a plain SQL identifier")
+    return RunLogSpec(
+        name=name,
+        table=t.identifier("table", required=True),
+        schema=t.identifier("schema", "public"),
+        id_column=t.identifier("id_column", "id"),
+        job_column=t.identifier("job_column"),
+        started_column=t.identifier("started_column", "started_at"),
+        finished_column=t.identifier("finished_column", "finished_at"),
+        status_column=t.identifier("status_column", "status"),
+        message_column=t.identifier("message_column"),
+        records_column=t.identifier("records_column"),
+        extra_columns=extra,
+        statuses=statuses,
+        order_column=t.identifier("order_column"),
+    )
+
+
+def _lock_table(name: str, t: _Table) -> LockTableSpec:
+    t.check_keys(["table", "schema", "name_column", "holder_column", "acquired_column", "expires_column"])
+    return LockTableSpec(
+        name=name,
+        table=t.identifier("table", required=True),
+        schema=t.identifier("schema", "public"),
+        name_column=t.identifier("name_column", "job_name"),
+        holder_column=t.identifier("holder_column", "locked_by"),
+        acquired_column=t.identifier("acquired_column", "locked_at"),
+        expires_column=t.identifier("expires_column", "lock_expires_at"),
+    )
+
+
+def _health(name: str, t: _Table) -> HealthSpec:
+    t.check_keys(["url", "auth", "timeout"])
+    return HealthSpec(
+        name=name,
+        url=t.str("url", required=True),
+        auth=_auth(t.table("auth")),
+        timeout=_positive(t, "timeout", 10.0),
+    )
+
+
+def _backlog(name: str, t: _Table, jobs: dict[str, JobSpec]) -> BacklogSpec:
+    t.check_keys(["sql", "description", "warn", "crit", "job"])
+    job = _job_ref(t, "job", jobs)
+    warn = t.number("warn", 1.0)
+    crit = t.number("crit")
+    if crit is not None and crit < warn:
+        raise t.error("crit", f"crit ({crit:g}) is below warn ({warn:g})")
+    return BacklogSpec(
+        name=name,
+        sql=_sql(t, "sql"),
+        description=t.str("description", ""),
+        warn=warn,
+        crit=crit,
+        job=job,
+    )
+
+
+def _sql(t: _Table, key: str) -> str:
+    sql: str = t.str(key, required=True).strip().rstrip(";").strip()
+    if not sql:
+        raise t.error(key, "empty SQL")
+    if ";" in _strip_sql_literals(sql):
+        raise t.error(key, "one statement only (found ';')")
+    return sql
+
+
+def _strip_sql_literals(sql: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'", "''", sql)
+
+
+def _query(name: str, t: _Table) -> QuerySpec:
+    t.check_keys(["sql", "description", "params", "defaults"])
+    params = t.str_map("params")
+    for param, kind in params.items():
+        if kind not in _PARAM_TYPES:
+            raise t.error(f"params.{param}", f"'{kind}' is not one of: {', '.join(_PARAM_TYPES)}")
+    sql = _sql(t, "sql")
+    for param in params:
+        if f"%({param})s" not in sql:
+            raise t.error(f"params.{param}", f"the SQL never uses %({param})s")
+    defaults_tbl = t.table("defaults")
+    defaults = dict(defaults_tbl.data) if defaults_tbl else {}
+    for key in defaults:
+        if key not in params:
+            raise t.error(f"defaults.{key}", "no such parameter under params")
+    return QuerySpec(name=name, sql=sql, description=t.str("description", ""), params=params, defaults=defaults)
+
+
+def _job_ref(t: _Table, key: str, jobs: dict[str, JobSpec]) -> str | None:
+    job: str | None = t.str(key)
+    if job is not None and job not in jobs:
+        raise t.error(key, f"no job named '{job}'{_suggest(job, jobs)}")
+    return job
+
+
+def _failure_mode(t: _Table, jobs: dict[str, JobSpec]) -> FailureMode:
+    t.check_keys(
+        ["symptom", "cause", "action", "severity", "job", "group", "state", "verdict", "http_status", "message",
+         "check"]
+    )
+    message = t.str("message")
+    if message is not None:
+        _regex(t, "message", message)
+    mode = FailureMode(
+        symptom=t.str("symptom", required=True),
+        cause=t.str("cause", required=True),
+        action=t.str("action", required=True),
+        severity=t.choice("severity", SEVERITIES, "warn"),
+        job=_job_ref(t, "job", jobs),
+        group=t.str("group"),
+        state=t.str("state"),
+        verdict=t.str("verdict"),
+        http_status=t.int("http_status"),
+        message=message,
+        check=t.str("check"),
+    )
+    if not any((mode.group, mode.state, mode.verdict, mode.http_status, mode.message, mode.check)):
+        raise t.error(None, "say when this applies: one of group, state, verdict, http_status, message, check")
+    return mode
+
+
+def _failure_group(t: _Table) -> FailureGroupSpec:
+    t.check_keys(["name", "pattern", "status"])
+    name = t.str("name", required=True)
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+        raise t.error("name", "group names are UPPER_SNAKE_CASE")
+    pattern = t.str("pattern")
+    if pattern is not None:
+        _regex(t, "pattern", pattern)
+    status = t.int_list("status")
+    if pattern is None and not status:
+        raise t.error(None, "a failure group needs a pattern or status codes")
+    return FailureGroupSpec(name=name, pattern=pattern, status=status)
+
+
+def _regex(t: _Table, key: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise t.error(key, f"invalid regular expression: {exc}") from None
+
+
+def _secrets_table(t: _Table) -> SecretsTableSpec:
+    t.check_keys(
+        ["table", "schema", "key_column", "value_column", "updated_column", "description_column",
+         "placeholder_prefix", "rotate_function"]
+    )
+    d = SecretsTableSpec()
+    return SecretsTableSpec(
+        table=t.identifier("table", d.table),
+        schema=t.identifier("schema", d.schema),
+        key_column=t.identifier("key_column", d.key_column),
+        value_column=t.identifier("value_column", d.value_column),
+        updated_column=t.identifier("updated_column", d.updated_column),
+        description_column=t.identifier("description_column", d.description_column),
+        placeholder_prefix=t.str("placeholder_prefix", d.placeholder_prefix),
+        rotate_function=t.identifier("rotate_function", d.rotate_function),
+    )
+
+
+def _exit_condition(t: _Table, backlogs: dict[str, BacklogSpec]) -> ExitCondition:
+    t.check_keys(["consecutive_ok", "backlogs_clear"])
+    count = t.int("consecutive_ok", 3)
+    if count < 1:
+        raise t.error("consecutive_ok", "must be at least 1")
+    clear = t.str_list("backlogs_clear")
+    for name in clear:
+        if name not in backlogs:
+            raise t.error("backlogs_clear", f"no backlog named '{name}'{_suggest(name, backlogs)}")
+    return ExitCondition(consecutive_ok=count, backlogs_clear=clear)
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest known name, or ''."""
+    return _suggest(name, known)
+
+
+def find_job(runbook: Runbook, name: str) -> JobSpec:
+    from cronctl.errors import UnknownJobError
+
+    job = runbook.jobs.get(name)
+    if job is None:
+        known = ", ".join(runbook.jobs)
+        hint = _suggest(name, runbook.jobs)
+        raise UnknownJobError(f"no job named '{name}' in {runbook.path}{hint or f' (jobs: {known})'}")
+    return job
+

@@ -1,0 +1,1 @@
+"""Throwaway PostgreSQL clusters with pg_cron loaded, for tests, demos and benchmarks."""
