@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def write_audit(
 ) -> dict[str, Any]:
     """Append one record and return it. An audit file that cannot be written is an error, not a silent skip."""
     record: dict[str, Any] = {
-        "time": datetime.now(timezone.utc),
+        "time": datetime.now(UTC),
         "user": _user(),
         "host": socket.gethostname(),
         "runbook": runbook,

@@ -82,8 +82,9 @@ def translate(exc: Exception, what: str) -> CronctlError:
         return SourceUnavailable(f"{what}: waited too long for a lock ({first_line(exc)})")
     if isinstance(exc, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction)):
         return PermissionDenied(f"{what}: permission denied ({first_line(exc)})")
-    if isinstance(exc, (errors.UndefinedTable, errors.UndefinedColumn, errors.InvalidSchemaName,
-                        errors.UndefinedFunction)):
+    if isinstance(
+        exc, (errors.UndefinedTable, errors.UndefinedColumn, errors.InvalidSchemaName, errors.UndefinedFunction)
+    ):
         return SourceUnavailable(f"{what}: {first_line(exc)}")
     if isinstance(exc, psycopg.OperationalError):
         return SourceUnavailable(f"{what}: database connection lost ({first_line(exc)})")

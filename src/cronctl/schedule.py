@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from itertools import islice
 
@@ -27,7 +27,7 @@ _HORIZON = timedelta(days=366 * 5)
 
 def get_timezone(name: str) -> tzinfo:
     if name.upper() in ("UTC", "GMT", "Z"):
-        return timezone.utc
+        return UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -99,7 +99,7 @@ class Schedule:
         assert self.cron is not None
         from cronsim import CronSim
 
-        text: str = CronSim(self.cron, datetime(2000, 1, 1, tzinfo=timezone.utc)).explain()
+        text: str = CronSim(self.cron, datetime(2000, 1, 1, tzinfo=UTC)).explain()
         if self.tz_name.upper() not in ("UTC", "GMT"):
             text += f" ({self.tz_name})"
         else:
@@ -117,22 +117,22 @@ class Schedule:
                 if current >= start:
                     current -= step
                 while True:
-                    yield current.astimezone(timezone.utc)
+                    yield current.astimezone(UTC)
                     current -= step
             else:
                 current = anchor + ((start - anchor) // step + 1) * step
                 while True:
-                    yield current.astimezone(timezone.utc)
+                    yield current.astimezone(UTC)
                     current += step
         assert self.cron is not None
         from cronsim import CronSim
 
         for when in CronSim(self.cron, start, reverse=reverse):
-            yield when.astimezone(timezone.utc)
+            yield when.astimezone(UTC)
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=256)
@@ -166,12 +166,12 @@ def _parse(expression: str, tz: str) -> Schedule:
     from cronsim import CronSim, CronSimError
 
     try:
-        probe = CronSim(cron, datetime(2000, 1, 1, tzinfo=timezone.utc))
+        probe = CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC))
         first = next(probe, None)
     except CronSimError as exc:
         raise ScheduleError(f"invalid cron expression '{expression}': {exc}") from None
     except (ValueError, StopIteration) as exc:
         raise ScheduleError(f"invalid cron expression '{expression}': {exc}") from None
-    if first is None or first - datetime(2000, 1, 1, tzinfo=timezone.utc) > _HORIZON:
+    if first is None or first - datetime(2000, 1, 1, tzinfo=UTC) > _HORIZON:
         raise ScheduleError(f"cron expression '{expression}' never fires")
     return Schedule(expression, cron, None, tz)

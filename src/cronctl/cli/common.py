@@ -126,11 +126,15 @@ RunbookOpt = Annotated[
 ]
 EnvFileOpt = Annotated[
     Path | None,
-    typer.Option("--env-file", help="Read variables from this file instead of ./.env (never overrides the environment).",
-                 show_default=False),
+    typer.Option(
+        "--env-file",
+        help="Read variables from this file instead of ./.env (never overrides the environment).",
+        show_default=False,
+    ),
 ]
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", help="Runbook profile to use, e.g. staging or prod.", show_default=False)
+    str | None,
+    typer.Option("--profile", "-p", help="Runbook profile to use, e.g. staging or prod.", show_default=False),
 ]
 FormatOpt = Annotated[
     str,

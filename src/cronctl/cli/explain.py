@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 import typer
@@ -19,10 +20,9 @@ Accepts five-field cron, aliases (@hourly, @daily, @weekly, @monthly, @yearly), 
 
 Examples:
 
+\b
   cronctl explain "*/15 * * * *"
-
   cronctl explain "0 2 * * *" --tz Asia/Seoul --count 3
-
   cronctl explain "30 seconds" -f json
 """,
     )(explain)
@@ -35,8 +35,8 @@ def explain(
     tz: Annotated[str, typer.Option("--tz", help="Time zone for the schedule (IANA name).")] = "UTC",
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many next runs.")] = 5,
 ) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cronctl.reports.schedules import explain_report
 
-    inv.emit(explain_report(expression, tz, count, datetime.now(timezone.utc)))
+    inv.emit(explain_report(expression, tz, count, datetime.now(UTC)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from cronctl.cli.common import Invocation, command_options
@@ -15,8 +16,8 @@ whether each required variable is set (values are never shown).
 
 Examples:
 
+\b
   cronctl jobs -r runbooks/messaging-dispatch.toml
-
   cronctl jobs -r runbooks/billing-pgcron.toml -f json | jq '.jobs[].next_run'
 """,
     )(jobs)
@@ -24,8 +25,8 @@ Examples:
 
 @command_options()
 def jobs(inv: Invocation) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cronctl.reports.schedules import jobs_report
 
-    inv.emit(jobs_report(inv.runbook(), inv.env(), datetime.now(timezone.utc)))
+    inv.emit(jobs_report(inv.runbook(), inv.env(), datetime.now(UTC)))

@@ -29,11 +29,13 @@ and known failure modes. Secrets come only from the environment or .env.
 
 Typical incident:
 
+\b
   cronctl triage -r runbooks/billing-pgcron.toml      # what is late, failing, stuck, backed up?
   cronctl logs notification-worker                     # one job's runs from every source
   cronctl trigger notification-worker --until-ok 3     # fire it by hand until it is healthy again
   cronctl locks clear --all-stale                      # remove leftover locks, never live ones
 
+\b
 Exit codes: 0 ok, 1 not healthy, 2 usage or runbook error, 3 unreachable / timeout / missing,
 4 permission denied, 5 confirmation declined (triage: 0 ok, 1 warn, 2 crit, 3 unknown).
 """

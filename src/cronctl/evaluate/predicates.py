@@ -69,9 +69,7 @@ def parse_predicate(text: str) -> Predicate:
         try:
             value = json.loads(literal)
         except json.JSONDecodeError:
-            raise PredicateError(
-                f"'{text}': '{literal}' is not a JSON value (strings need double quotes)"
-            ) from None
+            raise PredicateError(f"'{text}': '{literal}' is not a JSON value (strings need double quotes)") from None
     return Predicate(text, tuple(path.split(".")), op, value, bool(negate))
 
 

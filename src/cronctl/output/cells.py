@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,13 +16,38 @@ TONE_OF_WORD = {
         "ok",
     ),
     **dict.fromkeys(
-        ["warn", "late", "skipped", "stale", "expired", "partial", "overrunning", "unknown", "never_run",
-         "placeholder", "disabled", "ambiguous", "queued"],
+        [
+            "warn",
+            "late",
+            "skipped",
+            "stale",
+            "expired",
+            "partial",
+            "overrunning",
+            "unknown",
+            "never_run",
+            "placeholder",
+            "disabled",
+            "ambiguous",
+            "queued",
+        ],
         "warn",
     ),
     **dict.fromkeys(
-        ["crit", "failed", "failing", "missed", "stuck", "error", "fail", "orphaned", "missing", "dead",
-         "down", "timeout"],
+        [
+            "crit",
+            "failed",
+            "failing",
+            "missed",
+            "stuck",
+            "error",
+            "fail",
+            "orphaned",
+            "missing",
+            "dead",
+            "down",
+            "timeout",
+        ],
         "crit",
     ),
 }
@@ -31,8 +56,8 @@ TONE_STYLE = {"ok": "green", "warn": "yellow", "crit": "bold red", "info": "cyan
 
 def format_time(value: datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def format_cell(value: Any, limit: int | None = None) -> str:
@@ -64,8 +89,8 @@ def json_default(value: Any) -> Any:
     """JSON encoding for values psycopg and the evaluators produce."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):

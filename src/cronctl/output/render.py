@@ -104,8 +104,7 @@ def _render_rich(report: Report, stream: IO[str]) -> None:
             console.print(RichText(redact(section.text), style=TONE_STYLE.get(section.tone, "")))
             continue
         if isinstance(section, KeyValues):
-            grid = RichTable(title=_title(section), title_justify="left", show_header=False, box=None,
-                             pad_edge=False)
+            grid = RichTable(title=_title(section), title_justify="left", show_header=False, box=None, pad_edge=False)
             grid.add_column(style="bold")
             grid.add_column()
             for key, value in section.items:
@@ -125,7 +124,13 @@ def _print_table(console: Any, section: Table, rich_table: Any) -> None:
         return
     table = rich_table(title=_title(section), title_justify="left", header_style="bold")
     for index, column in enumerate(section.columns):
-        table.add_column(redact(column), overflow="fold", max_width=_TEXT_LIMIT if index in section.wrap else None)
+        wraps = index in section.wrap
+        table.add_column(
+            redact(column),
+            overflow="fold" if wraps else "ellipsis",
+            no_wrap=not wraps,
+            max_width=_TEXT_LIMIT if wraps else None,
+        )
     for row in section.rows:
         table.add_row(
             *[_styled(format_cell(cell, _TEXT_LIMIT if i in section.wrap else None)) for i, cell in enumerate(row)]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     """The text of `queries/<name>.sql`."""
     return resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")

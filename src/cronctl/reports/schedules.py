@@ -35,8 +35,12 @@ def explain_report(expression: str, tz: str, count: int, now: datetime) -> Repor
         Table(
             ["#", "UTC", f"local ({tz})", "in"],
             [
-                [i + 1, run, run.astimezone(local).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                 format_duration((run - now).total_seconds())]
+                [
+                    i + 1,
+                    run,
+                    run.astimezone(local).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    format_duration((run - now).total_seconds()),
+                ]
                 for i, run in enumerate(runs)
             ],
             title="Next runs",
@@ -58,6 +62,18 @@ def job_endpoint(job: JobSpec) -> str:
     if job.dispatch is not None and job.url is None:
         return f"GitHub workflow {job.dispatch.repo}/{job.dispatch.workflow}"
     return job.url or "-"
+
+
+def _display_url(job: JobSpec, env: Environment) -> str:
+    """The URL with variables filled in where they are set (URLs are not secret; secrets stay masked)."""
+    if job.url is None:
+        return job_endpoint(job)
+    from cronctl.errors import MissingVariableError
+
+    try:
+        return env.resolve(job.url, f"jobs.{job.name}.url")
+    except MissingVariableError:
+        return job.url
 
 
 def auth_label(job: JobSpec) -> str:
@@ -85,12 +101,11 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
             [
                 job.name,
                 job.schedule or "-",
-                schedule.describe() if schedule else "(not scheduled)",
                 next_run,
-                f"{job.method} {job_endpoint(job)}",
+                f"{job.method} {_display_url(job, env)}",
                 auth_label(job),
                 format_duration(job.timeout),
-                ", ".join(f"{n} ✓" if ok else f"{n} ✗" for n, ok in env_state.items()) or "-",
+                ", ".join(missing) if missing else "all set",
             ]
         )
         data_jobs.append(
@@ -116,16 +131,18 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
         )
     sections: list[Any] = [
         Table(
-            ["job", "schedule", "meaning", "next run", "request", "auth", "timeout", "env (✓ set / ✗ missing)"],
+            ["job", "schedule", "next run", "request", "auth", "timeout", "missing variables"],
             rows,
-            wrap=(2, 4, 7),
+            wrap=(3, 6),
         )
     ]
     if missing_total:
-        sections.append(Text(f"{missing_total} required variable(s) missing: set them in the environment or .env",
-                             tone="warn"))
+        sections.append(
+            Text(f"{missing_total} required variable(s) missing: set them in the environment or .env", tone="warn")
+        )
     return Report(
         data={"runbook": runbook.name, "path": str(runbook.path), "profile": runbook.profile, "jobs": data_jobs},
         sections=sections,
-        title=f"{runbook.name}: {len(runbook.jobs)} jobs" + (f" (profile {runbook.profile})" if runbook.profile else ""),
+        title=f"{runbook.name}: {len(runbook.jobs)} jobs"
+        + (f" (profile {runbook.profile})" if runbook.profile else ""),
     )

@@ -78,15 +78,15 @@ class _Table:
             raise self.error(key, f"expected {kind_name}, got {_toml_type(value)}")
         return value
 
-    def str(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self._get(key, str, "a string", required)
         return default if value is None else value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, bool, "true or false", False)
         return default if value is None else bool(value)
 
-    def int(self, key: str, default: int | None = None) -> Any:
+    def integer(self, key: str, default: int | None = None) -> Any:
         value = self._get(key, int, "an integer", False)
         return default if value is None else value
 
@@ -164,20 +164,20 @@ class _Table:
         return result
 
     def choice(self, key: str, choices: Iterable[str], default: str | None = None) -> Any:
-        value = self.str(key, default)
+        value = self.text(key, default)
         options = list(choices)
         if value is not None and value not in options:
             raise self.error(key, f"'{value}' is not one of: {', '.join(options)}")
         return value
 
     def identifier(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
-        value = self.str(key, default, required=required)
+        value = self.text(key, default, required=required)
         if value is not None and not _IDENTIFIER.match(value):
             raise self.error(key, f"'{value}' is not a plain SQL identifier")
         return value
 
     def env_name(self, key: str, default: str | None = None) -> Any:
-        value = self.str(key, default)
+        value = self.text(key, default)
         if value is not None and not _ENV_NAME.match(value):
             raise self.error(key, f"'{value}' is not an environment variable name")
         return value
@@ -235,7 +235,7 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     meta = top.table("runbook", required=True)
     assert meta is not None
     meta.check_keys(["name", "description"])
-    name = meta.str("name", required=True)
+    name = meta.text("name", required=True)
 
     run_logs = {n: _run_log(n, t) for n, t in top.tables("run_logs").items()}
     lock_tables = {n: _lock_table(n, t) for n, t in top.tables("lock_tables").items()}
@@ -258,7 +258,7 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     return Runbook(
         name=name,
         path=path,
-        description=meta.str("description", ""),
+        description=meta.text("description", ""),
         connection=_connection(top.table("connection")),
         jobs=jobs,
         run_logs=run_logs,
@@ -281,8 +281,8 @@ def _connection(t: _Table | None) -> ConnectionSpec:
     t.check_keys(["database_url", "redis_url", "statement_timeout", "connect_timeout"])
     default = ConnectionSpec()
     return ConnectionSpec(
-        database_url=t.str("database_url", default.database_url),
-        redis_url=t.str("redis_url", default.redis_url),
+        database_url=t.text("database_url", default.database_url),
+        redis_url=t.text("redis_url", default.redis_url),
         statement_timeout=_positive(t, "statement_timeout", default.statement_timeout),
         connect_timeout=_positive(t, "connect_timeout", default.connect_timeout),
     )
@@ -297,25 +297,23 @@ def _positive(t: _Table, key: str, default: float) -> float:
 
 def _profile(name: str, t: _Table) -> Profile:
     t.check_keys(["vars", "env_file"])
-    return Profile(name=name, vars=t.str_map("vars"), env_file=t.str("env_file"))
+    return Profile(name=name, vars=t.str_map("vars"), env_file=t.text("env_file"))
 
 
 def _auth(t: _Table | None) -> AuthSpec:
     if t is None:
         return AuthSpec()
-    t.check_keys(
-        ["kind", "secret_env", "header", "apikey_env", "template", "encoding", "prefix", "timestamp_header"]
-    )
+    t.check_keys(["kind", "secret_env", "header", "apikey_env", "template", "encoding", "prefix", "timestamp_header"])
     kind = t.choice("kind", AUTH_KINDS, "none")
     secret_env = t.env_name("secret_env")
-    header = t.str("header")
+    header = t.text("header")
     if kind not in ("none", "apikey") and not secret_env:
         raise t.error("secret_env", f"auth kind '{kind}' needs secret_env (the variable holding the secret)")
     if kind == "apikey" and not (secret_env or t.data.get("apikey_env")):
         raise t.error("apikey_env", "auth kind 'apikey' needs apikey_env or secret_env")
     if kind in ("header", "hmac") and not header:
         raise t.error("header", f"auth kind '{kind}' needs the header name that carries it")
-    template = t.str("template", "{timestamp}.{body}")
+    template = t.text("template", "{timestamp}.{body}")
     if kind == "hmac" and "{body}" not in template:
         raise t.error("template", "the signed-content template must contain {body}")
     return AuthSpec(
@@ -325,8 +323,8 @@ def _auth(t: _Table | None) -> AuthSpec:
         apikey_env=t.env_name("apikey_env") or (secret_env if kind == "apikey" else None),
         template=template,
         encoding=t.choice("encoding", ("hex", "base64"), "hex"),
-        prefix=t.str("prefix", ""),
-        timestamp_header=t.str("timestamp_header"),
+        prefix=t.text("prefix", ""),
+        timestamp_header=t.text("timestamp_header"),
     )
 
 
@@ -349,13 +347,11 @@ def _success(t: _Table | None) -> SuccessRule:
         status=t.int_list("status"),
         require=t.str_list("require"),
         skipped=t.str_list("skipped"),
-        summary=t.str("summary"),
+        summary=t.text("summary"),
     )
 
 
-def _history(
-    t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health: dict[str, HealthSpec]
-) -> HistorySpec:
+def _history(t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health: dict[str, HealthSpec]) -> HistorySpec:
     if t is None:
         return HistorySpec()
     t.check_keys(["pg_cron", "pg_net", "run_log", "run_log_key", "health"])
@@ -363,18 +359,18 @@ def _history(
     if isinstance(pg_cron_value, bool):
         pg_cron = job if pg_cron_value else None
     else:
-        pg_cron = t.str("pg_cron")
-    run_log = t.str("run_log")
+        pg_cron = t.text("pg_cron")
+    run_log = t.text("run_log")
     if run_log is not None and run_log not in run_logs:
         raise t.error("run_log", f"'{run_log}' is not defined under [run_logs]{_suggest(run_log, run_logs)}")
-    health_name = t.str("health")
+    health_name = t.text("health")
     if health_name is not None and health_name not in health:
         raise t.error("health", f"'{health_name}' is not defined under [health]{_suggest(health_name, health)}")
     return HistorySpec(
         pg_cron=pg_cron,
-        pg_net=t.bool("pg_net", False),
+        pg_net=t.flag("pg_net", False),
         run_log=run_log,
-        run_log_key=t.str("run_log_key", job if run_log and run_logs[run_log].job_column else None),
+        run_log_key=t.text("run_log_key", job if run_log and run_logs[run_log].job_column else None),
         health=health_name,
     )
 
@@ -390,7 +386,7 @@ def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> 
     if isinstance(key_value, bool) or not isinstance(key_value, (str, int)):
         raise t.error("key", "expected a string or an integer")
     key = str(key_value)
-    table = t.str("table")
+    table = t.text("table")
     if backend == "table":
         if table is None:
             if len(lock_tables) != 1:
@@ -407,15 +403,17 @@ def _dispatch(t: _Table | None) -> DispatchSpec | None:
     if t is None:
         return None
     t.check_keys(["repo", "workflow", "ref", "token_env", "api_url", "inputs"])
-    repo = t.str("repo", required=True)
-    if not re.fullmatch(r"[\w.${}:-]+/[\w.${}:-]+", repo):
+    repo = t.text("repo", required=True)
+    # A single ${VAR} may hold the whole `owner/name` (GitHub Actions' GITHUB_REPOSITORY does).
+    whole_reference = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}", repo)
+    if not whole_reference and not re.fullmatch(r"[\w.${}:-]+/[\w.${}:-]+", repo):
         raise t.error("repo", f"'{repo}' is not 'owner/name'")
     return DispatchSpec(
         repo=repo,
-        workflow=t.str("workflow", required=True),
-        ref=t.str("ref", "main"),
+        workflow=t.text("workflow", required=True),
+        ref=t.text("ref", "main"),
         token_env=t.env_name("token_env", "GITHUB_TOKEN"),
-        api_url=t.str("api_url", "https://api.github.com"),
+        api_url=t.text("api_url", "https://api.github.com"),
         inputs=t.str_map("inputs"),
     )
 
@@ -451,8 +449,8 @@ def _job(
             "scheduler",
         ]
     )
-    schedule = t.str("schedule")
-    timezone = t.str("timezone", "UTC")
+    schedule = t.text("schedule")
+    timezone = t.text("timezone", "UTC")
     if schedule is not None:
         from cronctl.schedule import Schedule
 
@@ -460,10 +458,10 @@ def _job(
             Schedule.parse(schedule, timezone)
         except ScheduleError as exc:
             raise t.error("schedule", str(exc)) from None
-    method = t.str("method", "POST").upper()
+    method = t.text("method", "POST").upper()
     if method not in _METHODS:
         raise t.error("method", f"'{method}' is not one of: {', '.join(_METHODS)}")
-    url = t.str("url")
+    url = t.text("url")
     dispatch = _dispatch(t.table("dispatch"))
     if url is None and dispatch is None:
         raise t.error("url", "a job needs a url (or a [dispatch] table to fire it through GitHub)")
@@ -475,7 +473,7 @@ def _job(
     history = _history(t.table("history"), name, run_logs, health)
     return JobSpec(
         name=name,
-        description=t.str("description", ""),
+        description=t.text("description", ""),
         schedule=schedule,
         timezone=timezone,
         method=method,
@@ -489,11 +487,11 @@ def _job(
         history=history,
         lock=_lock(t.table("lock"), name, lock_tables),
         dispatch=dispatch,
-        idempotent=t.bool("idempotent", False),
-        confirm=t.bool("confirm", True),
+        idempotent=t.flag("idempotent", False),
+        confirm=t.flag("confirm", True),
         grace=t.duration("grace"),
-        trigger_type_field=t.str("trigger_type_field"),
-        idempotency_header=t.str("idempotency_header"),
+        trigger_type_field=t.text("trigger_type_field"),
+        idempotency_header=t.text("idempotency_header"),
         scheduler=t.choice("scheduler", _SCHEDULERS, "pg_cron" if history.pg_cron else "external"),
     )
 
@@ -568,7 +566,7 @@ def _health(name: str, t: _Table) -> HealthSpec:
     t.check_keys(["url", "auth", "timeout"])
     return HealthSpec(
         name=name,
-        url=t.str("url", required=True),
+        url=t.text("url", required=True),
         auth=_auth(t.table("auth")),
         timeout=_positive(t, "timeout", 10.0),
     )
@@ -584,7 +582,7 @@ def _backlog(name: str, t: _Table, jobs: dict[str, JobSpec]) -> BacklogSpec:
     return BacklogSpec(
         name=name,
         sql=_sql(t, "sql"),
-        description=t.str("description", ""),
+        description=t.text("description", ""),
         warn=warn,
         crit=crit,
         job=job,
@@ -592,7 +590,7 @@ def _backlog(name: str, t: _Table, jobs: dict[str, JobSpec]) -> BacklogSpec:
 
 
 def _sql(t: _Table, key: str) -> str:
-    sql: str = t.str(key, required=True).strip().rstrip(";").strip()
+    sql: str = t.text(key, required=True).strip().rstrip(";").strip()
     if not sql:
         raise t.error(key, "empty SQL")
     if ";" in _strip_sql_literals(sql):
@@ -619,11 +617,11 @@ def _query(name: str, t: _Table) -> QuerySpec:
     for key in defaults:
         if key not in params:
             raise t.error(f"defaults.{key}", "no such parameter under params")
-    return QuerySpec(name=name, sql=sql, description=t.str("description", ""), params=params, defaults=defaults)
+    return QuerySpec(name=name, sql=sql, description=t.text("description", ""), params=params, defaults=defaults)
 
 
 def _job_ref(t: _Table, key: str, jobs: dict[str, JobSpec]) -> str | None:
-    job: str | None = t.str(key)
+    job: str | None = t.text(key)
     if job is not None and job not in jobs:
         raise t.error(key, f"no job named '{job}'{_suggest(job, jobs)}")
     return job
@@ -631,24 +629,35 @@ def _job_ref(t: _Table, key: str, jobs: dict[str, JobSpec]) -> str | None:
 
 def _failure_mode(t: _Table, jobs: dict[str, JobSpec]) -> FailureMode:
     t.check_keys(
-        ["symptom", "cause", "action", "severity", "job", "group", "state", "verdict", "http_status", "message",
-         "check"]
+        [
+            "symptom",
+            "cause",
+            "action",
+            "severity",
+            "job",
+            "group",
+            "state",
+            "verdict",
+            "http_status",
+            "message",
+            "check",
+        ]
     )
-    message = t.str("message")
+    message = t.text("message")
     if message is not None:
         _regex(t, "message", message)
     mode = FailureMode(
-        symptom=t.str("symptom", required=True),
-        cause=t.str("cause", required=True),
-        action=t.str("action", required=True),
+        symptom=t.text("symptom", required=True),
+        cause=t.text("cause", required=True),
+        action=t.text("action", required=True),
         severity=t.choice("severity", SEVERITIES, "warn"),
         job=_job_ref(t, "job", jobs),
-        group=t.str("group"),
-        state=t.str("state"),
-        verdict=t.str("verdict"),
-        http_status=t.int("http_status"),
+        group=t.text("group"),
+        state=t.text("state"),
+        verdict=t.text("verdict"),
+        http_status=t.integer("http_status"),
         message=message,
-        check=t.str("check"),
+        check=t.text("check"),
     )
     if not any((mode.group, mode.state, mode.verdict, mode.http_status, mode.message, mode.check)):
         raise t.error(None, "say when this applies: one of group, state, verdict, http_status, message, check")
@@ -657,10 +666,10 @@ def _failure_mode(t: _Table, jobs: dict[str, JobSpec]) -> FailureMode:
 
 def _failure_group(t: _Table) -> FailureGroupSpec:
     t.check_keys(["name", "pattern", "status"])
-    name = t.str("name", required=True)
+    name = t.text("name", required=True)
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
         raise t.error("name", "group names are UPPER_SNAKE_CASE")
-    pattern = t.str("pattern")
+    pattern = t.text("pattern")
     if pattern is not None:
         _regex(t, "pattern", pattern)
     status = t.int_list("status")
@@ -678,8 +687,16 @@ def _regex(t: _Table, key: str, pattern: str) -> None:
 
 def _secrets_table(t: _Table) -> SecretsTableSpec:
     t.check_keys(
-        ["table", "schema", "key_column", "value_column", "updated_column", "description_column",
-         "placeholder_prefix", "rotate_function"]
+        [
+            "table",
+            "schema",
+            "key_column",
+            "value_column",
+            "updated_column",
+            "description_column",
+            "placeholder_prefix",
+            "rotate_function",
+        ]
     )
     d = SecretsTableSpec()
     return SecretsTableSpec(
@@ -689,14 +706,14 @@ def _secrets_table(t: _Table) -> SecretsTableSpec:
         value_column=t.identifier("value_column", d.value_column),
         updated_column=t.identifier("updated_column", d.updated_column),
         description_column=t.identifier("description_column", d.description_column),
-        placeholder_prefix=t.str("placeholder_prefix", d.placeholder_prefix),
+        placeholder_prefix=t.text("placeholder_prefix", d.placeholder_prefix),
         rotate_function=t.identifier("rotate_function", d.rotate_function),
     )
 
 
 def _exit_condition(t: _Table, backlogs: dict[str, BacklogSpec]) -> ExitCondition:
     t.check_keys(["consecutive_ok", "backlogs_clear"])
-    count = t.int("consecutive_ok", 3)
+    count = t.integer("consecutive_ok", 3)
     if count < 1:
         raise t.error("consecutive_ok", "must be at least 1")
     clear = t.str_list("backlogs_clear")
@@ -725,4 +742,3 @@ def find_job(runbook: Runbook, name: str) -> JobSpec:
         hint = _suggest(name, runbook.jobs)
         raise UnknownJobError(f"no job named '{name}' in {runbook.path}{hint or f' (jobs: {known})'}")
     return job
-

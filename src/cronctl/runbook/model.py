@@ -106,7 +106,8 @@ class JobSpec:
     def required_env(self) -> tuple[str, ...]:
         """Every variable the job needs: declared ones plus auth secrets, in order, unique."""
         names = [*self.env, *self.auth.env_vars()]
-        if self.dispatch:
+        # The workflow token is needed only when dispatching is the job's one way to be fired.
+        if self.dispatch and self.url is None:
             names.append(self.dispatch.token_env)
         return tuple(dict.fromkeys(names))
 

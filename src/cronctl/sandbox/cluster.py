@@ -61,6 +61,20 @@ class _OsUser:
     uid: int | None = None
     gid: int | None = None
 
+    def check_reachable(self, path: Path) -> None:
+        """Fail early when the server user cannot walk down to ``path`` (e.g. under a root-only 0700 dir)."""
+        if self.uid is None:
+            return
+        for parent in path.parents:
+            if not parent.exists():
+                continue
+            st = parent.stat()
+            if not st.st_mode & 0o001 and st.st_uid != self.uid:
+                who = f"OS user {SERVER_OS_USER!r}"
+                raise SandboxError(
+                    f"{parent} is not searchable by {who}; chmod o+x it or pick another base_dir"
+                )
+
     def chown(self, path: Path) -> None:
         if self.uid is not None and self.gid is not None:
             os.chown(path, self.uid, self.gid)
@@ -225,6 +239,7 @@ class PgCluster:
             owns = True
         else:
             base = base_dir.resolve()
+            os_user.check_reachable(base)
             base.mkdir(parents=True, exist_ok=True)
             owns = False
             if (base / "data").exists() and any((base / "data").iterdir()):
@@ -291,7 +306,9 @@ class PgCluster:
             # pg_cron connects over the trusted unix socket, so jobs run without a stored password.
             "cron.host": _quote_conf(str(self.socket_dir)),
             "fsync": "off",
-            "synchronous_commit": "off",
+            # With fsync off a commit costs one write(); keeping it synchronous means kill() (a crash) never
+            # loses a committed transaction, which fault tests rely on.
+            "synchronous_commit": "on",
             "full_page_writes": "off",
             "max_connections": "100",
             "password_encryption": _quote_conf("scram-sha-256"),

@@ -1,0 +1,98 @@
+"""Seed 002's `GET /api/cron/health` as a history source: one Run per job in `checks` (its last run)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cronctl.errors import SourceUnavailable
+from cronctl.records import Run
+from cronctl.runbook.env import Environment
+from cronctl.runbook.model import HealthSpec
+
+SOURCE = "health"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def parse_health(payload: Any, spec: HealthSpec) -> dict[str, Run]:
+    """`{"healthy", "checks": {job: {"lastRun", "status", "ok"}}, "missing": [...]}` -> Run per job."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("checks"), dict):
+        raise SourceUnavailable(f"health.{spec.name}: answer has no 'checks' object")
+    missing = set(payload.get("missing") or [])
+    out: dict[str, Run] = {}
+    for job, check in payload["checks"].items():
+        if not isinstance(check, dict):
+            continue
+        raw = check.get("status")
+        ok = check.get("ok")
+        if ok is True:
+            status = "succeeded"
+        elif ok is False:
+            status = "failed"
+        else:
+            status = "unknown"
+        if str(raw).lower() == "running":
+            status = "running"
+        elif str(raw).lower() == "partial":
+            status = "partial"
+        notes = []
+        if job in missing:
+            notes.append("no run within the endpoint's window")
+        out[job] = Run(
+            job=job,
+            source=SOURCE,
+            status=status,
+            started_at=_parse_time(check.get("lastRun")),
+            raw_status=str(raw) if raw is not None else None,
+            message="; ".join(notes) or None,
+            detail={
+                "endpoint": spec.name,
+                "ok": ok,
+                "missing": job in missing,
+                "healthy": payload.get("healthy"),
+            },
+        )
+    return out
+
+
+def _headers(spec: HealthSpec, env: Environment) -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    auth = spec.auth
+    where = f"health.{spec.name}.auth"
+    if auth.kind == "bearer" and auth.secret_env:
+        headers["Authorization"] = f"Bearer {env.secret(auth.secret_env, where)}"
+    elif auth.kind == "header" and auth.secret_env and auth.header:
+        headers[auth.header] = env.secret(auth.secret_env, where)
+    if auth.apikey_env:
+        headers["apikey"] = env.secret(auth.apikey_env, where)
+    return headers
+
+
+def fetch_health(spec: HealthSpec, env: Environment) -> dict[str, Run]:
+    import httpx
+
+    url = env.resolve(spec.url, f"health.{spec.name}.url")
+    where = f"health.{spec.name} ({url})"
+    try:
+        response = httpx.get(url, headers=_headers(spec, env), timeout=spec.timeout, follow_redirects=False)
+    except httpx.TimeoutException:
+        raise SourceUnavailable(f"{where}: no answer within {spec.timeout:g}s") from None
+    except httpx.HTTPError as exc:
+        raise SourceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+    if response.status_code in (401, 403):
+        raise SourceUnavailable(f"{where}: HTTP {response.status_code} (check the endpoint's secret)")
+    try:
+        payload = response.json()
+    except ValueError:
+        raise SourceUnavailable(f"{where}: HTTP {response.status_code}, answer is not JSON") from None
+    if response.status_code >= 400 and not isinstance(payload, dict):
+        raise SourceUnavailable(f"{where}: HTTP {response.status_code}")
+    return parse_health(payload, spec)

@@ -1,0 +1,128 @@
+"""Shared fixtures: one throwaway PostgreSQL 15 + pg_cron cluster per test session."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from cronctl.sandbox.cluster import PgCluster
+
+READ_ONLY_ROLE = "cronctl_ro"
+
+# Schemas that belong to PostgreSQL or pg_cron; every other schema is test data and is dropped between tests.
+# Schema public stays (pg_cron's extension record lives in it); objects no extension owns are dropped.
+_RESET_SQL = """
+SET lock_timeout = '10s';
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE application_name = 'pg_cron' AND pid <> pg_backend_pid();
+DELETE FROM cron.job;
+DELETE FROM cron.job_run_details;
+DO $$
+DECLARE
+  s text;
+  obj record;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace
+            WHERE nspname NOT IN ('public', 'cron', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+  LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+  FOR obj IN
+    SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                          WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind,
+           c.oid::regclass::text AS name
+      FROM pg_class c
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  LOOP
+    -- An earlier CASCADE may already have removed this one.
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', obj.kind, obj.name);
+  END LOOP;
+  FOR obj IN
+    SELECT p.oid::regprocedure::text AS name
+      FROM pg_proc p
+     WHERE p.pronamespace = 'public'::regnamespace
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  LOOP
+    EXECUTE format('DROP ROUTINE IF EXISTS %s CASCADE', obj.name);
+  END LOOP;
+  FOR obj IN
+    SELECT t.oid::regtype::text AS name
+      FROM pg_type t
+     WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+  LOOP
+    EXECUTE format('DROP TYPE IF EXISTS %s CASCADE', obj.name);
+  END LOOP;
+END $$;
+"""
+
+
+def reset_database(dsn: str) -> None:
+    """Remove every job, run, schema and table that tests create."""
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(_RESET_SQL)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = PgCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_cluster: PgCluster) -> str:
+    """Superuser DSN (TCP, password) to the database pg_cron runs in."""
+    return pg_cluster.superuser_dsn
+
+
+@pytest.fixture
+def clean_db(pg_dsn: str) -> str:
+    """The superuser DSN, after removing what earlier tests left behind."""
+    reset_database(pg_dsn)
+    return pg_dsn
+
+
+@pytest.fixture(scope="session")
+def _read_only_password() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@pytest.fixture
+def read_only_role(pg_cluster: PgCluster, pg_dsn: str, _read_only_password: str) -> str:
+    """DSN of a LOGIN role that reads public, cron and net (also tables created later) and writes nothing."""
+    role = sql.Identifier(READ_ONLY_ROLE)
+    with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=10) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [READ_ONLY_ROLE]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(_read_only_password))
+        )
+        conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(role))
+        # Default privileges cover schemas and tables that a test creates after this fixture ran.
+        conn.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT USAGE ON SCHEMAS TO {}").format(role)
+        )
+        conn.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO {}").format(role)
+        )
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'cron', 'net')"
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
+            conn.execute(
+                sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role)
+            )
+    return pg_cluster.dsn(user=READ_ONLY_ROLE, password=_read_only_password)
