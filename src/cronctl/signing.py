@@ -7,6 +7,7 @@ names with secrets written as `$VARNAME` and signatures as a placeholder, for dr
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -35,7 +36,10 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
 def standard_webhooks_key(secret: str) -> bytes:
     """The signing key: the base64-decoded part after `whsec_` (padding tolerated, as the reference does)."""
     encoded = secret[len(STANDARD_WEBHOOKS_PREFIX) :] if secret.startswith(STANDARD_WEBHOOKS_PREFIX) else secret
-    return base64.b64decode(encoded + "==")
+    try:
+        return base64.b64decode(encoded + "==", validate=False)
+    except binascii.Error:
+        raise ValueError("a Standard Webhooks secret is 'whsec_' followed by base64") from None
 
 
 def standard_webhooks_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
 from cronctl.durations import format_duration
 from cronctl.records import Lock
 from cronctl.runbook.model import JobSpec

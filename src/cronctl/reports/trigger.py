@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cronctl.evaluate.verdict import (
@@ -216,12 +216,14 @@ def run_jobs(
     repeat: Repeat,
     progress: Progress | None = None,
     concurrency: int = MAX_CONCURRENCY,
+    *,
+    tls: bool = True,
 ) -> list[JobResult]:
     """Every plan concurrently (bounded); results in the order given."""
     from cronctl.sources.http_trigger import make_client
 
     workers = max(1, min(concurrency, len(plans)))
-    client = make_client(workers)
+    client = make_client(workers, tls=tls)
     try:
         if workers == 1:
             return [run_job(client, plan, ctx, repeat, progress) for plan in plans]
@@ -326,10 +328,7 @@ def _mode_json(mode: FailureMode) -> dict[str, Any]:
 
 def trigger_report(results: Sequence[JobResult], until_ok: int | None = None) -> Report:
     all_ok = all(r.ok for r in results)
-    if len(results) == 1:
-        report = _single_report(results[0], until_ok)
-    else:
-        report = _multi_report(results)
+    report = _single_report(results[0], until_ok) if len(results) == 1 else _multi_report(results)
     report.tone = "ok" if all_ok else ("warn" if all(r.verdict in ("ok", "skipped") for r in results) else "crit")
     report.exit_code = 0 if all_ok else 1
     return report
@@ -496,7 +495,7 @@ def verify_json(runs: Sequence[Any], sources: Sequence[Any], started: datetime) 
     newest = runs[0] if runs else None
     after = None
     if newest is not None and newest.sort_time is not None:
-        when = newest.sort_time if newest.sort_time.tzinfo else newest.sort_time.replace(tzinfo=timezone.utc)
+        when = newest.sort_time if newest.sort_time.tzinfo else newest.sort_time.replace(tzinfo=UTC)
         after = when >= started
     confirmed = bool(newest is not None and after and newest.status == "succeeded")
     return {

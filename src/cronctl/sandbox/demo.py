@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 RUNBOOK = "demo.toml"
 
@@ -68,7 +69,7 @@ def running_sandbox(base_dir: Path | None = None) -> Iterator[Sandbox]:
     from cronctl.sandbox.cluster import PgCluster
     from cronctl.sandbox.jobserver import JobServer
     from cronctl.sandbox.routes import routes_for_runbook
-    from cronctl.sandbox.scenario import demo_replies, load_demo
+    from cronctl.sandbox.scenario import load_demo
 
     workdir = Path(tempfile.mkdtemp(prefix="cronctl-demo-", dir=base_dir))
     path = runbook_path()
@@ -88,7 +89,7 @@ def running_sandbox(base_dir: Path | None = None) -> Iterator[Sandbox]:
         import psycopg
 
         with psycopg.connect(cluster.dsn(), autocommit=True, connect_timeout=10) as conn:
-            load_demo(conn, datetime.now(UTC), values)
+            load_demo(conn, datetime.now(UTC))
         yield Sandbox(
             env={**os.environ, **values, "CRONCTL_RUNBOOK": str(path)},
             runbook=path,
@@ -99,6 +100,17 @@ def running_sandbox(base_dir: Path | None = None) -> Iterator[Sandbox]:
     finally:
         server.stop()
         cluster.stop()
+
+
+def demo_replies() -> dict[str, list[Any]]:
+    """How the sandbox endpoints answer a manual trigger (the incident lives in the database, not here)."""
+    from cronctl.sandbox.jobserver import enrolment_ok
+
+    return {"sync-enrolments": enrolment_ok(changed_records=1, created_alerts=1)}
+
+
+def default_tour() -> list[Step]:
+    return tour(job_failing="dispatch-messages", job_healthy="dispatch-messages")
 
 
 def tour(job_failing: str, job_healthy: str) -> list[Step]:

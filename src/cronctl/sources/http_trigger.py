@@ -12,9 +12,9 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -168,7 +168,7 @@ def build_request(
     if job.idempotency_header:
         headers[job.idempotency_header] = rid
         display_headers[job.idempotency_header] = rid
-    for name, value in job.headers.items():
+    for name in job.headers:
         if _looks_secret_header(name):
             redact.register(headers[name])
     ctx = SignContext(
@@ -179,7 +179,10 @@ def build_request(
         path=urlsplit(url).path or "/",
     )
     secret, apikey = secret_values(job.auth, env, where)
-    headers.update(auth_headers(job.auth, secret, apikey, ctx))
+    try:
+        headers.update(auth_headers(job.auth, secret, apikey, ctx))
+    except ValueError as exc:
+        raise UsageError(f"{job.auth.secret_env} cannot sign for {where}: {exc}") from None
     display_headers.update(display_auth_headers(job.auth, ctx))
     return PreparedRequest(
         job=job.name,
@@ -191,8 +194,12 @@ def build_request(
         request_id=rid,
         display_url=safe_url(display_template(job.url, env, f"{where} (url)")),
         display_headers=display_headers,
-        display_body=serialise(display_body_doc).decode("utf-8") if display_body_doc is not None else None,
+        display_body=_text(serialise(display_body_doc)),
     )
+
+
+def _text(data: bytes | None) -> str | None:
+    return data.decode("utf-8") if data is not None else None
 
 
 def _looks_secret_header(name: str) -> bool:
@@ -219,11 +226,13 @@ def safe_url(url: str) -> str:
 # ---------------------------------------------------------------- sending
 
 
-def make_client(concurrency: int = 1) -> Any:
+def make_client(concurrency: int = 1, *, tls: bool = True) -> Any:
+    """A client shared by concurrent triggers. `tls=False` (every URL is plain http, and redirects are never
+    followed) skips loading the CA bundle, which is most of a client's start-up cost."""
     import httpx
 
     limits = httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency))
-    return httpx.Client(follow_redirects=False, limits=limits, trust_env=False)
+    return httpx.Client(follow_redirects=False, limits=limits, verify=True if tls else False)
 
 
 def send_once(client: Any, request: PreparedRequest, max_kept: int = MAX_KEPT) -> Attempt:
@@ -310,8 +319,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def retry_decision(
@@ -353,7 +362,3 @@ def send_with_retries(
         if delay is None:
             return attempts
         sleep(delay)
-
-
-def header_map(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}

@@ -284,3 +284,42 @@ def purge_batches(plan: PurgePlan, batch: int) -> list[tuple[int, int]]:
     return [
         (low, min(low + batch, plan.cutoff_runid)) for low in range(plan.min_runid, plan.cutoff_runid, batch)
     ]
+
+
+# -- changes -----------------------------------------------------------------------------------------------
+
+
+def set_active_statement(jobid: int, active: bool) -> Any:
+    from psycopg import sql
+
+    return sql.SQL("SELECT cron.alter_job(job_id := {}, active := {})").format(
+        sql.Literal(jobid), sql.Literal(active)
+    )
+
+
+def unschedule_statement(jobid: int) -> Any:
+    from psycopg import sql
+
+    return sql.SQL("SELECT cron.unschedule({}::bigint)").format(sql.Literal(jobid))
+
+
+def reschedule_statement(jobid: int, schedule: str) -> Any:
+    from psycopg import sql
+
+    return sql.SQL("SELECT cron.alter_job(job_id := {}, schedule := {})").format(
+        sql.Literal(jobid), sql.Literal(schedule)
+    )
+
+
+def purge_statement() -> str:
+    """One batch; run with {"low": ..., "high": ...}."""
+    return load("pgcron_purge_batch")
+
+
+def writable_check(conn: Any) -> tuple[bool, str, bool]:
+    """(transaction is read-only, current role, superuser) before any change is attempted."""
+    row = conn.execute(
+        "SELECT current_setting('transaction_read_only') = 'on', current_user,"
+        " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+    ).fetchone()
+    return bool(row[0]), str(row[1]), bool(row[2])

@@ -1,0 +1,332 @@
+"""A job's state judged against its schedule: (job spec, runs, facts, now) → JobHealth. Pure, no I/O.
+
+States, most telling first: disabled, unknown, stuck, overrunning, running, never_run, missed, failing, late, ok.
+Missed slots are counted since the last run and capped (like Kubernetes' CronJob controller, which gives up
+counting past 100 missed start times).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cronctl.records import Run
+from cronctl.runbook.model import JobSpec
+
+STATES = (
+    "ok",
+    "late",
+    "missed",
+    "failing",
+    "running",
+    "overrunning",
+    "stuck",
+    "disabled",
+    "never_run",
+    "unknown",
+)
+STATE_TONE = {
+    "ok": "ok",
+    "running": "ok",
+    "late": "warn",
+    "overrunning": "warn",
+    "never_run": "warn",
+    "disabled": "warn",
+    "unknown": "warn",
+    "missed": "crit",
+    "failing": "crit",
+    "stuck": "crit",
+}
+MISSED_CAP = 100
+STRIP_LENGTH = 20
+NEAR_TIMEOUT = 0.9  # a run ending past 90 % of its timeout was nearly cut off
+SHORT_FAILURE = 0.3  # a failure ending before 30 % of the timeout was dropped early (EarlyDrop pattern)
+MIN_GRACE = 60.0
+LATE_AFTER = 0.25
+STRIP_SYMBOLS = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "partial": "◐",
+    "skipped": "○",
+    "running": "▶",
+    "unknown": "?",
+}
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What the sources said about a job besides its runs."""
+
+    active: bool | None = None  # pg_cron's cron.job.active; None when not a pg_cron job or not visible
+    readable: bool = True  # at least one history source answered
+    note: str | None = None  # why the history cannot be seen (row-level security, missing table, ...)
+    stuck_runs: frozenset[str] = frozenset()  # run ids left in a non-final state with no live backend
+
+
+@dataclass(frozen=True)
+class Durations:
+    samples: int
+    p50: float | None
+    p95: float | None
+    max: float | None
+    timeout: float
+    near_timeout: int  # runs that ended past NEAR_TIMEOUT of the timeout
+    short_failures: int  # failures that ended before SHORT_FAILURE of the timeout
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "p50_seconds": self.p50,
+            "p95_seconds": self.p95,
+            "max_seconds": self.max,
+            "timeout_seconds": self.timeout,
+            "near_timeout": self.near_timeout,
+            "short_failures": self.short_failures,
+        }
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    name: str
+    state: str
+    reason: str
+    last_run: Run | None
+    next_run: datetime | None
+    consecutive_failures: int
+    missed_runs: int
+    durations: Durations
+    strip: str
+    grace: float | None
+    outcomes: tuple[Run, ...] = field(default=(), repr=False)
+
+    @property
+    def tone(self) -> str:
+        return STATE_TONE.get(self.state, "warn")
+
+    def consecutive_ok(self) -> int:
+        count = 0
+        for run in self.outcomes:
+            if run.status == "running" and count == 0:
+                continue
+            if run.status != "succeeded":
+                break
+            count += 1
+        return count
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def outcomes(runs: Sequence[Run]) -> list[Run]:
+    """One entry per run, newest first. A pg_cron run whose pg_net response is linked takes the response's
+    outcome (pg_cron calls a run `succeeded` as soon as the request is queued). The health endpoint's
+    snapshot counts only when no other source has runs."""
+    replaced = {
+        str(r.detail.get("pg_cron_runid"))
+        for r in runs
+        if r.source == "pg_net" and r.detail.get("pg_cron_runid") is not None and not r.detail.get("ambiguous")
+    }
+    others = [r for r in runs if r.source != "health"]
+    chosen = others if others else list(runs)
+    out: list[Run] = []
+    for run in chosen:
+        if run.source == "pg_net" and (run.detail.get("ambiguous") or run.detail.get("pg_cron_runid") is None):
+            continue  # not attributable to one run of this job
+        if run.source == "pg_cron" and run.run_id in replaced:
+            continue
+        out.append(run)
+    return out
+
+
+def default_grace(job: JobSpec, interval: float | None) -> float:
+    """Timeout plus a tenth of the interval, at least a minute, at most one interval."""
+    if job.grace is not None:
+        return job.grace
+    if interval is None:
+        return max(MIN_GRACE, job.timeout)
+    return max(MIN_GRACE, min(job.timeout + interval / 10, interval))
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def durations(runs: Sequence[Run], timeout: float) -> Durations:
+    finished = [r for r in runs if r.status != "running" and r.duration is not None]
+    values = [max(0.0, float(r.duration or 0.0)) for r in finished]
+    near = sum(1 for v in values if timeout > 0 and v >= NEAR_TIMEOUT * timeout)
+    short = sum(
+        1
+        for r in finished
+        if r.status == "failed" and timeout > 0 and (r.duration or 0.0) < SHORT_FAILURE * timeout
+    )
+    return Durations(
+        samples=len(values),
+        p50=percentile(values, 50),
+        p95=percentile(values, 95),
+        max=max(values) if values else None,
+        timeout=timeout,
+        near_timeout=near,
+        short_failures=short,
+    )
+
+
+def strip(runs: Sequence[Run], length: int = STRIP_LENGTH) -> str:
+    """The last `length` outcomes, oldest left, newest right."""
+    return "".join(STRIP_SYMBOLS.get(r.status, "?") for r in reversed(runs[:length]))
+
+
+def consecutive_failures(runs: Sequence[Run]) -> int:
+    """Failed runs in a row from the newest finished one (a run in progress is skipped)."""
+    count = 0
+    for run in runs:
+        if run.status == "running" and count == 0:
+            continue
+        if run.status != "failed":
+            break
+        count += 1
+    return count
+
+
+def _schedule(job: JobSpec) -> Any:
+    if not job.schedule:
+        return None
+    from cronctl.errors import ScheduleError
+    from cronctl.schedule import Schedule
+
+    try:
+        return Schedule.parse(job.schedule, job.timezone)
+    except ScheduleError:
+        return None
+
+
+def _ago(seconds: float) -> str:
+    from cronctl.durations import format_duration
+
+    return format_duration(max(seconds, 0.0))
+
+
+def judge(job: JobSpec, runs: Sequence[Run], facts: JobFacts, now: datetime, failing_after: int = 1) -> JobHealth:
+    """The state of one job at `now` from its runs (newest first, any sources)."""
+    now = _aware(now)
+    seen = outcomes(runs)
+    schedule = _schedule(job)
+    interval = schedule.typical_interval(now) if schedule is not None else None
+    grace = default_grace(job, interval) if schedule is not None else None
+    last = seen[0] if seen else None
+    failures = consecutive_failures(seen)
+    base = {
+        "name": job.name,
+        "last_run": last,
+        "next_run": schedule.next_run(now) if schedule is not None else None,
+        "consecutive_failures": failures,
+        "durations": durations(seen, job.timeout),
+        "strip": strip(seen),
+        "grace": grace,
+        "outcomes": tuple(seen),
+    }
+    state, reason, missed = _state(job, seen, facts, now, schedule, grace, failures, failing_after)
+    return JobHealth(state=state, reason=reason, missed_runs=missed, **base)  # type: ignore[arg-type]
+
+
+def _state(
+    job: JobSpec,
+    seen: Sequence[Run],
+    facts: JobFacts,
+    now: datetime,
+    schedule: Any,
+    grace: float | None,
+    failures: int,
+    failing_after: int,
+) -> tuple[str, str, int]:
+    if facts.active is False:
+        return "disabled", "inactive in cron.job (active = false): the scheduler does not start it", 0
+    last = seen[0] if seen else None
+    if last is None and not facts.readable:
+        return "unknown", facts.note or "no history source answered", 0
+    if last is None and facts.note:
+        return "unknown", facts.note, 0
+    if last is not None and last.status == "running":
+        return _running(job, last, facts, now)
+    if last is None:
+        if schedule is None:
+            return "never_run", "no run recorded", 0
+        return "never_run", "no run recorded in any history source", 0
+    if schedule is not None and grace is not None:
+        missed = _missed(schedule, last, now, grace)
+        if missed is not None:
+            return missed
+    if failures >= failing_after:
+        group = last.message or last.raw_status or "failed"
+        return "failing", f"last {failures} run(s) failed: {_one_line(group)}", 0
+    if schedule is not None and grace is not None:
+        late = _late(schedule, last, now, grace)
+        if late is not None:
+            return late
+    when = last.sort_time
+    ago = f" {_ago((now - _aware(when)).total_seconds())} ago" if when is not None else ""
+    return "ok", f"last run {last.status}{ago}", 0
+
+
+def _one_line(text: str, limit: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _running(job: JobSpec, run: Run, facts: JobFacts, now: datetime) -> tuple[str, str, int]:
+    started = run.started_at
+    elapsed = (now - _aware(started)).total_seconds() if started is not None else None
+    since = f" for {_ago(elapsed)}" if elapsed is not None else ""
+    if run.run_id in facts.stuck_runs or run.detail.get("backend_alive") is False:
+        raw = run.raw_status or "running"
+        return "stuck", f"run {run.run_id} left '{raw}'{since} and no backend runs it", 0
+    if elapsed is not None and elapsed > job.timeout:
+        return "overrunning", f"running{since}, longer than its timeout {_ago(job.timeout)}", 0
+    return "running", f"running{since}", 0
+
+
+def _missed(schedule: Any, last: Run, now: datetime, grace: float) -> tuple[str, str, int] | None:
+    when = last.sort_time
+    if when is None:
+        return None
+    due = schedule.runs_between(_aware(when), now, cap=MISSED_CAP + 1)
+    overdue = [slot for slot in due if (now - slot).total_seconds() > grace]
+    if not overdue:
+        return None
+    count = min(len(overdue), MISSED_CAP)
+    more = "+" if len(overdue) > MISSED_CAP else ""
+    first = overdue[0]
+    return (
+        "missed",
+        f"{count}{more} scheduled run(s) missed since the last run; first due {_ago((now - first).total_seconds())}"
+        f" ago (grace {_ago(grace)})",
+        count,
+    )
+
+
+def _late(schedule: Any, last: Run, now: datetime, grace: float) -> tuple[str, str, int] | None:
+    when = last.sort_time
+    if when is None:
+        return None
+    due = schedule.runs_between(_aware(when), now, cap=2)
+    # A run is written a moment after its slot: only a slot past this much of the grace counts as late.
+    if not due or (now - due[0]).total_seconds() <= min(grace * LATE_AFTER, 60.0):
+        return None
+    return "late", f"run due {_ago((now - due[0]).total_seconds())} ago, within grace {_ago(grace)}", 0
+
+
+def history_window(job: JobSpec, now: datetime, default: float) -> float:
+    """Seconds of history worth judging: at least one schedule interval (a weekly job looks back 7 days)."""
+    schedule = _schedule(job)
+    if schedule is None:
+        return default
+    return max(default, schedule.typical_interval(_aware(now)))

@@ -1,0 +1,239 @@
+"""Across jobs: failure groups, symptoms → findings, the overall verdict and the exit condition. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cronctl.evaluate.backlog import BacklogResult
+from cronctl.evaluate.findings import Finding, Symptom, match
+from cronctl.evaluate.health import JobHealth
+from cronctl.evaluate.locks import LockVerdict
+from cronctl.records import Run
+from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode
+
+STATUS_EXIT = {"ok": 0, "warn": 1, "crit": 2, "unknown": 3}
+_RANK = {"ok": 0, "warn": 1, "crit": 2}
+SAMPLE_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class PlatformCheck:
+    """One platform fact judged: scheduler alive, pg_net present, variables set, secrets, a source's health."""
+
+    name: str
+    verdict: str  # ok | warn | crit | error | skipped
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "verdict": self.verdict, "detail": self.detail}
+
+
+@dataclass
+class FailureGroup:
+    group: str
+    count: int = 0
+    jobs: list[str] = field(default_factory=list)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    sample: str | None = None
+    http_statuses: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "count": self.count,
+            "jobs": self.jobs,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "sample": self.sample,
+        }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def run_time(run: Run) -> datetime | None:
+    when = run.finished_at or run.started_at
+    return _aware(when) if when is not None else None
+
+
+def failed_runs(runs: Iterable[Run], since: datetime) -> list[Run]:
+    """Failed runs at or after `since`; a failure without times (pg_cron 1.4 early failures) is kept."""
+    out = []
+    for run in runs:
+        if run.status != "failed":
+            continue
+        when = run_time(run)
+        if when is None or when >= since:
+            out.append(run)
+    return out
+
+
+def group_failures(
+    runs: Iterable[Run], extra: Sequence[FailureGroupSpec] = ()
+) -> tuple[list[FailureGroup], dict[tuple[str, str], Run]]:
+    """Failure groups, biggest first, and the newest failed run per (job, group) for symptoms."""
+    from cronctl.evaluate.classify import classify
+
+    groups: dict[str, FailureGroup] = {}
+    newest: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        name = classify(run.message, run.http_status, extra)
+        entry = groups.setdefault(name, FailureGroup(name))
+        entry.count += 1
+        if run.job not in entry.jobs:
+            entry.jobs.append(run.job)
+        if run.http_status is not None and run.http_status not in entry.http_statuses:
+            entry.http_statuses.append(run.http_status)
+        when = run_time(run)
+        if when is not None:
+            if entry.first_seen is None or when < entry.first_seen:
+                entry.first_seen = when
+            if entry.last_seen is None or when >= entry.last_seen:
+                entry.last_seen = when
+                entry.sample = _sample(run)
+        if entry.sample is None:
+            entry.sample = _sample(run)
+        key = (run.job, name)
+        held = newest.get(key)
+        if held is None or (when is not None and (run_time(held) is None or when > run_time(held))):  # type: ignore[operator]
+            newest[key] = run
+    for entry in groups.values():
+        entry.jobs.sort()
+    ordered = sorted(groups.values(), key=lambda g: (-g.count, g.group))
+    return ordered, newest
+
+
+def _sample(run: Run) -> str:
+    text = " ".join((run.message or "").split()) or (f"HTTP {run.http_status}" if run.http_status else "failed")
+    text = text if len(text) <= SAMPLE_LIMIT else text[: SAMPLE_LIMIT - 1] + "…"
+    return f"{run.job}: {text}"
+
+
+def symptoms(
+    health: Sequence[JobHealth],
+    newest_failures: dict[tuple[str, str], Run],
+    backlogs: Sequence[BacklogResult],
+    locks: Sequence[LockVerdict],
+    checks: Sequence[PlatformCheck],
+) -> list[Symptom]:
+    out: list[Symptom] = []
+    for job in health:
+        if job.state not in ("ok", "running"):
+            out.append(Symptom("state", job.name, state=job.state, detail=job.reason))
+        for run in job.outcomes[:1]:
+            if run.status == "skipped":
+                out.append(Symptom("verdict", job.name, verdict="skipped", http_status=run.http_status))
+    for (job_name, group), run in newest_failures.items():
+        out.append(
+            Symptom("failure", job_name, group=group, http_status=run.http_status, message=run.message)
+        )
+    for backlog in backlogs:
+        if backlog.verdict in ("warn", "crit"):
+            out.append(
+                Symptom("check", backlog.job, check=backlog.name, detail=f"value {backlog.value:g}")  # type: ignore[str-format]
+            )
+    for verdict in locks:
+        if verdict.stale:
+            out.append(
+                Symptom(
+                    "lock",
+                    verdict.lock.name,
+                    group="LOCK_CONFLICT",
+                    check="locks",
+                    detail=f"{verdict.state} lock {verdict.lock.key}: {verdict.reason}",
+                )
+            )
+    for check in checks:
+        if check.verdict in ("warn", "crit"):
+            out.append(Symptom("check", None, check=check.name, detail=check.detail))
+    return out
+
+
+def findings(modes: Sequence[FailureMode], observed: Sequence[Symptom]) -> list[Finding]:
+    """Matched failure modes; one finding per (mode, job) even when several symptoms point to it."""
+    found = match(modes, observed)
+    out: list[Finding] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for finding in found:
+        key = (finding.symptom, finding.cause, finding.job)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(finding)
+    return out
+
+
+def overall(
+    health: Sequence[JobHealth],
+    backlogs: Sequence[BacklogResult],
+    locks: Sequence[LockVerdict],
+    checks: Sequence[PlatformCheck],
+    found: Sequence[Finding],
+    failures: Sequence[FailureGroup] = (),
+) -> tuple[str, list[str]]:
+    """ok | warn | crit | unknown, and the reasons for it (worst first)."""
+    reasons: list[tuple[int, str]] = []
+
+    def note(level: str, text: str) -> None:
+        reasons.append((_RANK[level], text))
+
+    for job in health:
+        if job.tone != "ok":
+            note(job.tone, f"{job.name} {job.state}")
+    for backlog in backlogs:
+        if backlog.verdict in ("warn", "crit"):
+            note(backlog.verdict, f"backlog {backlog.name} = {backlog.value:g}")
+        elif backlog.verdict == "error":
+            note("warn", f"backlog {backlog.name} could not be checked")
+    stale = [v for v in locks if v.stale]
+    if stale:
+        note("warn", f"{len(stale)} stale lock(s)")
+    for check in checks:
+        if check.verdict in ("warn", "crit"):
+            note(check.verdict, check.detail)
+        elif check.verdict == "error":
+            note("warn", f"{check.name} could not be checked")
+    for finding in found:
+        if finding.severity in ("warn", "crit"):
+            note(finding.severity, f"known failure: {finding.symptom}")
+    if failures and not reasons:
+        note("warn", f"{sum(f.count for f in failures)} failure(s) in the window")
+    knowable = [j for j in health if j.state != "unknown"]
+    if health and not knowable and not any(b.verdict != "error" for b in backlogs):
+        worst = max((r[0] for r in reasons), default=0)
+        if worst < _RANK["crit"]:
+            return "unknown", ["no job's history is visible"] + [r[1] for r in sorted(reasons, key=lambda r: -r[0])]
+    if not reasons:
+        return "ok", []
+    reasons.sort(key=lambda r: -r[0])
+    worst = reasons[0][0]
+    status = "crit" if worst == 2 else "warn" if worst == 1 else "ok"
+    return status, list(dict.fromkeys(r[1] for r in reasons))
+
+
+def exit_condition_met(
+    condition: ExitCondition, health: Sequence[JobHealth], backlogs: Sequence[BacklogResult], job: str | None = None
+) -> tuple[bool, str]:
+    """The runbook's end of incident: every judged job with N ok runs in a row, and the named backlogs at zero."""
+    waiting: list[str] = []
+    for item in health:
+        if job is not None and item.name != job:
+            continue
+        if item.state in ("unknown", "disabled") and not item.outcomes:
+            continue
+        streak = item.consecutive_ok()
+        if streak < condition.consecutive_ok:
+            waiting.append(f"{item.name} {streak}/{condition.consecutive_ok} ok in a row")
+    named = set(condition.backlogs_clear)
+    for backlog in backlogs:
+        if backlog.name in named and (backlog.value is None or backlog.value > 0):
+            shown = "unknown" if backlog.value is None else f"{backlog.value:g}"
+            waiting.append(f"backlog {backlog.name} = {shown}")
+    if waiting:
+        return False, "waiting for: " + "; ".join(waiting)
+    return True, f"exit condition holds ({condition.consecutive_ok} ok run(s) in a row, backlogs clear)"

@@ -1,0 +1,1 @@
+"""`cronctl init`: draft a runbook from what already schedules the jobs (cron.job, vercel.json, workflows)."""

@@ -1,0 +1,90 @@
+"""`cronctl init`: what was drafted, what was kept, and what still needs a human (the TODOs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cronctl.init.draft import DraftJob
+from cronctl.init.writer import WriteResult
+from cronctl.output.report import KeyValues, Report, Table, Text
+
+
+def _auth_label(draft: DraftJob) -> str:
+    auth = draft.auth
+    if auth.kind == "none":
+        return "none"
+    label = f"{auth.kind} ${auth.secret_env}" if auth.secret_env else auth.kind
+    if auth.header:
+        label += f" ({auth.header})"
+    if auth.apikey_env and auth.kind != "apikey":
+        label += f" + apikey ${auth.apikey_env}"
+    return label
+
+
+def _status(draft: DraftJob, result: WriteResult) -> str:
+    if draft.name in result.kept:
+        return "kept (already in runbook)"
+    if draft.name in result.commented:
+        return "commented out"
+    return "added"
+
+
+def init_report(drafts: list[DraftJob], result: WriteResult, skipped: list[str], dry_run: bool) -> Report:
+    jobs: list[dict[str, Any]] = []
+    rows = []
+    for draft in drafts:
+        status = _status(draft, result)
+        jobs.append(
+            {
+                "name": draft.name,
+                "status": status.split(" ")[0],
+                "source": draft.source,
+                "scheduler": draft.scheduler,
+                "schedule": draft.schedule,
+                "method": draft.method,
+                "url": draft.url,
+                "auth": _auth_label(draft),
+                "env": list(draft.env),
+                "workflow": draft.workflow,
+                "todos": list(draft.todos),
+            }
+        )
+        request = f"{draft.method} {draft.url}" if draft.url else f"dispatch {draft.workflow or '-'}"
+        rows.append([draft.name, draft.schedule or "-", request, _auth_label(draft), status, len(draft.todos)])
+    todo_rows = [[d.name, t] for d in drafts if d.name not in result.kept for t in d.todos]
+    env_names = sorted({n for d in drafts for n in d.env})
+    data = {
+        "path": str(result.path),
+        "mode": result.mode,
+        "written": result.written,
+        "dry_run": dry_run,
+        "jobs": jobs,
+        "added": result.added,
+        "kept": result.kept,
+        "commented": result.commented,
+        "env": env_names,
+        "skipped_sources": skipped,
+        "todo_count": len(todo_rows),
+        "toml": result.text if dry_run else None,
+    }
+    verb = "would write" if dry_run else ("wrote" if result.written else "left unchanged")
+    sections: list[Any] = [
+        KeyValues([("runbook", str(result.path)), ("mode", result.mode), ("variables", ", ".join(env_names) or "-")]),
+        Table(["job", "schedule", "request", "auth", "result", "todos"], rows, title="Jobs", wrap=(2,)),
+    ]
+    if todo_rows:
+        sections.append(Table(["job", "todo"], todo_rows, title="To do (also written as comments)", wrap=(1,)))
+    if skipped:
+        sections.append(Text("Skipped: " + "; ".join(skipped), tone="muted"))
+    if dry_run:
+        sections.append(Text(result.text))
+    else:
+        sections.append(Text(f"Next: cronctl doctor -r {result.path}", tone="muted"))
+    return Report(
+        data=data,
+        sections=sections,
+        title="cronctl init",
+        headline=f"{verb} {result.path}: {len(result.added)} job(s) added, {len(result.kept)} kept, "
+        f"{len(todo_rows)} TODO(s)",
+        tone="warn" if todo_rows else "ok",
+    )
