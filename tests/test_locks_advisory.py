@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from cli_runner import run_cli
 
 RUNBOOK = """

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cli_runner import run_cli
-from redis_server import redis_url  # noqa: F401  (fixture)
 
+from cli_runner import run_cli
 from cronctl.errors import SourceUnavailable
 from cronctl.evaluate.locks import judge
 from cronctl.runbook.loader import load_runbook
 from cronctl.sandbox.cluster import free_port
 from cronctl.sources.locks import delete_redis_lock, read_redis, redis_connect, redis_keys
+from redis_server import redis_url  # noqa: F401  (fixture)
 
 redis = pytest.importorskip("redis")
 
@@ -83,7 +83,7 @@ def test_expiring_and_non_expiring_keys(runbook: Path, client: redis.Redis, redi
         conn.execute("CREATE TABLE job_lock (job_name text PRIMARY KEY, locked_by text, locked_at timestamptz, "
                      "lock_expires_at timestamptz)")
     client.set("cron:refresh-tokens:lock", "1", nx=True, ex=300)
-    client.set("cron:cleanup:lock", "1")  # a crash between SET (without EX) and DEL: never goes away
+    client.set("cron:cleanup:lock", "worker-7")  # a crash between SET (without EX) and DEL: never goes away
     env = {"DATABASE_URL": clean_db, "REDIS_URL": redis_url}
     # A fresh key without expiry is not yet stale (it may belong to a run that just started).
     code, data = cli(runbook, env)
@@ -104,6 +104,8 @@ def test_expiring_and_non_expiring_keys(runbook: Path, client: redis.Redis, redi
     assert code == 1
     assert names(data)["cleanup"]["age_seconds"] >= 3600  # type: ignore[operator]
 
+    # Redis before 7.2 resets the idle time on every read, ours included: age the key again.
+    client.restore("cron:cleanup:lock", 0, dump, replace=True, idletime=3600)
     code, data = cli(runbook, env, "clear", "--all-stale", "--yes")
     assert code == 0
     assert [item["name"] for item in data["cleared"]] == ["cleanup"]  # type: ignore[attr-defined]
@@ -111,27 +113,27 @@ def test_expiring_and_non_expiring_keys(runbook: Path, client: redis.Redis, redi
     assert client.exists("cron:refresh-tokens:lock") == 1
 
 
-def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.Redis,  # noqa: F811
+def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.Redis,
                                                    redis_url: str) -> None:  # noqa: F811
     book = load_runbook(runbook)
     conn = redis_connect(redis_url)
     now = datetime.now(UTC)
     for value in (b"1", b"worker-a"):
         client.set("cron:cleanup:lock", value)
-        seen = [lk for lk in read_redis(conn, redis_keys(book), now) if lk.name == "cleanup"][0]
+        seen = next(lk for lk in read_redis(conn, redis_keys(book), now) if lk.name == "cleanup")
         # Cleared by someone else, and the job starts again before our clear runs.
         client.delete("cron:cleanup:lock")
         client.set("cron:cleanup:lock", b"1" if value == b"1" else b"worker-b", nx=True, ex=300)
         assert delete_redis_lock(conn, seen) is False
         assert client.exists("cron:cleanup:lock") == 1
     client.set("cron:cleanup:lock", b"worker-a")
-    seen = [lk for lk in read_redis(conn, redis_keys(book), now) if lk.name == "cleanup"][0]
+    seen = next(lk for lk in read_redis(conn, redis_keys(book), now) if lk.name == "cleanup")
     assert delete_redis_lock(conn, seen) is True
     assert client.exists("cron:cleanup:lock") == 0
 
 
 @pytest.mark.slow
-def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client: redis.Redis,  # noqa: F811
+def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client: redis.Redis,
                                                           redis_url: str) -> None:  # noqa: F811
     book = load_runbook(runbook)
     job = book.jobs["cleanup"]
@@ -152,7 +154,7 @@ def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client:
                 start = threading.Barrier(2)
                 got: list[bool] = []
 
-                def acquire() -> None:
+                def acquire(start: threading.Barrier = start, got: list[bool] = got) -> None:
                     start.wait()
                     worker.delete(key)  # the previous run's own cleanup, racing the operator
                     got.append(bool(worker.set(key, "1", nx=True, ex=300)))
@@ -199,3 +201,18 @@ def test_missing_redis_package_says_what_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(SourceUnavailable, match=r"install cronctl\[redis\]"):
         redis_connect("redis://127.0.0.1:1/0")
+
+
+def test_persistent_small_integer_value_needs_force_without_history(
+    runbook: Path, client: redis.Redis, redis_url: str, clean_db: str  # noqa: F811
+) -> None:
+    client.set("cron:cleanup:lock", "1")  # seed 001's value; Redis cannot tell how old it is
+    env = {"DATABASE_URL": clean_db, "REDIS_URL": redis_url}
+    code, data = cli(runbook, env, "clear", "cleanup", "--yes")
+    assert code == 0
+    assert data["cleared"] == []
+    assert "--force" in data["skipped"][0]["reason"]  # type: ignore[index]
+    assert client.exists("cron:cleanup:lock") == 1
+    code, data = cli(runbook, env, "clear", "cleanup", "--force", "--yes")
+    assert [item["name"] for item in data["cleared"]] == ["cleanup"]  # type: ignore[attr-defined]
+    assert client.exists("cron:cleanup:lock") == 0

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cli_runner import run_cli
 
+from cli_runner import run_cli
 from cronctl.evaluate.locks import judge
 from cronctl.runbook.loader import load_runbook
 from cronctl.sources.locks import delete_table_lock, read_table, table_jobs
@@ -241,7 +241,11 @@ def test_concurrent_reacquire_race_never_loses_a_live_lock(runbook: Path, db: st
                     start = threading.Barrier(2)
                     got: list[object] = []
 
-                    def acquire(holder: str = f"{job}-run-{n}") -> None:
+                    def acquire(
+                        holder: str = f"{job}-run-{n}",
+                        start: threading.Barrier = start,
+                        got: list[object] = got,
+                    ) -> None:
                         start.wait()
                         row = worker.execute(ACQUIRE, {"job": job, "holder": holder}).fetchone()
                         got.append(row[0] if row else None)
@@ -289,7 +293,7 @@ def test_read_only_role_lists_but_clear_is_refused(runbook: Path, db: str, read_
 
 
 def test_missing_lock_table_says_why(runbook: Path, clean_db: str) -> None:
-    code, data, stderr = run(runbook, clean_db)
+    code, data, _stderr = run(runbook, clean_db)
     assert code == 3
     backends = data["backends"]
     assert backends[0]["backend"] == "table:job_lock"  # type: ignore[index]

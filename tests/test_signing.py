@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import time
+from datetime import UTC
 
 import pytest
 import stripe
@@ -52,10 +53,10 @@ def test_standard_webhooks_verified_by_reference_library() -> None:
 
 
 def test_standard_webhooks_matches_library_signer() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     ts = 1_700_000_000
-    expected = Webhook(WHSEC).sign("msg_abc", datetime.fromtimestamp(ts, tz=timezone.utc), BODY.decode())
+    expected = Webhook(WHSEC).sign("msg_abc", datetime.fromtimestamp(ts, tz=UTC), BODY.decode())
     assert standard_webhooks_signature(WHSEC, "msg_abc", ts, BODY) == expected
 
 
@@ -89,7 +90,8 @@ def test_body_containing_placeholder_text_is_not_substituted() -> None:
     ("auth", "expected"),
     [
         (AuthSpec(kind="bearer", secret_env="CRON_SECRET"), {"Authorization": "Bearer $CRON_SECRET"}),
-        (AuthSpec(kind="bearer", secret_env="KEY", apikey_env="KEY"), {"Authorization": "Bearer $KEY", "apikey": "$KEY"}),
+        (AuthSpec(kind="bearer", secret_env="KEY", apikey_env="KEY"),
+         {"Authorization": "Bearer $KEY", "apikey": "$KEY"}),
         (AuthSpec(kind="apikey", secret_env="KEY", apikey_env="KEY"), {"apikey": "$KEY"}),
         (AuthSpec(kind="header", secret_env="CRON_SECRET", header="X-Cron-Secret"), {"X-Cron-Secret": "$CRON_SECRET"}),
         (AuthSpec(kind="github", secret_env="S"), {"X-Hub-Signature-256": f"sha256={SIGNATURE_PLACEHOLDER}"}),

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_runner import run_cli
 
+from cli_runner import run_cli
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
 from cronctl.sandbox.jobserver import JobServer
@@ -57,7 +57,7 @@ def test_seed_runbook_jobs_trigger_ok(path: Path, tmp_path: Path) -> None:
         result = run_cli("trigger", *http_jobs, "-r", str(path), "--yes", "-f", "json", env=env)
         assert result.stdout.strip(), result.stderr
         data = json.loads(result.stdout)
-        results = data["results"] if "results" in data else [data]
+        results = data.get("results", [data])
         assert {r["job"]: r["verdict"] for r in results} == dict.fromkeys(http_jobs, "ok"), result.stderr
         assert all(r.verified for r in server.requests)
         dispatch_jobs = [j.name for j in runbook.jobs.values() if j.dispatch]
@@ -67,7 +67,7 @@ def test_seed_runbook_jobs_trigger_ok(path: Path, tmp_path: Path) -> None:
                              env=env)
             assert result.stdout.strip(), result.stderr
             data = json.loads(result.stdout)
-            results = data["results"] if "results" in data else [data]
+            results = data.get("results", [data])
             assert {r["job"]: r["verdict"] for r in results} == dict.fromkeys(dispatch_jobs, "ok"), result.stderr
             assert len(server.requests) == len(dispatch_jobs) and all(r.verified for r in server.requests)
         for value in env.values():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from cronctl.evaluate.verdict import Answer, answer_group, judge, match_failure_modes
@@ -116,10 +118,10 @@ def test_retry_policy() -> None:
 
 
 def test_parse_retry_after() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     assert parse_retry_after("7") == 7.0
-    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
     assert parse_retry_after("Wed, 01 Jan 2025 00:00:30 GMT", now) == 30.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None

@@ -41,7 +41,7 @@ def format_duration(seconds: float | None) -> str:
         return f"{sign}{s * 1000:.0f}ms"
     if s < 60:
         return f"{sign}{s:.1f}s" if s < 10 and s != int(s) else f"{sign}{s:.0f}s"
-    minutes, sec = divmod(int(round(s)), 60)
+    minutes, sec = divmod(round(s), 60)
     if minutes < 60:
         return f"{sign}{minutes}m{sec:02d}s" if sec else f"{sign}{minutes}m"
     hours, minutes = divmod(minutes, 60)

@@ -110,8 +110,8 @@ class Schedule:
         start = _aware(start).astimezone(self.tz)
         if self.every_seconds is not None:
             step = timedelta(seconds=self.every_seconds)
-            # pg_cron's interval jobs have no phase; count from the start of the minute.
-            anchor = start.replace(second=0, microsecond=0)
+            # Count from a fixed origin so previous and next fire times agree whatever N is.
+            anchor = datetime(1970, 1, 1, tzinfo=UTC)
             if reverse:
                 current = anchor + ((start - anchor) // step) * step
                 if current >= start:
@@ -160,6 +160,7 @@ def _parse(expression: str, tz: str) -> Schedule:
                 f"invalid cron expression '{expression}': expected 5 fields "
                 f"(minute hour day-of-month month day-of-week), got {len(fields)}"
             )
+        _check_steps(expression, fields)
         # pg_cron 1.6 writes the last day of the month as `$`; cronsim spells it `L`.
         fields[2] = fields[2].replace("$", "L")
         cron = " ".join(fields)
@@ -175,3 +176,15 @@ def _parse(expression: str, tz: str) -> Schedule:
     if first is None or first - datetime(2000, 1, 1, tzinfo=UTC) > _HORIZON:
         raise ScheduleError(f"cron expression '{expression}' never fires")
     return Schedule(expression, cron, None, tz)
+
+
+_FIELD_LIMITS = (("minute", 59), ("hour", 23), ("day-of-month", 31), ("month", 12), ("day-of-week", 7))
+
+
+def _check_steps(expression: str, fields: list[str]) -> None:
+    """Vixie cron rejects a step larger than its field's range (`*/61`); cronsim would quietly accept it."""
+    for (name, limit), field_text in zip(_FIELD_LIMITS, fields, strict=True):
+        for part in field_text.split(","):
+            _, slash, step = part.partition("/")
+            if slash and step.isdigit() and not 1 <= int(step) <= limit:
+                raise ScheduleError(f"invalid cron expression '{expression}': {name} step /{step} is out of range")

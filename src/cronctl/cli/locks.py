@@ -138,11 +138,14 @@ def _judge(sources: LockSources, reads: list[BackendRead], now: datetime) -> lis
     """Verdicts for every lock read; job history is read only for locks whose verdict depends on it."""
     from cronctl.errors import CronctlError
     from cronctl.evaluate.locks import judge_all, needs_history
-    from cronctl.sources.locks import running_jobs
+    from cronctl.sources.locks import has_history, running_jobs
 
     jobs = sources.runbook.jobs
     locks = [lock for read in reads for lock in read.locks]
-    need = sorted({lock.name for lock in locks if needs_history(lock, jobs.get(lock.name), now)})
+    need = sorted({
+        lock.name for lock in locks
+        if needs_history(lock, jobs.get(lock.name), now) and has_history(jobs[lock.name])
+    })
     running: set[str] = set()
     unverified: dict[str, str] = {}
     if need:

@@ -55,9 +55,7 @@ def judge(spec: BacklogSpec, value: Any, oldest: datetime | None = None) -> Back
         verdict = "warn"
     else:
         verdict = "ok"
-    return BacklogResult(
-        spec.name, number, spec.warn, spec.crit, verdict, oldest, None, spec.job, spec.description
-    )
+    return BacklogResult(spec.name, number, spec.warn, spec.crit, verdict, oldest, None, spec.job, spec.description)
 
 
 def failed(spec: BacklogSpec, error: str) -> BacklogResult:

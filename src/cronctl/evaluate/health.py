@@ -44,6 +44,7 @@ MISSED_CAP = 100
 STRIP_LENGTH = 20
 NEAR_TIMEOUT = 0.9  # a run ending past 90 % of its timeout was nearly cut off
 SHORT_FAILURE = 0.3  # a failure ending before 30 % of the timeout was dropped early (EarlyDrop pattern)
+SHORT_FAILURE_MIN = 1.0
 MIN_GRACE = 60.0
 LATE_AFTER = 0.25
 STRIP_SYMBOLS = {
@@ -164,11 +165,7 @@ def durations(runs: Sequence[Run], timeout: float) -> Durations:
     finished = [r for r in runs if r.status != "running" and r.duration is not None]
     values = [max(0.0, float(r.duration or 0.0)) for r in finished]
     near = sum(1 for v in values if timeout > 0 and v >= NEAR_TIMEOUT * timeout)
-    short = sum(
-        1
-        for r in finished
-        if r.status == "failed" and timeout > 0 and (r.duration or 0.0) < SHORT_FAILURE * timeout
-    )
+    short = sum(1 for r in finished if _short_failure(r, timeout))
     return Durations(
         samples=len(values),
         p50=percentile(values, 50),
@@ -178,6 +175,16 @@ def durations(runs: Sequence[Run], timeout: float) -> Durations:
         near_timeout=near,
         short_failures=short,
     )
+
+
+def _short_failure(run: Run, timeout: float) -> bool:
+    """A failure cut off early: no answer or a 5xx, after at least a second, well before the timeout.
+    An instant refusal (401, a lock conflict) is a different problem and is not counted."""
+    if run.status != "failed" or timeout <= 0 or run.duration is None:
+        return False
+    if run.http_status is not None and run.http_status < 500:
+        return False
+    return SHORT_FAILURE_MIN <= run.duration < SHORT_FAILURE * timeout
 
 
 def strip(runs: Sequence[Run], length: int = STRIP_LENGTH) -> str:
@@ -329,4 +336,5 @@ def history_window(job: JobSpec, now: datetime, default: float) -> float:
     schedule = _schedule(job)
     if schedule is None:
         return default
-    return max(default, schedule.typical_interval(_aware(now)))
+    interval: float = schedule.typical_interval(_aware(now))
+    return max(default, interval)

@@ -98,7 +98,7 @@ def judge(
     if lock.backend == "advisory":
         state, reason = _advisory(lock, _limits(job), now, age, facts)
     elif lock.backend == "redis":
-        state, reason = _redis(lock, _limits(job), age, facts)
+        state, reason = _redis(lock, job, _limits(job), age, facts)
     else:
         state, reason = _table(lock, _limits(job), now, age, facts)
     return LockVerdict(lock=lock, state=state, reason=reason, age=age)
@@ -180,7 +180,9 @@ def _ttl(lock: Lock) -> int | None:
     return int(ttl) if isinstance(ttl, int) else None
 
 
-def _redis(lock: Lock, limits: _Limits | None, age: float | None, facts: _History) -> tuple[str, str]:
+def _redis(
+    lock: Lock, job: JobSpec | None, limits: _Limits | None, age: float | None, facts: _History
+) -> tuple[str, str]:
     ttl = _ttl(lock)
     if ttl is not None and ttl >= 0:
         return "held", f"expires by itself in {_d(ttl / 1000)}"
@@ -189,6 +191,11 @@ def _redis(lock: Lock, limits: _Limits | None, age: float | None, facts: _Histor
         return "held", f"{never}; no job in this runbook uses it"
     if age is not None and age <= limits.total:
         return "held", f"{never}; last touched {_d(age)} ago, within {limits.words()}"
+    if age is None and job is not None and not (job.history.has_any or job.scheduler == "pg_cron"):
+        return "held", (
+            f"{never}; its age cannot be told (small integer values share one Redis object) and nothing "
+            "records this job's runs; clear it with --force once no run is active"
+        )
     if facts.running:
         return "held", f"{never}, but the job's history shows a run in progress"
     if facts.unreadable:

@@ -129,14 +129,10 @@ def symptoms(
             if run.status == "skipped":
                 out.append(Symptom("verdict", job.name, verdict="skipped", http_status=run.http_status))
     for (job_name, group), run in newest_failures.items():
-        out.append(
-            Symptom("failure", job_name, group=group, http_status=run.http_status, message=run.message)
-        )
+        out.append(Symptom("failure", job_name, group=group, http_status=run.http_status, message=run.message))
     for backlog in backlogs:
         if backlog.verdict in ("warn", "crit"):
-            out.append(
-                Symptom("check", backlog.job, check=backlog.name, detail=f"value {backlog.value:g}")  # type: ignore[str-format]
-            )
+            out.append(Symptom("check", backlog.job, check=backlog.name, detail=f"value {backlog.value}"))
     for verdict in locks:
         if verdict.stale:
             out.append(

@@ -232,7 +232,7 @@ def make_client(concurrency: int = 1, *, tls: bool = True) -> Any:
     import httpx
 
     limits = httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency))
-    return httpx.Client(follow_redirects=False, limits=limits, verify=True if tls else False)
+    return httpx.Client(follow_redirects=False, limits=limits, verify=tls)
 
 
 def send_once(client: Any, request: PreparedRequest, max_kept: int = MAX_KEPT) -> Attempt:

@@ -237,10 +237,13 @@ def redis_connect(url: str, timeout: float = REDIS_TIMEOUT) -> Any:
         raise SourceUnavailable("the redis package is not installed: install cronctl[redis]") from None
     target = describe_redis(url)
     try:
-        client = redis.Redis.from_url(
+        client: Any = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=None, retry_on_error=[]
         )
         client.ping()
+        # Redis 7.2+: our reads must not reset a key's idle time, which is how its age is told.
+        with contextlib.suppress(redis.ResponseError):
+            client.execute_command("CLIENT", "NO-TOUCH", "ON")
     except ValueError as exc:
         raise UsageError(f"invalid Redis URL: {exc}") from None
     except redis.RedisError as exc:
@@ -274,11 +277,15 @@ def read_redis(client: Any, keys: Mapping[str, str], now: datetime) -> list[Lock
             for key in _matching_keys(client, pattern):
                 pipe = client.pipeline(transaction=False)
                 pipe.object("idletime", key)
+                pipe.object("encoding", key)
                 pipe.pttl(key)
                 pipe.get(key)
-                idle, ttl, value = pipe.execute(raise_on_error=False)
+                idle, encoding, ttl, value = pipe.execute(raise_on_error=False)
                 if not isinstance(ttl, int) or ttl == -2:
                     continue  # no such key: no lock
+                if encoding in (b"int", "int"):
+                    # Small integers ("1") share one object, so its idle time is every such key's: unknown.
+                    idle = None
                 lock = _redis_lock(job, key, idle, ttl, value, now)
                 locks.append(lock)
     except redis.RedisError as exc:
@@ -328,6 +335,10 @@ def redis_dry_run(lock: Lock) -> str:
 # --- history: is a run in progress? -----------------------------------------------------------------------
 
 
+def has_history(job: JobSpec) -> bool:
+    return job.history.has_any or job.scheduler == "pg_cron"
+
+
 def running_jobs(
     conn: Any, runbook: Runbook, env: Any, jobs: list[JobSpec]
 ) -> tuple[set[str], dict[str, str]]:
@@ -337,7 +348,7 @@ def running_jobs(
     running: set[str] = set()
     unverified: dict[str, str] = {}
     for job in jobs:
-        if not job.history.has_any and job.scheduler != "pg_cron":
+        if not has_history(job):
             continue  # nothing records its runs: nothing shows one in progress
         result = collect_history(conn, runbook, env, job, limit=3)
         if any(run.status == "running" for run in result.runs):

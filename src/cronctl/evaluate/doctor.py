@@ -1,0 +1,255 @@
+"""`cronctl doctor`: facts about a setup in, one checklist out (pass / warn / fail / skip, each with a fix).
+
+Pure: every fact is gathered beforehand, so each rule is tested without a database or a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cronctl.evaluate.secrets import Strength, judge_stored
+
+if TYPE_CHECKING:
+    from cronctl.runbook.model import Runbook
+    from cronctl.sources.doctor import CronAccess, TableColumns
+    from cronctl.sources.endpoints import EndpointProbe
+    from cronctl.sources.platform import SchedulerState, ServerFacts
+    from cronctl.sources.secrets_table import SecretRow
+
+STATUSES = ("pass", "warn", "fail", "skip")
+PG_NET_FIX = "CREATE EXTENSION IF NOT EXISTS pg_net; GRANT USAGE ON SCHEMA net TO postgres;"
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    name: str
+    status: str  # pass | warn | fail | skip
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    is_set: bool
+    origin: str  # env | .env | profile | unset
+    preview: str  # at most the first 4 characters and the length
+    needed_by: tuple[str, ...] = ()
+    strength: Strength | None = None  # for secrets only
+
+
+@dataclass
+class DoctorFacts:
+    runbook: Runbook | None = None
+    runbook_error: str | None = None
+    env: list[EnvVar] = field(default_factory=list)
+    database_attempted: bool = False
+    database_error: str | None = None
+    server: ServerFacts | None = None
+    scheduler: SchedulerState | None = None
+    access: CronAccess | None = None
+    pgnet_jobs_in_cron: int | None = None
+    tables: dict[str, TableColumns] = field(default_factory=dict)  # "run_logs.cron_runs" -> columns
+    wanted_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    endpoints: list[EndpointProbe] = field(default_factory=list)
+    endpoint_jobs: dict[str, list[str]] = field(default_factory=dict)  # url -> jobs
+    endpoints_skipped: list[str] = field(default_factory=list)
+    endpoints_disabled: bool = False
+    secret_rows: list[SecretRow] | None = None
+    secret_rows_error: str | None = None
+
+
+def exit_code(checks: list[Check]) -> int:
+    statuses = {c.status for c in checks}
+    return 2 if "fail" in statuses else 1 if "warn" in statuses else 0
+
+
+def build_checks(f: DoctorFacts) -> list[Check]:
+    checks = [_runbook(f)]
+    checks += _env(f)
+    checks += _database(f)
+    if f.server is not None:
+        checks += _pg_cron(f)
+        checks.append(_pg_net(f))
+        checks += _tables(f)
+        checks += _secret_rows(f)
+    checks += _endpoints(f)
+    checks += _strength(f)
+    return checks
+
+
+def _runbook(f: DoctorFacts) -> Check:
+    if f.runbook is None:
+        return Check("runbook", "runbook valid", "fail", f.runbook_error or "no runbook",
+                     "fix the key named above, or draft one: cronctl init --from-pgcron")
+    rb = f.runbook
+    return Check("runbook", "runbook valid", "pass", f"{rb.path}: {len(rb.jobs)} jobs")
+
+
+def _env(f: DoctorFacts) -> list[Check]:
+    out = []
+    for var in f.env:
+        users = f" (needed by {', '.join(var.needed_by)})" if var.needed_by else ""
+        if var.is_set:
+            out.append(Check(f"env:{var.name}", f"env {var.name}", "pass", f"set from {var.origin}: {var.preview}"))
+        else:
+            out.append(Check(f"env:{var.name}", f"env {var.name}", "fail", f"not set{users}",
+                             f"export {var.name}=... or add it to .env"))
+    return out
+
+
+def _database(f: DoctorFacts) -> list[Check]:
+    if not f.database_attempted:
+        return [Check("database", "database reachable", "skip", "no database URL to try")]
+    if f.server is None:
+        return [Check("database", "database reachable", "fail", f.database_error or "not reachable",
+                      "check DATABASE_URL (host, port, password) and that the server accepts connections")]
+    s = f.server
+    checks = [Check("database", "database reachable", "pass",
+                    f"PostgreSQL {s.server_version} database {s.database}")]
+    access = f.access
+    read_only = " (read-only role: trigger, locks clear and secrets rotate need a writable role)" if (
+        access and access.read_only_role) else ""  # fmt: skip
+    if s.superuser:
+        checks.append(Check("role", "role", "pass", f"{s.role}, superuser: sees every job's runs{read_only}"))
+    elif access is not None and s.cron_schema and not (access.cron_job_select and access.run_details_select):
+        checks.append(Check("role", "role", "fail", f"{s.role} may not read cron.job / cron.job_run_details",
+                            "GRANT USAGE ON SCHEMA cron TO <role>; GRANT SELECT ON cron.job, "
+                            "cron.job_run_details TO <role>;"))
+    else:
+        checks.append(Check("role", "role", "warn",
+                            f"{s.role}, not superuser: row-level security on cron.job_run_details shows only runs "
+                            f"of jobs scheduled by {s.role}{read_only}",
+                            "use the role that scheduled the jobs (often postgres) to see their history"))
+    return checks
+
+
+def _pg_cron(f: DoctorFacts) -> list[Check]:
+    s = f.server
+    assert s is not None
+    home = s.setting("cron.database_name")
+    checks = []
+    if not s.preloaded and not s.cron_settings:
+        checks.append(Check("pg_cron", "pg_cron installed", "fail", "pg_cron is not in shared_preload_libraries",
+                            "add pg_cron to shared_preload_libraries, restart, then CREATE EXTENSION pg_cron"))
+    elif not s.pg_cron_installed:
+        if home and home != s.database:
+            checks.append(Check("pg_cron", "pg_cron installed", "fail",
+                                f"not installed in database {s.database}; cron.database_name is {home}",
+                                f"point DATABASE_URL at database {home}, where pg_cron keeps its jobs"))
+        else:
+            checks.append(Check("pg_cron", "pg_cron installed", "fail", f"not installed in database {s.database}",
+                                "CREATE EXTENSION pg_cron;"))
+    else:
+        checks.append(Check("pg_cron", "pg_cron installed", "pass",
+                            f"pg_cron {s.pg_cron_version} by its settings (extversion {s.pg_cron_extversion})"))
+    if home:
+        status = "pass" if home == s.database or not s.pg_cron_installed else "warn"
+        checks.append(Check("cron.database_name", "cron.database_name", status, home,
+                            "" if status == "pass" else f"jobs run in {home}; connect there"))
+    sched = f.scheduler
+    if sched is None or not s.pg_cron_installed:
+        checks.append(Check("scheduler", "scheduler alive", "skip", "pg_cron not installed here"))
+    elif sched.alive:
+        checks.append(Check("scheduler", "scheduler alive", "pass", f"pg_cron scheduler pid {sched.pid}"))
+    elif not s.superuser:
+        checks.append(Check("scheduler", "scheduler alive", "warn",
+                            "no pg_cron scheduler visible to this role (it may be hidden from non-superusers)",
+                            "check as a superuser: SELECT pid FROM pg_stat_activity "
+                            "WHERE application_name = 'pg_cron scheduler'"))
+    else:
+        checks.append(Check("scheduler", "scheduler alive", "fail",
+                            "no pg_cron scheduler backend: nothing runs",
+                            "check the server log for pg_cron errors and cron.database_name, then restart"))
+    return checks
+
+
+def _pg_net(f: DoctorFacts) -> Check:
+    s = f.server
+    assert s is not None
+    runbook_jobs = [j.name for j in f.runbook.jobs.values() if j.history.pg_net] if f.runbook else []
+    cron_jobs = f.pgnet_jobs_in_cron or 0
+    needed = bool(runbook_jobs or cron_jobs)
+    users = ", ".join(runbook_jobs) or f"{cron_jobs} cron.job commands"
+    if s.net_schema:
+        version = f"pg_net {s.pg_net_extversion}" if s.pg_net_extversion else "schema net present"
+        detail = version + ("" if s.net_response_table else "; net._http_response missing")
+        return Check("pg_net", "pg_net", "pass" if s.net_response_table or not needed else "warn", detail)
+    if needed:
+        return Check("pg_net", "pg_net", "fail", f'schema "net" does not exist; needed by {users}', PG_NET_FIX)
+    return Check("pg_net", "pg_net", "skip", "not installed; no job uses it")
+
+
+def _tables(f: DoctorFacts) -> list[Check]:
+    out = []
+    for label, info in f.tables.items():
+        name = f"{info.schema}.{info.table}"
+        wanted = f.wanted_columns.get(label, ())
+        if not info.present:
+            out.append(Check(f"table:{label}", f"table {label}", "fail", f"{name} does not exist (or is not visible)",
+                             f"create {name} or fix [{label.split('.')[0]}] in the runbook"))
+            continue
+        missing = [c for c in wanted if c not in info.columns]
+        if missing:
+            out.append(Check(f"table:{label}", f"table {label}", "fail",
+                             f"{name} has no column {', '.join(missing)}",
+                             f"map the real column names under [{label}] in the runbook"))
+        elif not info.selectable:
+            out.append(Check(f"table:{label}", f"table {label}", "fail", f"this role may not SELECT from {name}",
+                             f"GRANT SELECT ON {name} TO <role>;"))
+        else:
+            out.append(Check(f"table:{label}", f"table {label}", "pass", f"{name}: {len(wanted)} columns mapped"))
+    return out
+
+
+def _secret_rows(f: DoctorFacts) -> list[Check]:
+    if f.runbook is None or f.runbook.secrets_table is None:
+        return []
+    if f.secret_rows is None:
+        return [Check("secrets_table", "secrets table", "fail", f.secret_rows_error or "not read",
+                      "check [secrets_table] in the runbook")]
+    placeholders = [r.key for r in f.secret_rows if r.placeholder or r.length == 0]
+    odd = [r.key for r in f.secret_rows if r.key not in placeholders and not judge_stored(
+        r.length, r.placeholder, r.edge_quote_or_space).ok]  # fmt: skip
+    if placeholders:
+        return [Check("secrets_table", "secrets table", "fail",
+                      f"{len(placeholders)} of {len(f.secret_rows)} still placeholders: {', '.join(placeholders)}",
+                      "cronctl secrets rotate <key> for each (values from the provider's dashboard)")]
+    if odd:
+        return [Check("secrets_table", "secrets table", "warn", f"short or quoted/whitespace values: {', '.join(odd)}",
+                      "re-set them without quotes or newlines: cronctl secrets rotate <key>")]
+    return [Check("secrets_table", "secrets table", "pass", f"{len(f.secret_rows)} secrets set, no placeholders")]
+
+
+def _endpoints(f: DoctorFacts) -> list[Check]:
+    if f.endpoints_disabled:
+        return [Check("endpoints", "endpoints", "skip", "skipped (--no-endpoints)")]
+    out = []
+    for probe in f.endpoints:
+        jobs = ", ".join(f.endpoint_jobs.get(probe.url, []))
+        name = f"endpoint {jobs or probe.host}"
+        if probe.answered:
+            tls = ", TLS ok" if probe.tls else ""
+            out.append(Check(f"endpoint:{probe.url}", name, "pass",
+                             f"{probe.url} answered {probe.status} to OPTIONS{tls}"))
+        elif probe.timed_out:
+            out.append(Check(f"endpoint:{probe.url}", name, "warn", f"{probe.url}: {probe.error}",
+                             "check the host is up and not firewalled from here"))
+        else:
+            out.append(Check(f"endpoint:{probe.url}", name, "fail", f"{probe.url}: {probe.error}",
+                             "check the URL variables, DNS, and the certificate"))
+    out += [Check(f"endpoint-skip:{s}", "endpoint", "skip", s) for s in f.endpoints_skipped]
+    return out
+
+
+def _strength(f: DoctorFacts) -> list[Check]:
+    out = []
+    for var in f.env:
+        if var.strength is None or not var.is_set:
+            continue
+        st = var.strength
+        fix = "" if st.status == "pass" else "make a new one: cronctl secrets generate (32 random bytes)"
+        out.append(Check(f"secret:{var.name}", f"secret {var.name}", st.status, f"{st.level}: {st.detail}", fix))
+    return out

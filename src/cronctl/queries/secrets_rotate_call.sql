@@ -1,0 +1,1 @@
+SELECT {function}(%(key)s::text, %(value)s::text)

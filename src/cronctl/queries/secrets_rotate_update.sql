@@ -1,0 +1,1 @@
+UPDATE {table} SET {value} = %(value)s{updated_set} WHERE {key} = %(key)s

@@ -1,0 +1,399 @@
+"""`cronctl triage`: judge what the sources collected and build the snapshot report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cronctl.durations import format_duration
+from cronctl.evaluate.backlog import BacklogResult
+from cronctl.evaluate.findings import Finding
+from cronctl.evaluate.health import JobHealth
+from cronctl.evaluate.locks import LockVerdict
+from cronctl.evaluate.triage import STATUS_EXIT, FailureGroup, PlatformCheck
+from cronctl.output.report import KeyValues, Report, Section, Table, Text
+from cronctl.records import Run
+from cronctl.runbook.env import Environment
+from cronctl.runbook.model import JobSpec, Runbook
+from cronctl.sources.triage import Collected, JobData
+
+STATUS_WORD = {"ok": "OK", "warn": "WARNING", "crit": "CRITICAL", "unknown": "UNKNOWN"}
+
+
+@dataclass
+class Triage:
+    """Every judgement of one snapshot; the report and `--watch` read it."""
+
+    status: str
+    reasons: list[str]
+    health: list[JobHealth]
+    failures: list[FailureGroup]
+    backlogs: list[BacklogResult]
+    locks: list[LockVerdict]
+    checks: list[PlatformCheck]
+    findings: list[Finding]
+    collected: Collected
+
+
+def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> Triage:
+    from cronctl.evaluate import health as health_eval
+    from cronctl.evaluate import locks as lock_eval
+    from cronctl.evaluate import triage as triage_eval
+
+    now = collected.now
+    health = [_job_health(collected.jobs[j.name], now, health_eval) for j in jobs]
+    failed: list[Run] = []
+    for data in collected.jobs.values():
+        assert data.window_start is not None
+        failed.extend(triage_eval.failed_runs(health_eval.outcomes(data.runs), data.window_start))
+    failed.extend(collected.unlinked_failures)
+    groups, newest = triage_eval.group_failures(failed, runbook.failure_groups)
+    backlogs = _backlogs(collected, runbook)
+    running = {h.name for h in health if h.state in ("running", "overrunning")}
+    unverified = {h.name: h.reason for h in health if h.state == "unknown"}
+    verdicts = lock_eval.judge_all(collected.locks, runbook.jobs, now, running, unverified)
+    checks = platform_checks(collected, runbook, env, jobs)
+    observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks)
+    found = triage_eval.findings(runbook.failure_modes, observed)
+    status, reasons = triage_eval.overall(health, backlogs, verdicts, checks, found, groups)
+    return Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected)
+
+
+def _job_health(data: JobData, now: datetime, health_eval: Any) -> JobHealth:
+    from cronctl.sources.history import merge_runs
+
+    by_source: dict[str, list[Run]] = {}
+    for run in data.runs:
+        by_source.setdefault(run.source, []).append(run)
+    merged = merge_runs(list(by_source.values()))
+    facts = health_eval.JobFacts(
+        active=data.active,
+        readable=data.readable,
+        note=data.why_unseen(),
+        stuck_runs=frozenset(data.stuck),
+    )
+    result: JobHealth = health_eval.judge(data.spec, merged, facts, now)
+    return result
+
+
+def _backlogs(collected: Collected, runbook: Runbook) -> list[BacklogResult]:
+    from cronctl.evaluate import backlog as backlog_eval
+
+    out = []
+    for name, answer in collected.backlogs.items():
+        spec = runbook.backlogs[name]
+        if not answer.ok:
+            reason = _message(answer.error)
+            out.append(backlog_eval.failed(spec, ("timeout: " if answer.timed_out else "") + reason))
+            continue
+        if "value" not in answer.columns:
+            out.append(backlog_eval.failed(spec, "the query returns no column named `value`"))
+            continue
+        if not answer.rows:
+            out.append(backlog_eval.judge(spec, 0))
+            continue
+        row = answer.rows[0]
+        value = row[answer.columns.index("value")]
+        oldest = row[answer.columns.index("oldest")] if "oldest" in answer.columns else None
+        out.append(backlog_eval.judge(spec, value, oldest if isinstance(oldest, datetime) else None))
+    return out
+
+
+def _message(error: Any) -> str:
+    return getattr(error, "message", None) or str(error)
+
+
+def platform_checks(
+    collected: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]
+) -> list[PlatformCheck]:
+    checks: list[PlatformCheck] = []
+    facts = collected.facts
+    if collected.uses_pg_cron:
+        if not facts.cron_schema:
+            checks.append(PlatformCheck("pg_cron", "crit", f"pg_cron is not installed in database {facts.database}"))
+        else:
+            checks.append(_scheduler_check(collected))
+    if collected.uses_pg_net:
+        if facts.net_response_table:
+            checks.append(PlatformCheck("pg_net", "ok", "pg_net's net._http_response is present"))
+        else:
+            checks.append(
+                PlatformCheck("pg_net", "crit", "jobs call pg_net but it is not installed (no net._http_response)")
+            )
+    needed = list(dict.fromkeys(name for job in jobs for name in job.required_env()))
+    unset = [name for name in needed if not env.is_set(name)]
+    if needed:
+        checks.append(
+            PlatformCheck("env", "warn", "not set: " + ", ".join(unset))
+            if unset
+            else PlatformCheck("env", "ok", f"{len(needed)} required variable(s) set")
+        )
+    if collected.secrets is not None:
+        checks.append(_secrets_check(collected, runbook))
+    for name, message in collected.health_errors.items():
+        checks.append(PlatformCheck(f"health.{name}", "error", message))
+    for name, missing in collected.health_unhealthy.items():
+        checks.append(PlatformCheck(f"health.{name}", "warn", f"endpoint reports unhealthy: {', '.join(missing)}"))
+    for message in collected.lock_errors:
+        checks.append(PlatformCheck("locks", "error", message))
+    for name, message in collected.errors.items():
+        if name.startswith("run_log:") or name == "scheduler":
+            continue  # shown with the job or the scheduler check
+        checks.append(PlatformCheck(name, "error", message))
+    return checks
+
+
+def _scheduler_check(collected: Collected) -> PlatformCheck:
+    state = collected.scheduler
+    if state is None:
+        return PlatformCheck("scheduler", "error", collected.errors.get("scheduler", "not read"))
+    if state.alive:
+        return PlatformCheck(
+            "scheduler", "ok", f"pg_cron scheduler running (pid {state.pid}, database {state.database})"
+        )
+    if not collected.facts.superuser:
+        return PlatformCheck(
+            "scheduler", "warn", "no pg_cron scheduler visible to this role (needs pg_read_all_stats to be sure)"
+        )
+    return PlatformCheck("scheduler", "crit", "no pg_cron scheduler backend: no job is being started")
+
+
+def _secrets_check(collected: Collected, runbook: Runbook) -> PlatformCheck:
+    answer = collected.secrets
+    assert answer is not None and runbook.secrets_table is not None
+    table = runbook.secrets_table.table
+    if not answer.ok:
+        if answer.missing:
+            return PlatformCheck("secrets", "skipped", f"secrets table {table} does not exist")
+        return PlatformCheck("secrets", "error", _message(answer.error))
+    placeholders = [str(key) for key, is_placeholder in answer.rows if is_placeholder]
+    if placeholders:
+        return PlatformCheck(
+            "secrets", "crit", f"{len(placeholders)} placeholder value(s) in {table}: {', '.join(placeholders)}"
+        )
+    return PlatformCheck("secrets", "ok", f"{len(answer.rows)} secret(s) in {table}, none a placeholder")
+
+
+# --- report -------------------------------------------------------------------------------------------------
+
+
+def _run_json(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "status": run.status,
+        "source": run.source,
+        "http_status": run.http_status,
+        "message": run.message,
+    }
+
+
+def _lock_json(verdict: LockVerdict) -> dict[str, Any]:
+    lock = verdict.lock
+    return {
+        "job": lock.name,
+        "backend": lock.backend,
+        "key": lock.key,
+        "holder": lock.holder,
+        "acquired_at": lock.acquired_at,
+        "expires_at": lock.expires_at,
+        "state": verdict.state,
+        "stale": verdict.stale,
+        "reason": verdict.reason,
+        "age_seconds": verdict.age,
+    }
+
+
+def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
+    collected = result.collected
+    return {
+        "status": result.status,
+        "generated_at": collected.now,
+        "runbook": runbook.name,
+        "since_seconds": since,
+        "reasons": result.reasons,
+        "jobs": [
+            {
+                "name": h.name,
+                "state": h.state,
+                "reason": h.reason,
+                "last_run": _run_json(h.last_run),
+                "next_run": h.next_run,
+                "consecutive_failures": h.consecutive_failures,
+                "missed_runs": h.missed_runs,
+                "durations": h.durations.to_json(),
+                "outcomes": h.strip,
+                "grace_seconds": h.grace,
+                "sources": [n.to_json() for n in collected.jobs[h.name].notes],
+            }
+            for h in result.health
+        ],
+        "failures": [g.to_json() for g in result.failures],
+        "backlog": [b.to_json() for b in result.backlogs],
+        "locks": [_lock_json(v) for v in result.locks],
+        "checks": [c.to_json() for c in result.checks],
+        "findings": [
+            {
+                "severity": f.severity,
+                "job": f.job,
+                "symptom": f.symptom,
+                "cause": f.cause,
+                "action": f.action,
+                "evidence": f.evidence,
+            }
+            for f in result.findings
+        ],
+        "round_trips": collected.round_trips,
+    }
+
+
+def _durations_cell(h: JobHealth) -> str:
+    d = h.durations
+    if not d.samples:
+        return f"- ({format_duration(d.timeout)})"
+    text = (
+        f"{format_duration(d.p50)} / {format_duration(d.p95)} / {format_duration(d.max)} ({format_duration(d.timeout)})"
+    )
+    flags = []
+    if d.near_timeout:
+        flags.append(f"{d.near_timeout} near timeout")
+    if d.short_failures:
+        flags.append(f"{d.short_failures} short failure(s)")
+    return text + (f" ({', '.join(flags)})" if flags else "")
+
+
+def _jobs_table(result: Triage) -> Table:
+    rows = []
+    for h in result.health:
+        last = h.last_run
+        rows.append(
+            [
+                h.name,
+                h.state,
+                last.sort_time if last else None,
+                (last.status + (f" {last.http_status}" if last.http_status else "")) if last else None,
+                h.next_run,
+                h.consecutive_failures or "-",
+                h.missed_runs or "-",
+                _durations_cell(h),
+                h.strip or "-",
+            ]
+        )
+    return Table(
+        [
+            "job",
+            "state",
+            "last run",
+            "last status",
+            "next run",
+            "fails",
+            "missed",
+            "p50 / p95 / max (timeout)",
+            "last 20 (old → new)",
+        ],
+        rows,
+        title="Jobs",
+    )
+
+
+def _why_table(result: Triage) -> Table:
+    rows = [[h.name, h.state, h.reason] for h in result.health if h.state not in ("ok", "running")]
+    return Table(["job", "state", "why"], rows, title="Why", wrap=(2,), empty="(every job is ok)")
+
+
+def _failures_table(result: Triage) -> Table:
+    rows = [[g.group, g.count, ", ".join(g.jobs), g.first_seen, g.last_seen, g.sample] for g in result.failures]
+    return Table(
+        ["group", "count", "jobs", "first seen", "last seen", "sample"],
+        rows,
+        title="Failures",
+        wrap=(5,),
+        empty="(no failures in the window)",
+    )
+
+
+def _backlog_table(result: Triage) -> Table:
+    rows = []
+    for b in result.backlogs:
+        threshold = f"≥{b.warn:g}" + (f" / ≥{b.crit:g}" if b.crit is not None else "")
+        verdict = "timeout" if b.error and b.error.startswith("timeout") else b.verdict
+        rows.append([b.name, b.value, threshold, verdict, b.oldest, b.error or b.description])
+    return Table(
+        ["backlog", "value", "warn / crit", "verdict", "oldest", "note"], rows, title="Backlog", wrap=(5,),
+        empty="(no backlog checks in the runbook)",
+    )  # fmt: skip
+
+
+def _locks_table(result: Triage) -> Table:
+    rows = [
+        [v.lock.name, v.lock.backend, v.lock.key, v.lock.holder, v.lock.acquired_at, v.state, v.reason]
+        for v in result.locks
+    ]
+    return Table(
+        ["job", "backend", "key", "holder", "acquired", "state", "why"], rows, title="Locks", wrap=(6,),
+        empty="(no locks held)",
+    )  # fmt: skip
+
+
+def _checks_table(result: Triage) -> Table:
+    return Table(
+        ["check", "verdict", "detail"],
+        [[c.name, c.verdict, c.detail] for c in result.checks],
+        title="Platform",
+        wrap=(2,),
+        empty="(nothing to check)",
+    )
+
+
+def _findings_table(result: Triage) -> Table:
+    rows = [[f.severity, f.job or "-", f.symptom, f.cause, f.action] for f in result.findings]
+    return Table(
+        ["severity", "job", "symptom", "cause", "action"], rows, title="Findings: known failure modes that match",
+        wrap=(2, 3, 4), empty="(no known failure mode matches)",
+    )  # fmt: skip
+
+
+def headline(result: Triage) -> str:
+    word = STATUS_WORD[result.status]
+    if not result.reasons:
+        return f"{word}: {len(result.health)} job(s) healthy"
+    shown = result.reasons[:4]
+    more = f" (+{len(result.reasons) - 4} more)" if len(result.reasons) > 4 else ""
+    return f"{word}: " + "; ".join(shown) + more
+
+
+def triage_report(result: Triage, runbook: Runbook, since: float, *, watch_note: str | None = None) -> Report:
+    sections: list[Section] = [
+        KeyValues(
+            [
+                ("generated", result.collected.now),
+                ("runbook", runbook.name),
+                ("failure window", f"{format_duration(since)} (at least one schedule interval per job)"),
+            ]
+        ),
+        _jobs_table(result),
+        _why_table(result),
+        _failures_table(result),
+        _backlog_table(result),
+        _locks_table(result),
+        _checks_table(result),
+        _findings_table(result),
+    ]
+    for h in result.health:
+        for note in result.collected.jobs[h.name].notes:
+            if note.state in ("error", "timeout") and h.state != "unknown":
+                sections.append(Text(f"{h.name}: {note.name}: {note.message}", tone="warn"))
+    if watch_note:
+        sections.append(Text(watch_note, tone="info"))
+    return Report(
+        data=to_json(result, runbook, since),
+        sections=sections,
+        title=f"triage: {runbook.name}",
+        headline=headline(result),
+        tone=result.status if result.status != "unknown" else "warn",
+        exit_code=STATUS_EXIT[result.status],
+    )

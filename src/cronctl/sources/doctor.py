@@ -1,0 +1,49 @@
+"""Catalog reads for `cronctl doctor`: pg_cron access, the role's read-only setting, mapped tables' columns,
+and how many pg_cron jobs call pg_net."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cronctl.queries import load
+
+
+@dataclass(frozen=True)
+class CronAccess:
+    cron_job_select: bool
+    run_details_select: bool
+    read_only_role: bool
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    schema: str
+    table: str
+    present: bool
+    selectable: bool
+    columns: frozenset[str]
+
+
+def fetch_access(conn: Any) -> CronAccess:
+    job, details, read_only = conn.execute(load("doctor_access")).fetchone()
+    return CronAccess(bool(job), bool(details), bool(read_only))
+
+
+def fetch_columns(conn: Any, tables: Iterable[tuple[str, str]]) -> dict[tuple[str, str], TableColumns]:
+    wanted = list(dict.fromkeys(tables))
+    rows = conn.execute(load("doctor_columns"), {"tables": [f"{s}.{t}" for s, t in wanted]}).fetchall()
+    found: dict[tuple[str, str], set[str]] = {}
+    selectable: dict[tuple[str, str], bool] = {}
+    for schema, table, column, can_select in rows:
+        found.setdefault((schema, table), set()).add(column)
+        selectable[(schema, table)] = bool(can_select)
+    return {
+        key: TableColumns(key[0], key[1], key in found, selectable.get(key, False), frozenset(found.get(key, ())))
+        for key in wanted
+    }
+
+
+def fetch_pgnet_jobs(conn: Any) -> int:
+    return int(conn.execute(load("doctor_pgnet_jobs")).fetchone()[0])

@@ -1,0 +1,69 @@
+"""Can a job's endpoint be reached at all: DNS, TCP, TLS and any HTTP answer to an OPTIONS request.
+
+No credentials are sent and redirects are not followed; any status code counts as an answer (a 401 or 405
+still proves the host, port and certificate are right).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_TIMEOUT = 3.0
+MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class EndpointProbe:
+    url: str
+    host: str
+    resolved: bool
+    tls: bool  # https and the handshake succeeded
+    status: int | None = None
+    error: str | None = None
+    timed_out: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+
+def probe(url: str, timeout: float = DEFAULT_TIMEOUT) -> EndpointProbe:
+    import httpx
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    started = time.monotonic()
+    try:
+        socket.getaddrinfo(host, parts.port or (443 if https else 80), proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        return EndpointProbe(url, host, False, False, error=f"DNS: {exc}", elapsed=time.monotonic() - started)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            response = client.request("OPTIONS", url, headers={"User-Agent": "cronctl-doctor"})
+        return EndpointProbe(url, host, True, https, status=response.status_code, elapsed=time.monotonic() - started)
+    except httpx.TimeoutException:
+        return EndpointProbe(url, host, True, False, error=f"no answer within {timeout:g}s", timed_out=True,
+                             elapsed=time.monotonic() - started)  # fmt: skip
+    except httpx.ConnectError as exc:
+        reason = str(exc) or type(exc).__name__
+        if https and ("SSL" in reason or "certificate" in reason.lower()):
+            reason = f"TLS: {reason}"
+        return EndpointProbe(url, host, True, False, error=reason, elapsed=time.monotonic() - started)
+    except httpx.HTTPError as exc:
+        return EndpointProbe(url, host, True, False, error=f"{type(exc).__name__}: {exc}",
+                             elapsed=time.monotonic() - started)  # fmt: skip
+
+
+def probe_all(urls: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> list[EndpointProbe]:
+    unique = list(dict.fromkeys(urls))
+    if not unique:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(unique))) as pool:
+        return list(pool.map(lambda u: probe(u, timeout), unique))

@@ -1,0 +1,242 @@
+"""Schedules: aliases, pg_cron's `N seconds` and `$`, time zones across DST, invalid input, and fire-time laws."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from cronctl.errors import ScheduleError
+from cronctl.schedule import ALIASES, Schedule
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("alias", "after", "expected"),
+    [
+        ("@hourly", utc(2024, 5, 1, 10, 15), utc(2024, 5, 1, 11, 0)),
+        ("@daily", utc(2024, 5, 1, 10, 15), utc(2024, 5, 2, 0, 0)),
+        ("@midnight", utc(2024, 5, 1, 10, 15), utc(2024, 5, 2, 0, 0)),
+        ("@weekly", utc(2024, 5, 1, 10, 15), utc(2024, 5, 5, 0, 0)),  # next Sunday
+        ("@monthly", utc(2024, 5, 1, 10, 15), utc(2024, 6, 1, 0, 0)),
+        ("@yearly", utc(2024, 5, 1, 10, 15), utc(2025, 1, 1, 0, 0)),
+        ("@annually", utc(2024, 5, 1, 10, 15), utc(2025, 1, 1, 0, 0)),
+        ("@DAILY", utc(2024, 5, 1, 10, 15), utc(2024, 5, 2, 0, 0)),
+    ],
+)
+def test_aliases(alias: str, after: datetime, expected: datetime) -> None:
+    schedule = Schedule.parse(alias)
+    assert schedule.next_run(after) == expected
+    assert schedule.cron == ALIASES[alias.lower()]
+
+
+def test_reboot_and_unknown_aliases_are_errors() -> None:
+    with pytest.raises(ScheduleError, match="@reboot"):
+        Schedule.parse("@reboot")
+    with pytest.raises(ScheduleError, match="unknown schedule alias"):
+        Schedule.parse("@fortnightly")
+
+
+def test_seconds_interval() -> None:
+    schedule = Schedule.parse("30 seconds")
+    assert schedule.every_seconds == 30 and schedule.min_pg_cron_version == "1.5"
+    assert schedule.next_runs(utc(2024, 5, 1, 10, 0, 10), 3) == [
+        utc(2024, 5, 1, 10, 0, 30),
+        utc(2024, 5, 1, 10, 1, 0),
+        utc(2024, 5, 1, 10, 1, 30),
+    ]
+    assert schedule.previous_runs(utc(2024, 5, 1, 10, 0, 30), 2) == [
+        utc(2024, 5, 1, 10, 0, 0),
+        utc(2024, 5, 1, 9, 59, 30),
+    ]
+    assert schedule.typical_interval(utc(2024, 5, 1)) == 30.0
+    assert schedule.describe() == "Every 30 seconds"
+    assert Schedule.parse("1 second").describe() == "Every second"
+    assert Schedule.parse("5s").every_seconds == 5
+
+
+@pytest.mark.parametrize("expr", ["0 seconds", "60 seconds", "90 seconds"])
+def test_seconds_out_of_range(expr: str) -> None:
+    with pytest.raises(ScheduleError, match="1 to 59"):
+        Schedule.parse(expr)
+
+
+def test_last_day_of_month() -> None:
+    schedule = Schedule.parse("0 12 $ * *")
+    assert schedule.min_pg_cron_version == "1.6"
+    assert schedule.next_runs(utc(2024, 1, 31, 13), 3) == [
+        utc(2024, 2, 29, 12),
+        utc(2024, 3, 31, 12),
+        utc(2024, 4, 30, 12),
+    ]
+    assert schedule.previous_run(utc(2023, 3, 1)) == utc(2023, 2, 28, 12)
+
+
+def test_plain_five_fields_need_no_particular_version() -> None:
+    assert Schedule.parse("*/5 * * * *").min_pg_cron_version is None
+
+
+def test_time_zone_follows_daylight_saving() -> None:
+    schedule = Schedule.parse("0 9 * * *", "Europe/Berlin")
+    # Berlin moves from UTC+1 to UTC+2 on 2024-03-31.
+    assert schedule.next_runs(utc(2024, 3, 29, 12), 3) == [
+        utc(2024, 3, 30, 8),
+        utc(2024, 3, 31, 7),
+        utc(2024, 4, 1, 7),
+    ]
+    assert all(run.tzinfo == UTC for run in schedule.next_runs(utc(2024, 3, 29, 12), 3))
+    assert "Europe/Berlin" in schedule.describe()
+
+
+def test_time_zone_dst_gap_and_overlap_fire_once_a_day() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 02:30 does not exist on 2024-03-31 in Berlin, and exists twice on 2024-10-27.
+    schedule = Schedule.parse("30 2 * * *", "Europe/Berlin")
+    for start in (utc(2024, 3, 29), utc(2024, 10, 25)):
+        runs = schedule.runs_between(start, start + timedelta(days=4))
+        local_days = [run.astimezone(berlin).date() for run in runs]
+        assert local_days == sorted(set(local_days)), runs
+        assert len(runs) == 4
+
+
+def test_new_york_previous_runs_cross_dst() -> None:
+    schedule = Schedule.parse("0 0 * * *", "America/New_York")
+    assert schedule.previous_runs(utc(2024, 11, 4, 12), 2) == [utc(2024, 11, 4, 5), utc(2024, 11, 3, 4)]
+
+
+def test_typical_interval_and_runs_between() -> None:
+    schedule = Schedule.parse("*/15 * * * *")
+    assert schedule.typical_interval(utc(2024, 1, 1)) == 900.0
+    assert len(schedule.runs_between(utc(2024, 1, 1), utc(2024, 1, 2))) == 96
+    assert len(schedule.runs_between(utc(2024, 1, 1), utc(2024, 1, 2), cap=10)) == 10
+
+
+def test_naive_datetimes_count_as_utc() -> None:
+    schedule = Schedule.parse("0 * * * *")
+    assert schedule.next_run(datetime(2024, 1, 1, 10, 30)) == utc(2024, 1, 1, 11)
+
+
+@pytest.mark.parametrize(
+    ("expr", "fragment"),
+    [
+        ("", "empty"),
+        ("* * * *", "expected 5 fields"),
+        ("* * * * * *", "expected 5 fields"),
+        ("61 * * * *", "invalid cron expression"),
+        ("* 24 * * *", "invalid cron expression"),
+        ("* * 0 * *", "invalid cron expression"),
+        ("* * * 13 *", "invalid cron expression"),
+        ("* * * * 8", "invalid cron expression"),
+        ("a b c d e", "invalid cron expression"),
+        ("*/0 * * * *", "invalid cron expression"),
+        ("0 0 30 2 *", "0 0 30 2"),
+    ],
+)
+def test_invalid_expressions(expr: str, fragment: str) -> None:
+    with pytest.raises(ScheduleError, match=fragment):
+        Schedule.parse(expr)
+
+
+def test_unknown_time_zone() -> None:
+    with pytest.raises(ScheduleError, match="unknown time zone 'Mars/Olympus'"):
+        Schedule.parse("* * * * *", "Mars/Olympus")
+
+
+# ---------------------------------------------------------------- properties
+
+def _field(low: int, high: int) -> st.SearchStrategy[str]:
+    """One cron field: mostly in range, sometimes out of range, in every syntax Vixie cron has."""
+    n = st.integers(min_value=low - 2, max_value=high + 2)
+    step = st.integers(min_value=0, max_value=high + 2)
+    return st.one_of(
+        st.just("*"),
+        n.map(str),
+        st.tuples(n, n).map(lambda t: f"{t[0]}-{t[1]}"),
+        step.map(lambda s: f"*/{s}"),
+        st.tuples(n, n, step).map(lambda t: f"{t[0]}-{t[1]}/{t[2]}"),
+        st.lists(n, min_size=2, max_size=4).map(lambda xs: ",".join(map(str, xs))),
+    )
+
+
+EXPRESSIONS = st.tuples(
+    _field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 7)
+).map(" ".join)
+MOMENTS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
+
+
+@settings(max_examples=400, deadline=None)
+@given(EXPRESSIONS)
+def test_any_expression_parses_or_raises_schedule_error(expr: str) -> None:
+    try:
+        schedule = Schedule.parse(expr)
+    except ScheduleError as exc:
+        assert expr in str(exc) or "never fires" in str(exc)
+        return
+    assert schedule.cron is not None
+    schedule.describe()
+
+
+@settings(max_examples=300, deadline=None)
+@given(EXPRESSIONS, MOMENTS)
+def test_previous_and_next_are_consistent(expr: str, moment: datetime) -> None:
+    try:
+        schedule = Schedule.parse(expr)
+    except ScheduleError:
+        assume(False)
+        return
+    following = schedule.next_run(moment)
+    assert following is not None and following > moment
+    before = schedule.previous_run(following)
+    # No fire time lies strictly between `moment` and `following`, so the one before `following` is at or
+    # before `moment`, and the next after it is `following` again.
+    assert before is not None and before < following
+    assert before <= moment
+    assert schedule.next_run(before) == following
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["0 9 * * *", "30 2 * * *", "*/20 * * * *", "0 0 1 * *", "15 3 * * 0"]),
+    st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Seoul", "Australia/Lord_Howe", "UTC"]),
+    MOMENTS,
+)
+def test_zoned_runs_are_increasing_and_match_the_local_fields(expr: str, tz: str, moment: datetime) -> None:
+    schedule = Schedule.parse(expr, tz)
+    runs = schedule.next_runs(moment, 5)
+    assert runs == sorted(runs) and len(set(runs)) == 5 and runs[0] > moment
+    minute = expr.split()[0]
+    local_minutes = {run.astimezone(ZoneInfo(tz)).minute for run in runs}
+    if minute.isdigit():
+        assert local_minutes <= {int(minute), (int(minute) + 30) % 60, 0}  # DST shifts of 30 min (Lord Howe)
+
+
+def _check_seconds_interval(seconds: int, moment: datetime) -> None:
+    schedule = Schedule.parse(f"{seconds} seconds")
+    runs = schedule.next_runs(moment, 3)
+    assert runs[0] > moment and runs[0] - moment <= timedelta(seconds=seconds)
+    assert runs[1] - runs[0] == runs[2] - runs[1] == timedelta(seconds=seconds)
+    previous = schedule.previous_run(runs[0])
+    assert previous is not None and previous <= moment < runs[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([s for s in range(1, 60) if 60 % s == 0]), MOMENTS)
+def test_seconds_intervals_step_evenly(seconds: int, moment: datetime) -> None:
+    _check_seconds_interval(seconds, moment)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=59), MOMENTS)
+def test_seconds_intervals_that_do_not_divide_a_minute(seconds: int, moment: datetime) -> None:
+    _check_seconds_interval(seconds, moment)
+
+
+def test_step_larger_than_the_field_is_rejected() -> None:
+    with pytest.raises(ScheduleError, match="step /61"):
+        Schedule.parse("*/61 * * * *")
