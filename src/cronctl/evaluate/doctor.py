@@ -131,20 +131,23 @@ def _pg_cron(f: DoctorFacts) -> list[Check]:
     assert s is not None
     home = s.setting("cron.database_name")
     checks = []
-    if not s.preloaded and not s.cron_settings:
+    # pg_settings hides shared_preload_libraries and cron.* from roles without pg_read_all_settings.
+    settings_visible = s.superuser or bool(s.cron_settings)
+    if s.pg_cron_installed:
+        version = (
+            f"pg_cron {s.pg_cron_version} by its settings" if settings_visible else "settings hidden from this role"
+        )
+        checks.append(Check("pg_cron", "pg_cron installed", "pass", f"{version} (extversion {s.pg_cron_extversion})"))
+    elif home and home != s.database:
+        checks.append(Check("pg_cron", "pg_cron installed", "fail",
+                            f"not installed in database {s.database}; cron.database_name is {home}",
+                            f"point DATABASE_URL at database {home}, where pg_cron keeps its jobs"))
+    elif settings_visible and not s.preloaded and not s.cron_settings:
         checks.append(Check("pg_cron", "pg_cron installed", "fail", "pg_cron is not in shared_preload_libraries",
                             "add pg_cron to shared_preload_libraries, restart, then CREATE EXTENSION pg_cron"))
-    elif not s.pg_cron_installed:
-        if home and home != s.database:
-            checks.append(Check("pg_cron", "pg_cron installed", "fail",
-                                f"not installed in database {s.database}; cron.database_name is {home}",
-                                f"point DATABASE_URL at database {home}, where pg_cron keeps its jobs"))
-        else:
-            checks.append(Check("pg_cron", "pg_cron installed", "fail", f"not installed in database {s.database}",
-                                "CREATE EXTENSION pg_cron;"))
     else:
-        checks.append(Check("pg_cron", "pg_cron installed", "pass",
-                            f"pg_cron {s.pg_cron_version} by its settings (extversion {s.pg_cron_extversion})"))
+        checks.append(Check("pg_cron", "pg_cron installed", "fail", f"not installed in database {s.database}",
+                            "CREATE EXTENSION pg_cron;"))
     if home:
         status = "pass" if home == s.database or not s.pg_cron_installed else "warn"
         checks.append(Check("cron.database_name", "cron.database_name", status, home,
