@@ -20,15 +20,15 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from history import JOBS, SEED_004_HISTORY_SQL, fill  # noqa: E402
-from latency_proxy import LatencyProxy  # noqa: E402
+from history import JOBS, SEED_004_HISTORY_SQL, fill
+from latency_proxy import LatencyProxy
 
-from cronctl.db import connect  # noqa: E402
-from cronctl.reports.triage import judge, triage_report  # noqa: E402
-from cronctl.runbook.env import Environment  # noqa: E402
-from cronctl.runbook.loader import load_runbook  # noqa: E402
-from cronctl.sandbox.cluster import PgCluster  # noqa: E402
-from cronctl.sources.triage import collect  # noqa: E402
+from cronctl.db import connect
+from cronctl.reports.triage import judge, triage_report
+from cronctl.runbook.env import Environment
+from cronctl.runbook.loader import load_runbook
+from cronctl.sandbox.cluster import PgCluster
+from cronctl.sources.triage import collect
 
 DELAY_MS = 20.0
 
@@ -93,7 +93,7 @@ def main() -> None:
                 with LatencyProxy(cluster.host, cluster.port, DELAY_MS) as proxy:
                     dsn = cluster.superuser_dsn.replace(f":{cluster.port}/", f":{proxy.port}/")
                     proxy.counter.reset()
-                    slow, trips, status = triage_once(dsn, path)
+                    slow, trips, _status = triage_once(dsn, path)
                     counted = proxy.counter.round_trips
                 rows.append((size, t, q, counted, trips, slow))
                 print(f"{size:>9,} runs: triage {t * 1000:.0f} ms, seed query {q * 1000:.0f} ms, "

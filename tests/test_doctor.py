@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cli_runner import run_cli
 
+from cli_runner import run_cli
 from cronctl.evaluate.doctor import Check, DoctorFacts, build_checks, exit_code
 from cronctl.sandbox.cluster import PgCluster
 from cronctl.sandbox.fixtures import create_pg_net_tables

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_runner import run_cli
 
+from cli_runner import run_cli
 from cronctl.init.github import curl_commands
 from cronctl.init.yamlish import loads
 from cronctl.runbook.loader import load_runbook
@@ -93,7 +93,7 @@ jobs:
   worker:
     runs-on: ubuntu-latest
     steps:
-      - run: curl -X POST "$SUPABASE_URL/functions/v1/notification-worker" -H "Authorization: Bearer $KEY" -d '{"limit":5,"runs":1}'
+      - run: curl -X POST "$SUPABASE_URL/functions/v1/notification-worker" -H "Authorization: Bearer $KEY" {DATA}
 """
 
 NOT_SCHEDULED = """\
@@ -104,6 +104,9 @@ jobs:
     steps:
       - run: pytest
 """
+
+
+WORKER = WORKER.replace("{DATA}", """-d '{"limit":5,"runs":1}'""")
 
 
 def write_workflows(root: Path) -> Path:

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cli_runner import run_cli
+from hypothesis import given
+from hypothesis import strategies as st
 
+from cli_runner import run_cli
 from cronctl.init.pgcron import CronRow, draft_from_cron
+from cronctl.init.writer import toml_value
 from cronctl.runbook.loader import load_runbook
 from cronctl.sandbox.fixtures import create_pg_net_tables
 
@@ -60,7 +63,8 @@ def fake_jwt(role: str) -> str:
     def part(obj: dict[str, str]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'role': role, 'iss': 'supabase'})}.{secrets.token_urlsafe(32)}"
+    header, claims = part({"alg": "HS256", "typ": "JWT"}), part({"role": role, "iss": "supabase"})
+    return f"{header}.{claims}.{secrets.token_urlsafe(32)}"
 
 
 def install_seed_004(dsn: str, secret_values: dict[str, str], literal_token: str | None = None) -> None:
@@ -221,3 +225,27 @@ def test_init_dry_run_writes_nothing(clean_db: str, tmp_path: Path, fmt: str) ->
     assert not out.exists()
     assert "notification-worker" in result.stdout
     assert "k" * 40 not in result.output
+
+
+_scalars = st.one_of(st.text(max_size=20), st.integers(-(2**63), 2**63 - 1), st.booleans())
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=10), _values, max_size=5))
+def test_toml_writer_round_trips(value: dict[str, object]) -> None:
+    assert tomllib.loads(f"x = {toml_value(value)}")["x"] == value
+
+
+@given(st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=12), st.integers(0, 10**6)), max_size=5))
+def test_jsonb_build_object_is_read_back(body: dict[str, object]) -> None:
+    def lit(v: object) -> str:
+        return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v)
+
+    pairs = ", ".join(f"{lit(k)}, {lit(v)}" for k, v in body.items())
+    command = f"SELECT net.http_post(url := 'https://x.test/a', body := jsonb_build_object({pairs}))"
+    draft = draft_from_cron(CronRow(1, "j", "* * * * *", command))
+    assert draft.body == body

@@ -208,7 +208,7 @@ def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fm
             import traceback
 
             traceback.print_exc()
-        terminal.error(exc.message)
+        terminal.error(" ".join(exc.message.split()))
         if exc.hint:
             terminal.status(f"hint: {exc.hint}")
         raise typer.Exit(error_exit if error_exit is not None else int(exc.exit_code)) from None

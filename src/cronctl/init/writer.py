@@ -32,8 +32,13 @@ class WriteResult:
     commented: list[str] = field(default_factory=list)  # written commented out (no endpoint)
 
 
+def _basic_string(text: str) -> str:
+    # JSON escapes match TOML's basic strings, except that TOML also forbids a raw DEL.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+    return key if _BARE_KEY.match(key) else _basic_string(key)
 
 
 def toml_value(value: Any) -> str:
@@ -42,7 +47,7 @@ def toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _basic_string(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value if v is not None) + "]"
     if isinstance(value, dict):

@@ -55,7 +55,7 @@ class _Table:
 
     def error(self, key: str | None, reason: str) -> RunbookError:
         path = f"{self.where}.{key}" if key and self.where else (key or self.where or "(top level)")
-        return RunbookError(f"{self.file}: {path}: {reason}")
+        return RunbookError(f"{self.file}: {path}: {reason}".replace("\r", "\\r").replace("\n", "\\n"))
 
     def check_keys(self, allowed: Iterable[str]) -> None:
         allowed = list(allowed)

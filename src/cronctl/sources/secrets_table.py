@@ -117,19 +117,13 @@ def rotate(conn: Any, spec: SecretsTableSpec, key: str, value: str, method: str)
 
 
 def secret_users(conn: Any) -> dict[str, list[str]]:
-    """cron_secrets key -> names of the cron.job jobs whose command reads it with get_secret()."""
-    from cronctl.init.sqlexpr import Parser, Refs
+    """cron_secrets key -> names of the cron.job jobs whose command reads it with get_secret('key')."""
+    import re
+
     from cronctl.sources.pgcron import fetch_jobs
 
     users: dict[str, list[str]] = {}
     for job in fetch_jobs(conn):
-        refs = Refs()
-        parser = Parser(job.command, refs)
-        # Reading every expression collects each get_secret() key the command uses.
-        while parser.pos < len(parser.tokens):
-            before = parser.pos
-            parser.expression()
-            parser.pos = max(parser.pos, before + 1)
-        for key in refs.table_keys:
+        for key in dict.fromkeys(re.findall(r"get_secret\s*\(\s*'([^']+)'", job.command)):
             users.setdefault(key, []).append(job.name)
     return users
