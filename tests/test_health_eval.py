@@ -182,3 +182,15 @@ def test_consecutive_failures_counts_the_leading_failures(statuses: list[str]) -
 def test_percentiles_are_values_in_order(values: list[float]) -> None:
     p50, p95 = percentile(values, 50), percentile(values, 95)
     assert p50 in values and p95 in values and p50 <= p95 <= max(values)
+
+
+def test_pg_cron_runs_still_waiting_for_their_pg_net_answer_are_not_outcomes() -> None:
+    from cronctl.evaluate.health import outcomes
+
+    start = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    answered = Run("j", "pg_cron", "succeeded", start, start, run_id="1")
+    response = Run("j", "pg_net", "failed", start, start, http_status=401, detail={"pg_cron_runid": "1"})
+    waiting = Run("j", "pg_cron", "succeeded", start.replace(minute=1), start.replace(minute=1), run_id="2")
+    older_unanswered = Run("j", "pg_cron", "succeeded", start.replace(hour=2), start.replace(hour=2), run_id="0")
+    kept = outcomes([waiting, response, answered, older_unanswered])
+    assert kept == [response, older_unanswered]

@@ -43,7 +43,7 @@ def test_demo_incident(clean_db: str) -> None:
     assert "AUTH" in groups and "dispatch-messages" in groups["AUTH"]["jobs"]
     backlog = {b["name"]: b for b in data["backlog"]}
     assert backlog["pending-messages"]["ok"] is False and backlog["pending-messages"]["value"] >= 1
-    assert any(lock["stale"] and lock["job"] == "sync-enrolments" for lock in data["locks"])
+    assert any(lock["stale"] and lock["name"] == "sync-enrolments" for lock in data["locks"])
     symptoms = {f["symptom"] for f in data["findings"]}
     assert "401 from dispatch-messages" in symptoms
     assert "No runs for longer than the schedule allows" in symptoms

@@ -133,11 +133,23 @@ def outcomes(runs: Sequence[Run]) -> list[Run]:
     }
     others = [r for r in runs if r.source != "health"]
     chosen = others if others else list(runs)
+    # pg_cron runs newer than the newest answered one have queued a request whose answer is not in yet:
+    # their `succeeded` says nothing about the endpoint, so they do not count as outcomes.
+    answered = [r.sort_time for r in runs if r.source == "pg_cron" and r.run_id in replaced and r.sort_time]
+    newest_answered = max(answered, default=None)
     out: list[Run] = []
     for run in chosen:
         if run.source == "pg_net" and (run.detail.get("ambiguous") or run.detail.get("pg_cron_runid") is None):
             continue  # not attributable to one run of this job
         if run.source == "pg_cron" and run.run_id in replaced:
+            continue
+        if (
+            newest_answered is not None
+            and run.source == "pg_cron"
+            and run.status == "succeeded"
+            and run.sort_time is not None
+            and run.sort_time > newest_answered
+        ):
             continue
         out.append(run)
     return out

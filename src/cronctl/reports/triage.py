@@ -12,6 +12,7 @@ from cronctl.evaluate.backlog import BacklogResult
 from cronctl.evaluate.findings import Finding
 from cronctl.evaluate.health import JobHealth
 from cronctl.evaluate.locks import LockVerdict
+from cronctl.reports.locks import verdict_json
 from cronctl.evaluate.triage import STATUS_EXIT, FailureGroup, PlatformCheck
 from cronctl.output.report import KeyValues, Report, Section, Table, Text
 from cronctl.records import Run
@@ -192,22 +193,6 @@ def _run_json(run: Run | None) -> dict[str, Any] | None:
     }
 
 
-def _lock_json(verdict: LockVerdict) -> dict[str, Any]:
-    lock = verdict.lock
-    return {
-        "job": lock.name,
-        "backend": lock.backend,
-        "key": lock.key,
-        "holder": lock.holder,
-        "acquired_at": lock.acquired_at,
-        "expires_at": lock.expires_at,
-        "state": verdict.state,
-        "stale": verdict.stale,
-        "reason": verdict.reason,
-        "age_seconds": verdict.age,
-    }
-
-
 def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
     collected = result.collected
     return {
@@ -234,7 +219,7 @@ def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
         ],
         "failures": [g.to_json() for g in result.failures],
         "backlog": [b.to_json() for b in result.backlogs],
-        "locks": [_lock_json(v) for v in result.locks],
+        "locks": [verdict_json(v) for v in result.locks],
         "checks": [c.to_json() for c in result.checks],
         "findings": [
             {
