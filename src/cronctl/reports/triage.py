@@ -12,10 +12,10 @@ from cronctl.evaluate.backlog import BacklogResult
 from cronctl.evaluate.findings import Finding
 from cronctl.evaluate.health import JobHealth
 from cronctl.evaluate.locks import LockVerdict
-from cronctl.reports.locks import verdict_json
 from cronctl.evaluate.triage import STATUS_EXIT, FailureGroup, PlatformCheck
 from cronctl.output.report import KeyValues, Report, Section, Table, Text
 from cronctl.records import Run
+from cronctl.reports.locks import verdict_json
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
 from cronctl.sources.triage import Collected, JobData
