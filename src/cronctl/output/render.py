@@ -47,6 +47,12 @@ def to_text(report: Report, *, markdown: bool) -> str:
             text = redact(section.text)
             lines += [f"> {text}" if markdown and section.tone in ("warn", "crit") else text, ""]
             continue
+        if markdown and isinstance(section, KeyValues):
+            # A two-column table with an empty header reads badly in chat; a list does not.
+            if section.title:
+                lines += [f"### {redact(section.title)}", ""]
+            lines += [f"- **{redact(k)}**: {redact(format_cell(v))}" for k, v in section.items] + [""]
+            continue
         title = section.title
         if title:
             lines += [f"### {redact(title)}" if markdown else f"{redact(title)}:", ""]
