@@ -7,7 +7,7 @@ lock re-acquired in between is never removed (the caller is told it was skipped)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,16 +69,19 @@ def table_jobs(runbook: Runbook, table: str) -> dict[str, str]:
     }
 
 
-def read_table(conn: Any, spec: LockTableSpec, jobs_by_key: Mapping[str, str]) -> list[Lock]:
-    """Every row of the lock table (they are few); rows of jobs not in the runbook keep their key as name."""
+def table_query(spec: LockTableSpec) -> tuple[Any, dict[str, Any]]:
+    """The lock-table listing, for a caller that batches statements (triage) or runs it alone."""
     from psycopg import sql
 
-    from cronctl.db import guarded
     from cronctl.queries import load
 
-    query = sql.SQL(load("locks_table_list")).format(**_table_identifiers(spec))
-    with guarded(f"lock table {spec.schema}.{spec.table}"):
-        rows = conn.execute(query, {"limit": TABLE_ROW_LIMIT}).fetchall()
+    return sql.SQL(load("locks_table_list")).format(**_table_identifiers(spec)), {"limit": TABLE_ROW_LIMIT}
+
+
+def parse_table(
+    rows: Sequence[Sequence[Any]], spec: LockTableSpec, jobs_by_key: Mapping[str, str]
+) -> list[Lock]:
+    """Every row of the lock table (they are few); rows of jobs not in the runbook keep their key as name."""
     return [
         Lock(
             name=jobs_by_key.get(key, key),
@@ -91,6 +94,15 @@ def read_table(conn: Any, spec: LockTableSpec, jobs_by_key: Mapping[str, str]) -
         )
         for key, holder, acquired, expires in rows
     ]
+
+
+def read_table(conn: Any, spec: LockTableSpec, jobs_by_key: Mapping[str, str]) -> list[Lock]:
+    from cronctl.db import guarded
+
+    query, params = table_query(spec)
+    with guarded(f"lock table {spec.schema}.{spec.table}"):
+        rows = conn.execute(query, params).fetchall()
+    return parse_table(rows, spec, jobs_by_key)
 
 
 def table_delete(spec: LockTableSpec, lock: Lock) -> tuple[Any, dict[str, Any]]:
@@ -157,6 +169,13 @@ def read_advisory(conn: Any, jobs: Mapping[tuple[int, int, int], tuple[str, str]
 
     with guarded("advisory locks (pg_locks)"):
         rows = conn.execute(load("locks_advisory_list")).fetchall()
+    return parse_advisory(rows, jobs)
+
+
+def parse_advisory(
+    rows: Sequence[Sequence[Any]], jobs: Mapping[tuple[int, int, int], tuple[str, str]]
+) -> list[Lock]:
+    """Lock records from `locks_advisory_list` rows, keeping only keys the runbook maps to a job."""
     locks: list[Lock] = []
     for row in rows:
         (classid, objid, objsubid, pid, mode, found, app, client, user, state, backend_start, xact_start,

@@ -319,7 +319,6 @@ def _backlogs_for(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[BacklogSpec
 
 
 def _lock_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statement]:
-    from psycopg import sql
 
     from cronctl.sources import locks
 
@@ -327,10 +326,8 @@ def _lock_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statemen
     tables = list(dict.fromkeys(j.lock.table for j in jobs if j.lock and j.lock.backend == "table" and j.lock.table))
     for name in tables:
         spec = runbook.lock_tables[name]
-        query = sql.SQL(_load("locks_table_list")).format(**locks._table_identifiers(spec))
-        statements.append(
-            Statement(f"lock_table:{name}", query, {"limit": locks.TABLE_ROW_LIMIT}, f"lock table {spec.table}")
-        )
+        query, params = locks.table_query(spec)
+        statements.append(Statement(f"lock_table:{name}", query, params, f"lock table {spec.table}"))
     if any(j.lock and j.lock.backend == "advisory" for j in jobs):
         statements.append(Statement("advisory", _load("locks_advisory_list"), {}, "advisory locks"))
     return statements
@@ -503,22 +500,7 @@ def _read_locks(out: Collected, runbook: Runbook, answers: dict[str, Answer]) ->
                 continue
             spec = runbook.lock_tables[name]
             jobs_by_key = locks.table_jobs(runbook, name)
-            for lock_key, holder, acquired, expires in answer.rows:
-                out.locks.append(
-                    Lock(
-                        name=jobs_by_key.get(lock_key, lock_key),
-                        backend="table",
-                        key=lock_key,
-                        holder=holder,
-                        acquired_at=acquired,
-                        expires_at=expires,
-                        detail={
-                            "table": spec.name,
-                            "relation": f"{spec.schema}.{spec.table}",
-                            "known": lock_key in jobs_by_key,
-                        },
-                    )
-                )
+            out.locks.extend(locks.parse_table(answer.rows, spec, jobs_by_key))
         elif key == "advisory":
             if not answer.ok:
                 out.lock_errors.append(_message(answer))
@@ -529,38 +511,7 @@ def _read_locks(out: Collected, runbook: Runbook, answers: dict[str, Answer]) ->
 def _advisory_locks(runbook: Runbook, rows: list[tuple[Any, ...]]) -> list[Lock]:
     from cronctl.sources import locks
 
-    mapped = locks.advisory_jobs(runbook)
-    out = []
-    for row in rows:
-        (classid, objid, objsubid, pid, mode, found, app, client, user, state, backend_start, xact_start,
-         state_change) = row  # fmt: skip
-        hit = mapped.get((classid, objid, objsubid))
-        if hit is None:
-            continue
-        job, key = hit
-        out.append(
-            Lock(
-                name=job,
-                backend="advisory",
-                key=key,
-                holder=f"pid {pid} ({app or 'unnamed'})" if pid is not None else "prepared transaction",
-                acquired_at=xact_start or backend_start,
-                detail={
-                    "pid": pid,
-                    "mode": mode,
-                    "backend_found": bool(found),
-                    "application_name": app,
-                    "client_addr": client,
-                    "usename": user,
-                    "state": state,
-                    "backend_start": backend_start,
-                    "xact_start": xact_start,
-                    "state_change": state_change,
-                    "ids": (classid, objid, objsubid),
-                },
-            )
-        )
-    return out
+    return locks.parse_advisory(rows, locks.advisory_jobs(runbook))
 
 
 def _read_http(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
