@@ -100,7 +100,7 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
         rows.append(
             [
                 job.name,
-                job.schedule or "-",
+                f"{job.schedule} — {schedule.describe()}" if schedule else "(not scheduled)",
                 next_run,
                 f"{job.method} {_display_url(job, env)}",
                 auth_label(job),
@@ -133,7 +133,7 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
         Table(
             ["job", "schedule", "next run", "request", "auth", "timeout", "missing variables"],
             rows,
-            wrap=(3, 6),
+            wrap=(1, 3, 6),
         )
     ]
     if missing_total:
