@@ -181,7 +181,12 @@ FAULT_WORDS = {
 @pytest.mark.parametrize("fault", sorted(FAULT_WORDS))
 @pytest.mark.parametrize(("label", "args", "codes"), _commands(), ids=[c[0] for c in _commands()])
 def test_connection_fault_is_one_line_and_fast(
-    pg_cluster: PgCluster, data_db: str, runbook: str, fault: str, label: str, args: tuple[str, ...],
+    pg_cluster: PgCluster,
+    data_db: str,
+    runbook: str,
+    fault: str,
+    label: str,
+    args: tuple[str, ...],
     codes: set[int],
 ) -> None:
     dsn = _fault_dsn(fault, pg_cluster, data_db)
@@ -207,8 +212,7 @@ def test_connection_fault_leaves_the_job_unchanged(pg_cluster: PgCluster, data_d
         assert conn.execute("SELECT active FROM cron.job WHERE jobname = 'tick'").fetchone() == (True,)
 
 
-def test_triage_json_for_an_unreachable_database_is_exit_3(pg_cluster: PgCluster, data_db: str,
-                                                           runbook: str) -> None:
+def test_triage_json_for_an_unreachable_database_is_exit_3(pg_cluster: PgCluster, data_db: str, runbook: str) -> None:
     dsn = _fault_dsn("wrong-password", pg_cluster, data_db)
     result, elapsed = timed("triage", "-r", runbook, "-f", "json", env={"DATABASE_URL": dsn})
     assert result.exit_code == 3 and elapsed < CONNECT_TIMEOUT_S + MARGIN_S
@@ -290,10 +294,13 @@ def test_server_killed_during_a_triage_ends_promptly_with_exit_3(private_cluster
         assert json.loads(stdout)["status"] == "unknown"
 
 
-@pytest.mark.xfail(strict=True, reason="sources/triage.py Session.run lets the raw OperationalError of a dead "
-                   "connection escape (internal error, several lines) instead of translating it")
+@pytest.mark.xfail(
+    strict=True,
+    reason="sources/triage.py Session.run lets the raw OperationalError of a dead "
+    "connection escape (internal error, several lines) instead of translating it",
+)
 def test_server_killed_during_a_triage_says_so_in_one_line(private_cluster: PgCluster, tmp_path: Path) -> None:
-    proc, stdout, stderr, _, _ = _kill_during_triage(private_cluster, tmp_path)
+    proc, _stdout, stderr, _, _ = _kill_during_triage(private_cluster, tmp_path)
     assert proc.returncode == 3
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "internal error" not in lines[0], stderr
@@ -368,12 +375,20 @@ def test_locked_table_ends_a_read_command_within_its_timeout(
     assert "timeout" in line or "lock" in line
 
 
-def test_locked_lock_table_makes_clear_wait_no_longer_than_its_timeout(data_db: str, runbook: str,
-                                                                      tmp_path: Path) -> None:
+def test_locked_lock_table_makes_clear_wait_no_longer_than_its_timeout(
+    data_db: str, runbook: str, tmp_path: Path
+) -> None:
     audit = tmp_path / "audit.jsonl"
     with TableLock(data_db, "job_lock"):
-        result, elapsed = timed("locks", "clear", "--all-stale", "--yes", "-r", runbook,
-                                env={"DATABASE_URL": data_db, "CRONCTL_AUDIT_FILE": str(audit)})
+        result, elapsed = timed(
+            "locks",
+            "clear",
+            "--all-stale",
+            "--yes",
+            "-r",
+            runbook,
+            env={"DATABASE_URL": data_db, "CRONCTL_AUDIT_FILE": str(audit)},
+        )
     assert elapsed < 2 * STATEMENT_TIMEOUT_S + MARGIN_S
     assert "Traceback" not in result.output
     with psycopg.connect(data_db) as conn:
@@ -381,9 +396,13 @@ def test_locked_lock_table_makes_clear_wait_no_longer_than_its_timeout(data_db: 
     assert not audit.exists() or "ok" not in audit.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="locks clear exits 0 when no lock backend could be read (reports/locks.py "
-                   "clear_report ignores unreadable backends)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="locks clear exits 0 when no lock backend could be read (reports/locks.py "
+    "clear_report ignores unreadable backends)",
+)
 def test_locks_clear_with_unreachable_backends_is_exit_3(runbook: str) -> None:
-    result = run_cli("locks", "clear", "--all-stale", "--yes", "-r", runbook,
-                     env={"DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x"})
+    result = run_cli(
+        "locks", "clear", "--all-stale", "--yes", "-r", runbook, env={"DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x"}
+    )
     assert result.exit_code == 3, result.output

@@ -38,24 +38,57 @@ class Fault:
 
 FAULTS = [
     Fault("reset-mid-response", (Reply(json={"success": True, "pad": "x" * 500}, reset=True),), "error", None),
-    Fault("slow-drip", (Reply(json={"success": True, "pad": "y" * 400}, drip=0.2, drip_chunk=1),), "error",
-          "TIMEOUT", reason="timeout"),
-    Fault("delay-past-timeout", (Reply(json={"success": True}, delay=TIMEOUT_S * 4),), "error", "TIMEOUT",
-          reason="timeout"),
+    Fault(
+        "slow-drip",
+        (Reply(json={"success": True, "pad": "y" * 400}, drip=0.2, drip_chunk=1),),
+        "error",
+        "TIMEOUT",
+        reason="timeout",
+    ),
+    Fault(
+        "delay-past-timeout",
+        (Reply(json={"success": True}, delay=TIMEOUT_S * 4),),
+        "error",
+        "TIMEOUT",
+        reason="timeout",
+    ),
     Fault("redirect-302", tuple(redirect("http://127.0.0.1:9/login", status=302)), "failed", "REDIRECT", 302),
     Fault("redirect-308", tuple(redirect("http://127.0.0.1:9/login", status=308)), "failed", "REDIRECT", 308),
     Fault("429-retry-after", tuple(rate_limited(7)), "failed", "HTTP_429", 429),
     Fault("429-no-retry-after", tuple(rate_limited()), "failed", "HTTP_429", 429),
     Fault("500", tuple(server_error()), "failed", "HTTP_5XX", 500),
-    Fault("502-html", (Reply(status=502, body=b"<html>Bad Gateway</html>", content_type="text/html"),), "failed",
-          "HTTP_5XX", 502),
+    Fault(
+        "502-html",
+        (Reply(status=502, body=b"<html>Bad Gateway</html>", content_type="text/html"),),
+        "failed",
+        "HTTP_5XX",
+        502,
+    ),
     Fault("503-empty", (Reply(status=503, body=b""),), "failed", "HTTP_5XX", 503),
-    Fault("invalid-json", (Reply(body=b'{"success": tru', content_type="application/json"),), "failed", None, 200,
-          reason="JSON"),
-    Fault("json-with-wrong-content-type", (Reply(body=b"<html>not json</html>", content_type="application/json"),),
-          "failed", None, 200, reason="JSON"),
-    Fault("html-instead-of-json", (Reply(body=b"<html><body>Deployment not found</body></html>",
-                                         content_type="text/html"),), "failed", None, 200, reason="JSON"),
+    Fault(
+        "invalid-json",
+        (Reply(body=b'{"success": tru', content_type="application/json"),),
+        "failed",
+        None,
+        200,
+        reason="JSON",
+    ),
+    Fault(
+        "json-with-wrong-content-type",
+        (Reply(body=b"<html>not json</html>", content_type="application/json"),),
+        "failed",
+        None,
+        200,
+        reason="JSON",
+    ),
+    Fault(
+        "html-instead-of-json",
+        (Reply(body=b"<html><body>Deployment not found</body></html>", content_type="text/html"),),
+        "failed",
+        None,
+        200,
+        reason="JSON",
+    ),
     Fault("multi-megabyte-body", (Reply(size=8_000_000),), "failed", None, 200, reason="limit"),
 ]
 
@@ -128,8 +161,10 @@ def test_every_format_renders_a_binary_answer(server: JobServer, tmp_path: Path,
         assert json.loads(result.stdout)["failure_group"] == "HTTP_5XX"
 
 
-@pytest.mark.xfail(strict=True, reason="output/render.py passes a server's terminal escape codes through to "
-                   "table, markdown and plain output")
+@pytest.mark.xfail(
+    strict=True,
+    reason="output/render.py passes a server's terminal escape codes through to table, markdown and plain output",
+)
 @pytest.mark.parametrize("fmt", FORMATS[1:])
 def test_server_escape_codes_never_reach_the_terminal(server: JobServer, tmp_path: Path, fmt: str) -> None:
     server.add_route(Route("POST", "/esc", auth="bearer", secret=SECRET, responses=[Reply(status=500, body=GARBAGE)]))
@@ -213,8 +248,9 @@ def test_unresolvable_host_is_an_error_verdict(tmp_path: Path) -> None:
 
 
 def test_retries_of_an_idempotent_job_stay_bounded(server: JobServer, tmp_path: Path) -> None:
-    server.add_route(Route("POST", "/flaky", auth="bearer", secret=SECRET,
-                           responses=[Reply(json={"success": True}, reset=True)]))
+    server.add_route(
+        Route("POST", "/flaky", auth="bearer", secret=SECRET, responses=[Reply(json={"success": True}, reset=True)])
+    )
     rb = runbook(tmp_path, server.url, "/flaky", idempotent=True)
     server.clear_requests()
     result, elapsed = trigger(rb, "-f", "json", tmp_path=tmp_path)
@@ -227,8 +263,9 @@ def test_retries_of_an_idempotent_job_stay_bounded(server: JobServer, tmp_path: 
 def test_until_ok_against_a_hanging_endpoint_is_bounded(server: JobServer, tmp_path: Path) -> None:
     server.add_route(Route("POST", "/hang", auth="bearer", secret=SECRET, responses=[Reply(hang=True)]))
     rb = runbook(tmp_path, server.url, "/hang")
-    result, elapsed = trigger(rb, "--until-ok", "2", "--repeat", "2", "--interval", "0", "-f", "json",
-                              tmp_path=tmp_path)
+    result, elapsed = trigger(
+        rb, "--until-ok", "2", "--repeat", "2", "--interval", "0", "-f", "json", tmp_path=tmp_path
+    )
     assert elapsed < 2 * TIMEOUT_S + MARGIN_S
     data = json.loads(result.stdout)
     assert result.exit_code == 1 and len(data["runs"]) == 2
@@ -241,8 +278,16 @@ def test_doctor_endpoint_check_against_a_silent_server(tmp_path: Path) -> None:
     try:
         rb = runbook(tmp_path, f"http://127.0.0.1:{silent.port}")
         began = time.monotonic()
-        result = run_cli("doctor", "-r", str(rb), "--timeout", "1s", "-f", "json",
-                         env={"CRON_SECRET": SECRET, "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x"})
+        result = run_cli(
+            "doctor",
+            "-r",
+            str(rb),
+            "--timeout",
+            "1s",
+            "-f",
+            "json",
+            env={"CRON_SECRET": SECRET, "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x"},
+        )
         elapsed = time.monotonic() - began
     finally:
         silent.close()

@@ -58,8 +58,15 @@ def url(port: int) -> str:
 
 def locks(runbook: Path, port: int, *args: str, fmt: str = "json") -> tuple[CliResult, float]:
     began = time.monotonic()
-    result = run_cli("locks", *args, "-r", str(runbook), "-f", fmt,
-                     env={"REDIS_URL": url(port), "CRONCTL_AUDIT_FILE": str(runbook.parent / "audit.jsonl")})
+    result = run_cli(
+        "locks",
+        *args,
+        "-r",
+        str(runbook),
+        "-f",
+        fmt,
+        env={"REDIS_URL": url(port), "CRONCTL_AUDIT_FILE": str(runbook.parent / "audit.jsonl")},
+    )
     elapsed = time.monotonic() - began
     assert "Traceback" not in result.output
     assert PASSWORD not in result.output
@@ -72,8 +79,11 @@ def age(client: redis.Redis, key: str, value: bytes) -> None:
     client.restore(key, 0, client.dump(key), replace=True, idletime=3600)
 
 
-@pytest.mark.parametrize("args", [(), ("clear", "--all-stale", "--yes"), ("clear", "cleanup", "--yes")],
-                         ids=["list", "clear-all-stale", "clear-one"])
+@pytest.mark.parametrize(
+    "args",
+    [(), ("clear", "--all-stale", "--yes"), ("clear", "cleanup", "--yes")],
+    ids=["list", "clear-all-stale", "clear-one"],
+)
 def test_redis_down(server: RedisServer, runbook: Path, args: tuple[str, ...]) -> None:
     port = server.port
     server.stop()
@@ -94,8 +104,14 @@ def test_redis_down_list_is_exit_3_in_every_format(server: RedisServer, runbook:
 
 def test_wrong_redis_password_is_reported_without_it(server: RedisServer, runbook: Path) -> None:
     began = time.monotonic()
-    result = run_cli("locks", "-r", str(runbook), "-f", "json",
-                     env={"REDIS_URL": f"redis://:wrong-{PASSWORD}@127.0.0.1:{server.port}/0"})
+    result = run_cli(
+        "locks",
+        "-r",
+        str(runbook),
+        "-f",
+        "json",
+        env={"REDIS_URL": f"redis://:wrong-{PASSWORD}@127.0.0.1:{server.port}/0"},
+    )
     assert time.monotonic() - began < MARGIN_S
     assert result.exit_code == 3
     assert PASSWORD not in result.output and "Traceback" not in result.output

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,7 +219,3 @@ def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fm
             raise
         terminal.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         raise typer.Exit(error_exit if error_exit is not None else INTERNAL_ERROR) from None
-
-
-def stdout_is_json(fmt: str) -> bool:
-    return fmt == "json" or not sys.stdout.isatty()

@@ -62,7 +62,7 @@ def to_text(report: Report, *, markdown: bool) -> str:
             lines += [f"_{empty}_" if markdown else empty, ""]
             continue
         if markdown:
-            rows = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+            rows = [["<br>".join(cell.replace("|", "\\|").splitlines()) for cell in row] for row in rows]
         table = tabulate(rows, headers=headers, tablefmt="github" if markdown else "plain", disable_numparse=True)
         lines += [table, ""]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -22,8 +22,6 @@ def stderr_console() -> Any:
 
 def _plain(style: str, prefix: str, message: str) -> None:
     text = redact(message)
-    if os.environ.get("CRONCTL_QUIET") and style != "red":
-        return
     if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
         from rich.text import Text
 
@@ -43,10 +41,6 @@ def warn(message: str) -> None:
 
 def error(message: str) -> None:
     _plain("red", "error: ", message)
-
-
-def is_interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def confirm(question: str, *, assume_yes: bool) -> bool:

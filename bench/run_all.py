@@ -1,0 +1,169 @@
+"""Run every benchmark script and regenerate docs/BENCHMARKS.md from their Markdown sections.
+
+    .venv/bin/python bench/run_all.py            # what `make bench` runs: sizes up to 10^6 runs
+    .venv/bin/python bench/run_all.py --quick    # a smoke run in about a minute (small sizes, few repeats)
+    .venv/bin/python bench/run_all.py --full     # adds 5x10^6 runs to the history and triage benchmarks
+    .venv/bin/python bench/run_all.py --only startup trigger --output /tmp/b.md
+
+Each script starts what it needs (sandbox cluster, job server), prints one Markdown section on stdout and is
+runnable on its own; this runner only chooses sizes, records the exact command and wall time of each, and
+writes the page. A script that fails is reported on the page (with the end of its stderr) and makes the runner
+exit 1, after the others have run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _common import ROOT, machine
+
+BENCH = Path(__file__).resolve().parent
+OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
+NOTES = ROOT / "docs" / "benchmarks"
+# Helpers that are not benchmarks themselves.
+NOT_BENCHMARKS = {"run_all.py", "latency_proxy.py"}
+# Cheap ones first; triage reuses the history benchmark's data generator.
+ORDER = ["startup", "trigger", "history", "triage"]
+TIMEOUT_S = 3600
+
+# Arguments per script and mode. Scripts not listed run with their own defaults.
+PROFILES: dict[str, dict[str, list[str]]] = {
+    "quick": {
+        "startup": ["--runs", "3"],
+        "trigger": ["--runs", "3"],
+        "history": ["--sizes", "10000", "100000", "--repeat", "3"],
+        "triage": ["--sizes", "10000", "100000", "--repeat", "3"],
+    },
+    "default": {
+        "startup": ["--runs", "11"],
+        "trigger": ["--runs", "7"],
+        "history": ["--sizes", "10000", "100000", "1000000", "--repeat", "5"],
+        "triage": ["--sizes", "10000", "100000", "1000000", "--repeat", "5"],
+    },
+    "full": {
+        "startup": ["--runs", "11"],
+        "trigger": ["--runs", "7"],
+        "history": ["--sizes", "10000", "100000", "1000000", "5000000", "--repeat", "5"],
+        "triage": ["--sizes", "10000", "100000", "1000000", "5000000", "--repeat", "5"],
+    },
+}
+
+
+@dataclass
+class Outcome:
+    name: str
+    argv: list[str]
+    seconds: float
+    returncode: int
+    markdown: str
+    stderr_tail: str
+
+
+def discover(only: list[str] | None) -> list[str]:
+    names = [p.stem for p in BENCH.glob("*.py") if not p.name.startswith("_") and p.name not in NOT_BENCHMARKS]
+    ordered = [n for n in ORDER if n in names] + sorted(n for n in names if n not in ORDER)
+    if only:
+        unknown = sorted(set(only) - set(ordered))
+        if unknown:
+            raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)} (have: {', '.join(ordered)})")
+        ordered = [n for n in ordered if n in only]
+    return ordered
+
+
+def shown(argv: list[str]) -> str:
+    """The command as a person would type it from the repository root."""
+    python = ".venv/bin/python" if Path(argv[0]).parent == ROOT / ".venv" / "bin" else argv[0]
+    script = str(Path(argv[1]).resolve().relative_to(ROOT))
+    return " ".join(shlex.quote(a) for a in [python, script, *argv[2:]])
+
+
+def run_one(name: str, extra: list[str]) -> Outcome:
+    argv = [sys.executable, str(BENCH / f"{name}.py"), *extra]
+    print(f"== {shown(argv)}", file=sys.stderr, flush=True)
+    began = time.monotonic()
+    try:
+        proc = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, stdin=subprocess.DEVNULL
+        )
+        code, out, err = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        code = -1
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = f"timed out after {TIMEOUT_S}s"
+    seconds = time.monotonic() - began
+    print(f"   exit {code} in {seconds:.0f}s", file=sys.stderr, flush=True)
+    tail = "\n".join(err.strip().splitlines()[-15:])
+    return Outcome(name, argv, seconds, code, out.strip(), tail)
+
+
+def section(outcome: Outcome) -> str:
+    lines = []
+    if outcome.returncode == 0 and outcome.markdown:
+        lines.append(outcome.markdown)
+    else:
+        lines += [
+            f"## {outcome.name.capitalize()}",
+            "",
+            f"**Failed** (exit {outcome.returncode}); end of stderr:",
+            "",
+            "```",
+            outcome.stderr_tail or "(nothing)",
+            "```",
+        ]
+        if outcome.markdown:
+            lines += ["", "Partial output:", "", outcome.markdown]
+    lines += ["", f"Produced by `{shown(outcome.argv)}` in {outcome.seconds:.0f} s."]
+    notes = NOTES / f"{outcome.name}.md"
+    if notes.is_file():
+        lines.append(f"How to read it and what it measures: [docs/benchmarks/{notes.name}](benchmarks/{notes.name}).")
+    return "\n".join(lines)
+
+
+def page(outcomes: list[Outcome], mode: str, invocation: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`bench/run_all.py`); do not edit by hand. Every number below comes from the",
+        "command printed under its section, run from the repository root; each script starts its own sandbox",
+        "PostgreSQL 15 + pg_cron cluster and/or job server, so the numbers can be reproduced on any machine.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Generated: {stamp}, mode `{mode}`, by `{invocation}`",
+        "- Sections: " + ", ".join(f"{o.name} ({'ok' if o.returncode == 0 else 'FAILED'})" for o in outcomes),
+        "",
+        "| benchmark | command | wall time |",
+        "|---|---|---:|",
+    ]
+    head += [f"| {o.name} | `{shown(o.argv)}` | {o.seconds:.0f} s |" for o in outcomes]
+    body = [section(o) for o in outcomes]
+    return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sizes and few repeats (a smoke run)")
+    size.add_argument("--full", action="store_true", help="include 5x10^6 runs (several minutes more)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"page to write (default {OUTPUT})")
+    args = parser.parse_args()
+    mode = "quick" if args.quick else "full" if args.full else "default"
+    names = discover(args.only)
+    outcomes = [run_one(name, PROFILES[mode].get(name, [])) for name in names]
+    invocation = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/run_all.py", *sys.argv[1:]])
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(page(outcomes, mode, invocation), encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0 if all(o.returncode == 0 for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
