@@ -63,7 +63,10 @@ def to_text(report: Report, *, markdown: bool) -> str:
             continue
         if markdown:
             rows = [["<br>".join(cell.replace("|", "\\|").splitlines()) for cell in row] for row in rows]
-        table = tabulate(rows, headers=headers, tablefmt="github" if markdown else "plain", disable_numparse=True)
+        if isinstance(section, KeyValues):
+            table = tabulate(rows, tablefmt="plain", disable_numparse=True)
+        else:
+            table = tabulate(rows, headers=headers, tablefmt="github" if markdown else "plain", disable_numparse=True)
         lines += [table, ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
