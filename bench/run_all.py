@@ -106,6 +106,8 @@ def run_one(name: str, extra: list[str]) -> Outcome:
 def section(outcome: Outcome) -> str:
     lines = []
     if outcome.returncode == 0 and outcome.markdown:
+        if not outcome.markdown.startswith("#"):
+            lines += [f"## {outcome.name.capitalize()}", ""]  # every section gets a heading of its own
         lines.append(outcome.markdown)
     else:
         lines += [

@@ -243,7 +243,7 @@ def test_connection_refused(tmp_path: Path) -> None:
 def test_unresolvable_host_is_an_error_verdict(tmp_path: Path) -> None:
     rb = runbook(tmp_path, "http://cronctl-no-such-host.invalid")
     result, elapsed = trigger(rb, "-f", "json", tmp_path=tmp_path)
-    assert elapsed < TIMEOUT_S + MARGIN_S + 5  # resolver timeouts are the system's
+    assert elapsed < 30  # name resolution runs on the system resolver, whose timeouts are its own
     assert result.exit_code == 1 and json.loads(result.stdout)["verdict"] == "error"
 
 

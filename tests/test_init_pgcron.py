@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cli_runner import run_cli
+from cronctl.init.pgcron import _SECRET_HEADER as SECRET_NAME
 from cronctl.init.pgcron import CronRow, draft_from_cron
 from cronctl.init.writer import toml_value
 from cronctl.runbook.loader import load_runbook
@@ -157,22 +158,25 @@ def test_init_from_pgcron_writes_a_runbook_jobs_can_use(clean_db: str, tmp_path:
         assert value not in text
         assert value not in result.output
     runbook = load_runbook(out)
-    assert set(runbook.jobs) == {name for name, *_ in SEED_004} | {"hello-literal"}
+    assert set(runbook.jobs) == {name for name, *_ in SEED_004} | {"hello-literal", "purge-history"}
     assert runbook.secrets_table is not None
     worker = runbook.jobs["notification-worker"]
     assert worker.body == {"limit": 5, "runs": 1} and worker.timeout == 60
     assert worker.auth.secret_env == "SERVICE_ROLE_KEY"
     assert runbook.jobs["schedule-create-zoom"].auth.secret_env == "SCHEDULER_SECRET_TOKEN"
     assert runbook.jobs["hello-literal"].auth.secret_env == "SUPABASE_SERVICE_ROLE_KEY"
-    assert "purge-history" in report["commented"]
-    assert "# TODO: the command runs SQL" in text
+    purge = runbook.jobs["purge-history"]
+    assert purge.runs_sql and purge.history.pg_cron == "purge-history" and purge.scheduler == "pg_cron"
+    assert purge.schedule == "0 3 * * *" and purge.description == "DELETE FROM cron.job_run_details"
+    assert "purge-history" in report["added"] and report["commented"] == []
+    assert "# TODO: the command runs SQL" not in text
 
     with psycopg.connect(clean_db) as conn:
         expected = dict(conn.execute("SELECT jobname, schedule FROM cron.job").fetchall())
     listed = run_cli("jobs", "-r", str(out), "-f", "json")
     assert listed.exit_code == 0, listed.output
     schedules = {job["name"]: job["schedule"] for job in json.loads(listed.stdout)["jobs"]}
-    assert schedules == {k: v for k, v in expected.items() if k != "purge-history"}
+    assert schedules == expected
 
 
 def test_init_refuses_overwrite_and_merges_keeping_hand_edits(clean_db: str, tmp_path: Path) -> None:
@@ -240,7 +244,11 @@ def test_toml_writer_round_trips(value: dict[str, object]) -> None:
     assert tomllib.loads(f"x = {toml_value(value)}")["x"] == value
 
 
-@given(st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=12), st.integers(0, 10**6)), max_size=5))
+# Secret-looking keys holding literals are replaced by ${VAR} on purpose (test_literal_secret_in_body_is_replaced).
+_plain_keys = st.text(max_size=12).filter(lambda k: not SECRET_NAME.search(k))
+
+
+@given(st.dictionaries(_plain_keys, st.one_of(st.text(max_size=12), st.integers(0, 10**6)), max_size=5))
 def test_jsonb_build_object_is_read_back(body: dict[str, object]) -> None:
     def lit(v: object) -> str:
         return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v)
@@ -249,3 +257,11 @@ def test_jsonb_build_object_is_read_back(body: dict[str, object]) -> None:
     command = f"SELECT net.http_post(url := 'https://x.test/a', body := jsonb_build_object({pairs}))"
     draft = draft_from_cron(CronRow(1, "j", "* * * * *", command))
     assert draft.body == body
+
+
+def test_literal_secret_in_body_is_replaced() -> None:
+    body = "jsonb_build_object('secret', '00000000', 'n', 1)"
+    command = f"SELECT net.http_post(url := 'https://x.test/a', body := {body})"
+    draft = draft_from_cron(CronRow(1, "j", "* * * * *", command))
+    assert draft.body == {"secret": "${CRON_SECRET}", "n": 1}
+    assert "CRON_SECRET" in draft.env and any("literal secret" in t for t in draft.todos)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -47,6 +47,10 @@ def test_demo_incident(clean_db: str) -> None:
     symptoms = {f["symptom"] for f in data["findings"]}
     assert "401 from dispatch-messages" in symptoms
     assert "No runs for longer than the schedule allows" in symptoms
+    # reconcile-payments answers 200 but `skipped`: judged from the pg_net response body.
+    assert states["reconcile-payments"]["last_run"]["status"] == "skipped"
+    assert states["reconcile-payments"]["outcomes"].endswith("○")
+    assert "200 but `skipped` from reconcile-payments" in symptoms
     assert data["round_trips"] <= 5
 
 
@@ -273,3 +277,138 @@ def test_watch_ends_when_the_exit_condition_holds(clean_db: str, tmp_path: Path)
                      env={"DATABASE_URL": clean_db})  # fmt: skip
     data = json.loads(result.stdout)
     assert data["status"] == "ok" and result.exit_code == 0
+
+
+def _window_bounds(dsn: str, jobid: int) -> tuple[datetime, datetime]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT min(end_time), max(end_time) FROM cron.job_run_details"
+            " WHERE jobid = %s AND status = 'failed' AND start_time >= now() - interval '24 hours'",
+            [jobid],
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_failure_groups_cover_the_whole_window(clean_db: str, tmp_path: Path) -> None:
+    # 300 failures over 10 hours: three times the newest runs read per job, so only the window scan sees them all.
+    jobid, other = _schedule(clean_db, "g"), _schedule(clean_db, "h")
+    rows = [(jobid, "failed", "ERROR:  division by zero", 30 * 60 + i) for i in (2, 1)]  # before the window
+    rows += [(jobid, "failed", "connection failed", 600 - 2 * i) for i in range(300)]
+    rows += [(other, "succeeded", "1 row", i) for i in range(700)]
+    with psycopg.connect(clean_db, autocommit=True) as conn:  # runids grow with time, as pg_cron takes them
+        conn.cursor().executemany(
+            "INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username, command, status,"
+            " return_message, start_time, end_time)"
+            " VALUES (%s, nextval('cron.runid_seq'), 1, current_database(), current_user, 'SELECT 1', %s, %s,"
+            " date_trunc('minute', now()) - make_interval(mins => %s),"
+            " date_trunc('minute', now()) - make_interval(mins => %s) + interval '1 second')",
+            [(job, status, message, ago, ago) for job, status, message, ago in sorted(rows, key=lambda r: -r[3])],
+        )
+    _code, data, _ = _triage(clean_db, _write(tmp_path, PG_CRON_RUNBOOK))
+    groups = {g["group"]: g for g in data["failures"]}
+    assert set(groups) == {"DB_CONNECTION"}
+    group = groups["DB_CONNECTION"]
+    assert group["count"] == 300 and group["jobs"] == ["g"]
+    first, last = _window_bounds(clean_db, jobid)
+    assert datetime.fromisoformat(group["first_seen"]) == first
+    assert datetime.fromisoformat(group["last_seen"]) == last
+    assert last - first == timedelta(minutes=598)
+    assert data["round_trips"] <= 5
+    # A narrower window counts fewer: the last hour holds 30 of them.
+    _code, data, _ = _triage(clean_db, _write(tmp_path, PG_CRON_RUNBOOK), "--since", "61m")
+    assert [(g["group"], g["count"]) for g in data["failures"]] == [("DB_CONNECTION", 30)]
+
+
+RUN_LOG_RUNBOOK = """
+[runbook]
+name = "rl"
+[run_logs.runs]
+table = "job_runs"
+job_column = "job"
+message_column = "error"
+[run_logs.stamped]
+table = "stamped_runs"
+message_column = "error"
+order_column = "started_at"
+[jobs.a]
+schedule = "* * * * *"
+url = "http://127.0.0.1:9/a"
+history = { run_log = "runs" }
+[jobs.b]
+schedule = "* * * * *"
+url = "http://127.0.0.1:9/b"
+history = { run_log = "stamped" }
+"""
+
+
+def test_run_log_failure_groups_cover_the_whole_window(clean_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        for table, job in (("job_runs", "job text,"), ("stamped_runs", "")):
+            conn.execute(
+                f"CREATE TABLE {table} (id bigserial PRIMARY KEY, {job} status text, error text,"
+                " started_at timestamptz, finished_at timestamptz)"
+            )
+            conn.execute(f"CREATE INDEX ON {table} (started_at)")
+            job_value = "'a'," if job else ""
+            minutes = "date_trunc('minute', now()) - make_interval(mins => m)"
+            conn.execute(
+                f"INSERT INTO {table} ({job.split()[0] + ',' if job else ''} status, error, started_at, finished_at)"
+                f" SELECT {job_value} CASE WHEN m % 2 = 0 THEN 'error' ELSE 'success' END,"
+                f" CASE WHEN m % 2 = 0 THEN 'HTTP 503 unavailable' END, {minutes}, {minutes} + interval '5 s'"
+                " FROM generate_series(2000, 0, -1) m"
+            )
+    _code, data, stderr = _triage(clean_db, _write(tmp_path, RUN_LOG_RUNBOOK))
+    groups = {g["group"]: g for g in data["failures"]}
+    assert set(groups) == {"HTTP_5XX"}, stderr
+    # Minutes 0 .. 1439 ago are in the 24 h window; every other one failed, for each of the two jobs.
+    assert groups["HTTP_5XX"]["count"] == 2 * 720 and groups["HTTP_5XX"]["jobs"] == ["a", "b"]
+    assert not [c for c in data["checks"] if c["verdict"] == "error"]
+
+
+SKIP_RUNBOOK = """
+[runbook]
+name = "skip"
+[jobs.reconcile]
+schedule = "* * * * *"
+url = "http://127.0.0.1:9/functions/v1/reconcile"
+history = { pg_cron = true, pg_net = true }
+scheduler = "pg_cron"
+success = { status = [200], require = ["success == true"], skipped = ["skipped == true"] }
+[[failure_modes]]
+symptom = "200 but skipped from reconcile"
+cause = "The payment key is not set"
+action = "Set the key"
+severity = "warn"
+job = "reconcile"
+verdict = "skipped"
+"""
+
+
+def test_pg_net_answers_judged_by_the_success_rule(clean_db: str, tmp_path: Path) -> None:
+    """A 200 saying `skipped` is skipped and matches its failure mode; a 200 breaking `require` is a failure."""
+    from cronctl.sandbox.fixtures import create_pg_net_tables
+
+    command = "SELECT net.http_post(url := 'http://x/functions/v1/reconcile', timeout_milliseconds := 5000)"
+    jobid = _schedule(clean_db, "reconcile", command=command)
+    bodies = [{"success": True}] * 3 + [{"success": False, "error": "gateway unreachable"}] * 2 + [
+        {"success": False, "skipped": True, "reason": "payment key is not set"}
+    ]
+    _runs(clean_db, jobid, [("succeeded", "1 row", len(bodies) - i) for i in range(len(bodies))])
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        create_pg_net_tables(conn)
+        for i, body in enumerate(bodies):
+            conn.execute(
+                "INSERT INTO net._http_response (id, status_code, content_type, content, timed_out, created)"
+                " VALUES (%s, 200, 'application/json', %s, false,"
+                " date_trunc('minute', now()) - make_interval(mins => %s) + interval '2 s')",
+                [i + 1, json.dumps(body), len(bodies) - i],
+            )
+    _code, data, stderr = _triage(clean_db, _write(tmp_path, SKIP_RUNBOOK))
+    job = data["jobs"][0]
+    assert job["outcomes"].endswith("✓✓✓✗✗○"), (job, stderr)
+    assert job["last_run"]["status"] == "skipped" and job["last_run"]["source"] == "pg_net"
+    assert [(g["group"], g["count"], g["jobs"]) for g in data["failures"]] == [("OTHER", 2, ["reconcile"])]
+    assert "gateway unreachable" in data["failures"][0]["sample"]
+    assert [(f["symptom"], f["job"]) for f in data["findings"]] == [("200 but skipped from reconcile", "reconcile")]
+    assert "verdict skipped" in data["findings"][0]["evidence"]

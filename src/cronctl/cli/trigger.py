@@ -79,7 +79,7 @@ def trigger(
                                          "history.")] = False,
 ) -> None:
     from cronctl.durations import parse_duration
-    from cronctl.reports.trigger import dry_run_report, run_jobs, trigger_report
+    from cronctl.reports.trigger import dry_run_report, refuse_sql_jobs, run_jobs, trigger_report
 
     names = list(dict.fromkeys(jobs or []))
     if url is not None and names:
@@ -101,6 +101,7 @@ def trigger(
         from cronctl.runbook.loader import find_job
 
         job_specs = [_with_timeout(find_job(runbook, n), timeout_s) for n in names]
+        refuse_sql_jobs(job_specs)
         ctx = _context(runbook, inv.profile)
         source = str(runbook.path)
     plans = [_plan(job, env, body, dispatch, source) for job in job_specs]

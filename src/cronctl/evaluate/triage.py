@@ -11,8 +11,9 @@ from cronctl.evaluate.backlog import BacklogResult
 from cronctl.evaluate.findings import Finding, Symptom, match
 from cronctl.evaluate.health import JobHealth
 from cronctl.evaluate.locks import LockVerdict
+from cronctl.evaluate.pgnet_link import NetResponse
 from cronctl.records import Run
-from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode
+from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode, SuccessRule
 
 STATUS_EXIT = {"ok": 0, "warn": 1, "crit": 2, "unknown": 3}
 _RANK = {"ok": 0, "warn": 1, "crit": 2}
@@ -52,6 +53,30 @@ class FailureGroup:
         }
 
 
+@dataclass(frozen=True)
+class FailureCount:
+    """Failed runs aggregated by a source over the whole window: one (jobs, message, status) and how many."""
+
+    jobs: tuple[str, ...]
+    source: str
+    message: str | None
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    http_status: int | None = None
+
+    def newest_run(self, job: str) -> Run:
+        """A stand-in for the newest failed run of the group, for symptoms."""
+        return Run(
+            job=job,
+            source=self.source,
+            status="failed",
+            finished_at=self.last_seen,
+            message=self.message,
+            http_status=self.http_status,
+        )
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -74,13 +99,44 @@ def failed_runs(runs: Iterable[Run], since: datetime) -> list[Run]:
 
 
 def group_failures(
-    runs: Iterable[Run], extra: Sequence[FailureGroupSpec] = ()
+    runs: Iterable[Run], extra: Sequence[FailureGroupSpec] = (), counts: Iterable[FailureCount] = ()
 ) -> tuple[list[FailureGroup], dict[tuple[str, str], Run]]:
-    """Failure groups, biggest first, and the newest failed run per (job, group) for symptoms."""
+    """Failure groups, biggest first, and the newest failed run per (job, group) for symptoms.
+
+    `runs` are single failed runs; `counts` are failures a source aggregated over the window (each classified
+    once and weighted by its count).
+    """
     from cronctl.evaluate.classify import classify
 
     groups: dict[str, FailureGroup] = {}
     newest: dict[tuple[str, str], Run] = {}
+    for item in counts:
+        if item.count <= 0:
+            continue
+        name = classify(item.message, item.http_status, extra)
+        entry = groups.setdefault(name, FailureGroup(name))
+        entry.count += item.count
+        for job in item.jobs:
+            if job not in entry.jobs:
+                entry.jobs.append(job)
+        if item.http_status is not None and item.http_status not in entry.http_statuses:
+            entry.http_statuses.append(item.http_status)
+        first = _aware(item.first_seen) if item.first_seen is not None else None
+        last = _aware(item.last_seen) if item.last_seen is not None else None
+        if first is not None and (entry.first_seen is None or first < entry.first_seen):
+            entry.first_seen = first
+        stand_in = item.newest_run(item.jobs[0] if item.jobs else "?")
+        if last is not None and (entry.last_seen is None or last >= entry.last_seen):
+            entry.last_seen = last
+            entry.sample = _sample(stand_in)
+        if entry.sample is None:
+            entry.sample = _sample(stand_in)
+        for job in item.jobs:
+            key = (job, name)
+            held = newest.get(key)
+            held_time = run_time(held) if held is not None else None
+            if held is None or (last is not None and (held_time is None or last > held_time)):
+                newest[key] = item.newest_run(job)
     for run in runs:
         name = classify(run.message, run.http_status, extra)
         entry = groups.setdefault(name, FailureGroup(name))
@@ -106,6 +162,31 @@ def group_failures(
         entry.jobs.sort()
     ordered = sorted(groups.values(), key=lambda g: (-g.count, g.group))
     return ordered, newest
+
+
+def judge_net_run(rule: SuccessRule, run: Run, response: NetResponse | None, content_limit: int) -> Run:
+    """A pg_net run judged by the job's success rule: a 2xx saying `skipped` is skipped, a 2xx whose
+    `require` predicates fail is failed. Unanswered requests and refused statuses keep their outcome."""
+    from dataclasses import replace
+
+    from cronctl.evaluate.verdict import Answer, judge
+
+    if response is None or response.status_code is None or run.status != "succeeded":
+        return run
+    headers = {"content-type": response.content_type} if response.content_type else {}
+    content = response.content or ""
+    answer = Answer(
+        status_code=response.status_code,
+        headers=headers,
+        body=content.encode("utf-8"),
+        truncated=len(content) >= content_limit,
+    )
+    judgement = judge(rule, answer)
+    if judgement.verdict == "ok":
+        return run
+    status = "skipped" if judgement.verdict == "skipped" else "failed"
+    detail = {**run.detail, "verdict": judgement.verdict, "reason": judgement.reason}
+    return replace(run, status=status, message=judgement.message or judgement.reason, detail=detail)
 
 
 def _sample(run: Run) -> str:

@@ -38,6 +38,7 @@ class DraftJob:
     todos: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inactive: bool = False
+    runs_sql: bool = False  # a pg_cron command that is plain SQL: no request to send
     uses_secrets_table: bool = False
 
     def add_env(self, *names: str | None) -> None:

@@ -1,4 +1,5 @@
 """Draft jobs from cron.job rows: schedule, and for net.http_post / net.http_get commands the request they send.
+Any other command is plain SQL: the job is drafted as a database job (schedule and pg_cron history, no request).
 
 Secrets never reach the draft: `get_secret('x')`, Vault lookups and `current_setting('app.x')` become `${X}`;
 a literal token (`Bearer eyJ...`) becomes a variable name and a TODO to move it out of cron.job.
@@ -51,9 +52,11 @@ def draft_from_cron(row: CronRow) -> DraftJob:
         draft.notes.append("inactive in cron.job (active = false)")
     call = http_call(row.command)
     if call is None:
-        draft.url = None
-        draft.todos.append("the command runs SQL, not an HTTP request; there is no endpoint to trigger")
-        draft.description = _one_line(row.command)
+        # Plain SQL: a database job, judged by its pg_cron history and run by hand with `cronctl pgcron run`.
+        draft.runs_sql = True
+        draft.description = _one_line(_without_token_literals(row.command))
+        target = row.jobname or str(row.jobid)
+        draft.notes.append(f"runs SQL inside the database; run it by hand with `cronctl pgcron run {target}`")
         return draft
     method, args, refs = call
     draft.method = method
@@ -77,6 +80,11 @@ def draft_from_cron(row: CronRow) -> DraftJob:
     for name, env in refs.other.items():
         draft.notes.append(f"{env} stands for '{name}' read inside the database")
     return draft
+
+
+def _without_token_literals(sql_text: str) -> str:
+    """A description must not carry a secret: long space-free string literals (keys, tokens) become '…'."""
+    return re.sub(r"'[^'\s]{16,}'", "'…'", sql_text)
 
 
 def _one_line(text: str, limit: int = 100) -> str:

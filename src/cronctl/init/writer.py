@@ -29,7 +29,7 @@ class WriteResult:
     written: bool
     added: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # already in the runbook: left as they were
-    commented: list[str] = field(default_factory=list)  # written commented out (no endpoint)
+    commented: list[str] = field(default_factory=list)  # written commented out (nothing to fire or judge)
 
 
 def _basic_string(text: str) -> str:
@@ -71,7 +71,8 @@ def _schedule_ok(schedule: str) -> str | None:
 
 
 def job_block(draft: DraftJob) -> tuple[str, bool]:
-    """The TOML for one job, and whether it is written commented out (nothing cronctl can fire)."""
+    """The TOML for one job, and whether it is written commented out (no request, workflow or pg_cron job)."""
+    sql_only = draft.runs_sql and draft.url is None and draft.workflow is None
     lines = [f"# from {draft.source}"]
     lines += [f"# note: {n}" for n in draft.notes]
     todos = list(draft.todos)
@@ -84,12 +85,13 @@ def job_block(draft: DraftJob) -> tuple[str, bool]:
         body.append(f"description = {toml_value(draft.description)}")
     if draft.schedule and not schedule_error:
         body.append(f"schedule = {toml_value(draft.schedule)}")
-    body.append(f"method = {toml_value(draft.method)}")
+    if not sql_only:
+        body.append(f"method = {toml_value(draft.method)}")
     if draft.url:
         body.append(f"url = {toml_value(draft.url)}")
     if draft.headers:
         body.append(f"headers = {toml_value(draft.headers)}")
-    if draft.body is not None and draft.method != "GET":
+    if draft.body is not None and draft.method != "GET" and not sql_only:
         body.append(f"body = {toml_value(draft.body)}")
     if draft.timeout is not None:
         body.append(f"timeout = {toml_value(_seconds(draft.timeout))}")
@@ -101,7 +103,10 @@ def job_block(draft: DraftJob) -> tuple[str, bool]:
                   "apikey_env": auth.apikey_env}  # fmt: skip
         body.append(f"auth = {toml_value(fields)}")
     if draft.pg_cron:
-        body.append(f"history = {toml_value({'pg_cron': draft.pg_cron, 'pg_net': draft.pg_net})}")
+        history: dict[str, Any] = {"pg_cron": draft.pg_cron}
+        if draft.pg_net:
+            history["pg_net"] = True
+        body.append(f"history = {toml_value(history)}")
     body.append(f"scheduler = {toml_value(draft.scheduler)}")
     if draft.workflow:
         body += [
@@ -112,7 +117,8 @@ def job_block(draft: DraftJob) -> tuple[str, bool]:
         ]
         if draft.dispatch_inputs:
             body.append(f"inputs = {toml_value(draft.dispatch_inputs)}")
-    commented = draft.url is None and draft.workflow is None
+    # A SQL job is known by its cron.job name; without one (or without a readable URL) nothing can fire or judge it.
+    commented = draft.url is None and draft.workflow is None and not (sql_only and draft.pg_cron)
     if commented:
         body = [f"# {line}" if line else "#" for line in body]
     return "\n".join(lines + body) + "\n", commented
@@ -215,7 +221,9 @@ def write_runbook(
         added, kept = [d.name for d in drafts if d.name not in commented], []
         mode = "overwrite" if exists else "new"
     if not added and mode != "merge":
-        raise UsageError("nothing to write: none of the jobs found has an HTTP endpoint or a workflow to fire")
+        raise UsageError(
+            "nothing to write: none of the jobs found has an HTTP endpoint, a workflow or a pg_cron jobname"
+        )
     validate(text, path)
     written = False
     if not dry_run and (mode != "merge" or added or commented):

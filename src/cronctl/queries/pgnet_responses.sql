@@ -1,5 +1,6 @@
 -- pg_net responses created since a time, newest first. pg_net keeps them for pg_net.ttl (6 h by default).
-SELECT id, status_code, content_type, content, timed_out, error_msg, created
+-- Bodies are cut at %(content_limit)s characters: enough to judge a success rule, bounded in size.
+SELECT id, status_code, content_type, left(content, %(content_limit)s) AS content, timed_out, error_msg, created
   FROM net._http_response
  WHERE created >= %(since)s
  ORDER BY created DESC, id DESC

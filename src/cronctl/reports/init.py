@@ -41,7 +41,7 @@ def init_report(drafts: list[DraftJob], result: WriteResult, skipped: list[str],
                 "source": draft.source,
                 "scheduler": draft.scheduler,
                 "schedule": draft.schedule,
-                "method": draft.method,
+                "method": None if draft.runs_sql else draft.method,
                 "url": draft.url,
                 "auth": _auth_label(draft),
                 "env": list(draft.env),
@@ -49,7 +49,12 @@ def init_report(drafts: list[DraftJob], result: WriteResult, skipped: list[str],
                 "todos": list(draft.todos),
             }
         )
-        request = f"{draft.method} {draft.url}" if draft.url else f"dispatch {draft.workflow or '-'}"
+        if draft.runs_sql:
+            request = "SQL (pg_cron)"
+        elif draft.url:
+            request = f"{draft.method} {draft.url}"
+        else:
+            request = f"dispatch {draft.workflow or '-'}"
         rows.append([draft.name, draft.schedule or "-", request, _auth_label(draft), status, len(draft.todos)])
     todo_rows = [[d.name, t] for d in drafts if d.name not in result.kept for t in d.todos]
     env_names = sorted({n for d in drafts for n in d.env})

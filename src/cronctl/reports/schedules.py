@@ -58,7 +58,19 @@ def _pg_cron_note(schedule: Schedule, tz: str) -> str:
     return "; ".join(notes) or "any version"
 
 
+SQL_REQUEST = "SQL (pg_cron)"
+
+
+def job_kind(job: JobSpec) -> str:
+    """How the job is fired: `http` (its url), `dispatch` (a GitHub workflow) or `sql` (pg_cron runs its SQL)."""
+    if job.runs_sql:
+        return "sql"
+    return "dispatch" if job.url is None else "http"
+
+
 def job_endpoint(job: JobSpec) -> str:
+    if job.runs_sql:
+        return SQL_REQUEST
     if job.dispatch is not None and job.url is None:
         return f"GitHub workflow {job.dispatch.repo}/{job.dispatch.workflow}"
     return job.url or "-"
@@ -78,6 +90,8 @@ def _display_url(job: JobSpec, env: Environment) -> str:
 
 def auth_label(job: JobSpec) -> str:
     kind = job.auth.kind
+    if job.runs_sql:
+        return "-"
     if job.dispatch is not None and job.url is None:
         return "github-dispatch"
     if kind == "header":
@@ -85,6 +99,12 @@ def auth_label(job: JobSpec) -> str:
     if kind == "bearer" and job.auth.apikey_env:
         return "bearer+apikey"
     return kind
+
+
+def _request_label(job: JobSpec, env: Environment) -> str:
+    if job.runs_sql:
+        return SQL_REQUEST
+    return f"{job.method} {_display_url(job, env)}"
 
 
 def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
@@ -102,7 +122,7 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
                 job.name,
                 f"{job.schedule} — {schedule.describe()}" if schedule else "(not scheduled)",
                 next_run,
-                f"{job.method} {_display_url(job, env)}",
+                _request_label(job, env),
                 auth_label(job),
                 format_duration(job.timeout),
                 ", ".join(missing) if missing else "all set",
@@ -116,7 +136,8 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
                 "schedule_text": schedule.describe() if schedule else None,
                 "timezone": job.timezone,
                 "next_run": next_run,
-                "method": job.method,
+                "kind": job_kind(job),
+                "method": None if job.runs_sql else job.method,
                 "url": job.url,
                 "dispatch": (
                     {"repo": job.dispatch.repo, "workflow": job.dispatch.workflow, "ref": job.dispatch.ref}

@@ -48,9 +48,10 @@ def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequen
     failed: list[Run] = []
     for data in collected.jobs.values():
         assert data.window_start is not None
-        failed.extend(triage_eval.failed_runs(health_eval.outcomes(data.runs), data.window_start))
+        runs = triage_eval.failed_runs(health_eval.outcomes(data.runs), data.window_start)
+        failed.extend(r for r in runs if not _aggregated(r, collected))
     failed.extend(collected.unlinked_failures)
-    groups, newest = triage_eval.group_failures(failed, runbook.failure_groups)
+    groups, newest = triage_eval.group_failures(failed, runbook.failure_groups, collected.failure_counts)
     backlogs = _backlogs(collected, runbook)
     running = {h.name for h in health if h.state in ("running", "overrunning")}
     unverified = {h.name: h.reason for h in health if h.state == "unknown"}
@@ -60,6 +61,20 @@ def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequen
     found = triage_eval.findings(runbook.failure_modes, observed)
     status, reasons = triage_eval.overall(health, backlogs, verdicts, checks, found, groups)
     return Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected)
+
+
+def _aggregated(run: Run, collected: Collected) -> bool:
+    """True when the run's source counted it in its window aggregate (so it is not counted twice): inside the
+    window, and for pg_net only what the aggregate sees as failed (a 2xx failed by the success rule is not)."""
+    from cronctl.evaluate.triage import run_time
+
+    if run.source not in collected.aggregated:
+        return False
+    if run.source == "pg_net" and run.detail.get("verdict") is not None:
+        return False
+    when = run_time(run)
+    since = collected.failure_since
+    return when is None or since is None or when >= since
 
 
 def _job_health(data: JobData, now: datetime, health_eval: Any) -> JobHealth:

@@ -32,6 +32,15 @@ RESPONSE_TEXT_LIMIT = 500  # text bodies shown to people
 _RANK = {"ok": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
+def refuse_sql_jobs(jobs: Sequence[JobSpec]) -> None:
+    """A job that is SQL run by pg_cron has no request to send; say which command runs it instead."""
+    from cronctl.errors import UsageError
+
+    for job in jobs:
+        if job.runs_sql:
+            raise UsageError(f"{job.name} runs SQL inside the database; use `cronctl pgcron run {job.name}`")
+
+
 @dataclass(frozen=True)
 class TriggerPlan:
     """A job to fire: how to build each run's request (fresh request id per run) and how to judge it."""

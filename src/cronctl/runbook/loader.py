@@ -463,14 +463,14 @@ def _job(
         raise t.error("method", f"'{method}' is not one of: {', '.join(_METHODS)}")
     url = t.text("url")
     dispatch = _dispatch(t.table("dispatch"))
+    history = _history(t.table("history"), name, run_logs, health)
     if url is None and dispatch is None:
-        raise t.error("url", "a job needs a url (or a [dispatch] table to fire it through GitHub)")
+        _check_sql_job(t, history)
     if url is not None and not re.match(r"^(https?://|\$\{)", url):
         raise t.error("url", f"'{url}' must start with http:// or https:// (or a ${{VAR}} reference)")
     if "body" in t.data and not isinstance(t.data["body"], (dict, list)):
         raise t.error("body", "expected a table (the JSON object sent) or an array")
     timeout = _positive(t, "timeout", 30.0)
-    history = _history(t.table("history"), name, run_logs, health)
     return JobSpec(
         name=name,
         description=t.text("description", ""),
@@ -494,6 +494,30 @@ def _job(
         idempotency_header=t.text("idempotency_header"),
         scheduler=t.choice("scheduler", _SCHEDULERS, "pg_cron" if history.pg_cron else "external"),
     )
+
+
+# Keys that only describe an HTTP request; on a job without url or [dispatch] they point at a forgotten url.
+_REQUEST_KEYS = ("method", "headers", "body", "auth", "success", "trigger_type_field", "idempotency_header")
+
+
+def _check_sql_job(t: _Table, history: HistorySpec) -> None:
+    """A job without url and [dispatch] is SQL that pg_cron runs: it must name its cron.job and send no request."""
+    if history.pg_cron is None:
+        raise t.error(
+            "url",
+            "a job needs a url, a [dispatch] table to fire it through GitHub, or history.pg_cron naming the "
+            "cron.job whose SQL it runs",
+        )
+    for key in _REQUEST_KEYS:
+        if key in t.data:
+            raise t.error(
+                key,
+                "describes an HTTP request, but the job has no url: a job with only history.pg_cron runs SQL "
+                "inside the database (add the url, or remove this key)",
+            )
+    scheduler = t.data.get("scheduler", "pg_cron")
+    if scheduler != "pg_cron" and scheduler in _SCHEDULERS:
+        raise t.error("scheduler", f"'{scheduler}' cannot run SQL inside the database; a job without url is pg_cron's")
 
 
 def _env_names(t: _Table, key: str) -> tuple[str, ...]:

@@ -103,6 +103,11 @@ class JobSpec:
     idempotency_header: str | None = None
     scheduler: str = "external"  # pg_cron | vercel | github | external: who fires it normally
 
+    @property
+    def runs_sql(self) -> bool:
+        """No endpoint and no workflow: pg_cron runs the job's SQL inside the database (history.pg_cron names it)."""
+        return self.url is None and self.dispatch is None
+
     def required_env(self) -> tuple[str, ...]:
         """Every variable the job needs: declared ones plus auth secrets, in order, unique."""
         names = [*self.env, *self.auth.env_vars()]

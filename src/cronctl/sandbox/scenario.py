@@ -685,8 +685,9 @@ def _demo_command(name: str) -> str:
 
 def _load_demo(conn: Conn, now: datetime) -> None:
     """runbooks/demo.toml's incident: dispatch-messages answering 401 through pg_net every minute for 25 minutes,
-    nightly-report missed for three nights, 42 overdue messages, a stale job_lock left by a crashed
-    sync-enrolments run (which now fails with `job_lock active`), and `cron_secret` still a placeholder."""
+    reconcile-payments answering 200 but `skipped` for its last three runs, nightly-report missed for three
+    nights, 42 overdue messages, a stale job_lock left by a crashed sync-enrolments run (which now fails with
+    `job_lock active`), and `cron_secret` still a placeholder."""
     conn.execute(_MESSAGES_DDL)
     conn.execute(_PURCHASES_DDL)
     conn.execute(_CRON_RUNS_DDL)
@@ -710,9 +711,17 @@ def _load_demo(conn: Conn, now: datetime) -> None:
             responses.append(_reply(tick, 200, {"success": True, "processed": i % 4}))
         else:
             responses.append(_reply(tick, 401, {"error": "unauthorized"}, after=0.2))
-    for tick in _ticks("*/30 * * * *", now, 6):
+    # reconcile-payments answers 200 but `skipped` since the gateway key went missing (seed 000's failure mode).
+    # Its answers come 40 s after the tick: outside dispatch-messages' window, so they link to one job only.
+    for i, tick in enumerate(_ticks("*/30 * * * *", now, 6)):
         runs.append(_ok_run("reconcile-payments", tick))
-        responses.append(_reply(tick, 200, {"success": True, "reconciled": 3}, after=1.5))
+        if now - tick < timedelta(seconds=41):
+            continue  # still in flight
+        if i < 3:
+            responses.append(_reply(tick, 200, {"success": True, "reconciled": 3}, after=40.0))
+        else:
+            payload = {"success": False, "skipped": True, "reason": "TOSSPAYMENTS_SECRET_KEY is not set"}
+            responses.append(_reply(tick, 200, payload, after=40.0))
     quotas = _ticks("0 0 * * *", now, 5)
     runs.append(_early_failure("refresh-quotas", quotas[0], "job startup timeout"))
     runs.append(_failed_run("refresh-quotas", quotas[1], 'ERROR:  schema "net" does not exist'))

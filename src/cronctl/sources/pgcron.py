@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from cronctl.queries import load
 from cronctl.records import Run
+
+if TYPE_CHECKING:
+    from cronctl.evaluate.triage import FailureCount
 
 SOURCE = "pg_cron"
 # How many runids (of all jobs) a per-job walk may cover; ~50 jobs every minute for about a week.
@@ -231,6 +234,30 @@ def find_cron_job(conn: Any, job: str) -> CronJob | None:
         username=username,
         active=bool(active),
     )
+
+
+# -- failures over a window --------------------------------------------------------------------------------
+
+# Runids are taken when a run is queued and start times when it starts: search a little before the window.
+FAILURE_SEARCH_SLACK = timedelta(minutes=5)
+
+
+def failure_groups_query(jobnames: list[str], since: datetime) -> tuple[str, Params]:
+    """Failed runs of the named jobs since `since`, aggregated by (job, message) in one statement."""
+    return load("pgcron_failure_groups"), {
+        "jobnames": list(jobnames),
+        "since": since,
+        "search_from": since - FAILURE_SEARCH_SLACK,
+    }
+
+
+def parse_failure_groups(rows: Iterable[Sequence[Any]]) -> list[FailureCount]:
+    from cronctl.evaluate.triage import FailureCount
+
+    return [
+        FailureCount(jobs=(str(job),), source=SOURCE, message=message, count=int(n), first_seen=first, last_seen=last)
+        for job, message, n, first, last in rows
+    ]
 
 
 # -- purge ---------------------------------------------------------------------------------------------

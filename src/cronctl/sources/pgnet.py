@@ -8,16 +8,61 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronctl.evaluate.pgnet_link import NetResponse
 from cronctl.queries import load
 
+if TYPE_CHECKING:
+    from cronctl.evaluate.triage import FailureCount
+
 DEFAULT_LIMIT = 2000
+CONTENT_LIMIT = 4096  # characters of a response body read: enough to judge a success rule
+SOURCE = "pg_net"
 
 
 def responses_query(since: datetime, limit: int = DEFAULT_LIMIT) -> tuple[str, dict[str, Any]]:
-    return load("pgnet_responses"), {"since": since, "n": limit}
+    return load("pgnet_responses"), {"since": since, "n": limit, "content_limit": CONTENT_LIMIT}
+
+
+def failure_groups_query(since: datetime) -> tuple[str, dict[str, Any]]:
+    """Failed responses since `since`, aggregated by what came back, in one statement."""
+    return load("pgnet_failure_groups"), {"since": since}
+
+
+FailureKey = tuple[int | None, bool, str | None, str | None]
+
+
+def failure_key(response: NetResponse) -> FailureKey:
+    """The key pgnet_failure_groups groups a response by (status, timed out, error and body cut at 300)."""
+    return response.status_code, bool(response.timed_out), _cut(response.error_msg), _cut(response.content)
+
+
+def _cut(text: str | None) -> str | None:
+    return text[:300] if text is not None else None
+
+
+def parse_failure_groups(rows: Iterable[Sequence[Any]]) -> list[tuple[FailureKey, FailureCount]]:
+    """Each group's key (to name the jobs its linked responses belong to) and its count, without jobs yet."""
+    from cronctl.evaluate.triage import FailureCount
+
+    out = []
+    for status_code, timed_out, error_msg, content, n, first, last in rows:
+        sample = NetResponse(
+            id=0, created=last, status_code=status_code, timed_out=timed_out, error_msg=error_msg, content=content
+        )
+        key: FailureKey = (status_code, bool(timed_out), error_msg, content)
+        count = FailureCount(
+            jobs=(),
+            source=SOURCE,
+            message=sample.message,
+            count=int(n),
+            first_seen=first,
+            last_seen=last,
+            http_status=status_code,
+        )
+        out.append((key, count))
+    return out
 
 
 def parse_responses(rows: Iterable[Sequence[Any]]) -> list[NetResponse]:

@@ -5,11 +5,15 @@ runbook. Every table and column name goes through psycopg.sql.Identifier.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from cronctl.errors import SourceUnavailable
 from cronctl.records import Run
 from cronctl.runbook.model import RunLogSpec
+
+if TYPE_CHECKING:
+    from cronctl.evaluate.triage import FailureCount
 
 # Used when the runbook maps no status values; matched case-insensitively.
 DEFAULT_STATUSES = {
@@ -54,9 +58,9 @@ def mapped_columns(spec: RunLogSpec) -> dict[str, str]:
 
 
 def columns_query(spec: RunLogSpec) -> tuple[str, dict[str, Any]]:
-    """The columns the mapped table really has (no rows: the table does not exist)."""
+    """The columns the mapped table really has, with their types (no rows: the table does not exist)."""
     return (
-        "SELECT a.attname FROM pg_attribute a "
+        "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
         "WHERE a.attrelid = to_regclass(%(rel)s) AND a.attnum > 0 AND NOT a.attisdropped",
         {"rel": _qualified(spec)},
     )
@@ -130,6 +134,97 @@ def recent_runs_query(spec: RunLogSpec, keys: list[str], per_job: int) -> tuple[
         "({select} WHERE t.{job}::text = k.key ORDER BY t.{order} DESC LIMIT %(n)s) r"
     ).format(select=select, job=ident(spec.job_column), order=order)
     return query, {"keys": list(keys), "n": per_job}
+
+
+_TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
+_NUMBER_TYPES = ("bigint", "integer", "smallint", "numeric")
+FAILURE_SEARCH_SLACK = timedelta(minutes=5)
+
+
+def order_kind(spec: RunLogSpec, column_rows: Iterable[Sequence[Any]]) -> str:
+    """How the window is found on the order column: `time` (a range of it), `number` (binary search over it
+    for the window's first value), or `scan` (neither: filter on the start column)."""
+    order = spec.order_column or spec.id_column
+    types = {row[0]: row[1] for row in column_rows if len(row) > 1}
+    kind = types.get(order, "")
+    if kind in _TIME_TYPES:
+        return "time"
+    if kind in _NUMBER_TYPES:
+        return "number"
+    return "scan"
+
+
+def failed_values(spec: RunLogSpec) -> tuple[list[str], list[str]]:
+    """Raw status values that normalise to `failed`: the runbook's own, and the defaults (lower-cased) for
+    values the runbook does not map."""
+    exact = [raw for raw, status in spec.statuses.items() if status == "failed"]
+    defaults = [raw for raw, status in DEFAULT_STATUSES.items() if status == "failed"]
+    return exact, defaults
+
+
+def failure_groups_query(
+    spec: RunLogSpec, keys: list[str], since: datetime, kind: str
+) -> tuple[Any, dict[str, Any]]:
+    """Failed rows since `since`, aggregated by (job key, message) in one statement; `kind` from order_kind."""
+    from psycopg import sql
+
+    from cronctl.queries import load
+
+    ident = sql.Identifier
+    started = sql.SQL("t.{}").format(ident(spec.started_column))
+    finished = sql.SQL("t.{}").format(ident(spec.finished_column)) if spec.finished_column else started
+    message = (
+        sql.SQL("t.{}::text").format(ident(spec.message_column)) if spec.message_column else sql.SQL("NULL::text")
+    )
+    status = sql.SQL("t.{}::text").format(ident(spec.status_column))
+    failed = sql.SQL(
+        "({status} = ANY(%(failed_exact)s::text[]) OR (lower(trim({status})) = ANY(%(failed_default)s::text[])"
+        " AND NOT {status} = ANY(%(mapped)s::text[])))"
+    ).format(status=status)
+    key: sql.Composable = sql.Literal(_ALL_KEYS)
+    jobs: sql.Composable = sql.SQL("true")
+    if spec.job_column:
+        key = sql.SQL("t.{}::text").format(ident(spec.job_column))
+        jobs = sql.SQL("{} = ANY(%(keys)s::text[])").format(key)
+    order = ident(spec.order_column or spec.id_column)
+    if kind == "scan":
+        order, search_from = ident(spec.started_column), since
+        kind = "time"
+    else:
+        search_from = since - FAILURE_SEARCH_SLACK
+    template = load("runlog_failure_groups_by_id" if kind == "number" else "runlog_failure_groups_by_time")
+    query = sql.SQL(template).format(
+        key=key,
+        message=message,
+        started=started,
+        finished=finished,
+        order=order,
+        table=ident(spec.schema, spec.table),
+        failed=failed,
+        jobs=jobs,
+    )
+    exact, defaults = failed_values(spec)
+    params = {
+        "since": since,
+        "search_from": search_from,
+        "failed_exact": exact,
+        "failed_default": defaults,
+        "mapped": list(spec.statuses),
+        "keys": list(keys),
+    }
+    return query, params
+
+
+def parse_failure_groups(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> list[FailureCount]:
+    """Aggregated failures; `jobs` holds the job column's value (`*` for a one-job table)."""
+    from cronctl.evaluate.triage import FailureCount
+
+    return [
+        FailureCount(
+            jobs=(str(key),), source=source_name(spec), message=message, count=int(n), first_seen=first, last_seen=last
+        )
+        for key, message, n, first, last in rows
+    ]
 
 
 def normalise(spec: RunLogSpec, raw: str | None) -> str:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronctl.errors import CronctlError, SourceUnavailable
+from cronctl.evaluate.triage import FailureCount
 from cronctl.records import Lock, Run
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import BacklogSpec, JobSpec, Runbook
@@ -190,6 +191,11 @@ class Collected:
     round_trips: int = 0
     uses_pg_net: bool = False
     uses_pg_cron: bool = False
+    # Failures each source aggregated over the whole window [failure_since, now]; `aggregated` names the
+    # sources whose aggregate answered (the others fall back to the failed runs among the newest runs).
+    failure_since: datetime | None = None
+    failure_counts: list[FailureCount] = field(default_factory=list)
+    aggregated: set[str] = field(default_factory=set)
 
 
 def cron_name(job: JobSpec) -> str | None:
@@ -209,7 +215,7 @@ def collect(
     from cronctl.evaluate.health import history_window
 
     session = Session(conn, statement_timeout)
-    out = Collected(now=now)
+    out = Collected(now=now, failure_since=now - timedelta(seconds=since))
     for job in jobs:
         window = history_window(job, now, since)
         out.jobs[job.name] = JobData(job, window_start=now - timedelta(seconds=window))
@@ -232,8 +238,11 @@ def _run_logs_used(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[str]:
 def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statement]:
     from cronctl.sources import platform, runlog
 
+    # Every check is an index walk over few rows: starting parallel workers (the planner guesses a third of
+    # job_run_details for the window's range scan) costs more than it saves. Session-level; read-only allows it.
+    statements = [Statement("serial", "SET max_parallel_workers_per_gather = 0", None, "session settings")]
     query, params = platform.facts_query()
-    statements = [Statement("facts", query, params, "server facts")]
+    statements.append(Statement("facts", query, params, "server facts"))
     query, params = platform.scheduler_query()
     statements.append(Statement("scheduler", query, params, "pg_cron scheduler"))
     for name in _run_logs_used(runbook, jobs):
@@ -278,10 +287,14 @@ def _data_statements(out: Collected, runbook: Runbook, jobs: Sequence[JobSpec]) 
         statements.append(Statement("cron_runs", query, params, "cron.job_run_details"))
         query, params = platform.stuck_runs_query()
         statements.append(Statement("stuck", query, params, "stuck pg_cron runs"))
+        query, params = pgcron.failure_groups_query(names, _failure_since(out))
+        statements.append(Statement("failures:pg_cron", query, params, "pg_cron failures in the window"))
     if out.uses_pg_net and facts.net_response_table:
         lower = min((d.window_start for d in out.jobs.values() if d.window_start), default=out.now)
         query, params = pgnet.responses_query(lower)
         statements.append(Statement("net_responses", query, params, "net._http_response"))
+        query, params = pgnet.failure_groups_query(_failure_since(out))
+        statements.append(Statement("failures:pg_net", query, params, "pg_net failures in the window"))
     columns = out.runlog_columns
     for name in _run_logs_used(runbook, jobs):
         spec = runbook.run_logs[name]
@@ -298,12 +311,22 @@ def _data_statements(out: Collected, runbook: Runbook, jobs: Sequence[JobSpec]) 
         ]
         query, params = runlog.recent_runs_query(spec, list(dict.fromkeys(keys)), RUN_LOG_PER_JOB)
         statements.append(Statement(f"run_log:{name}", query, params, f"run_logs.{name}"))
+        kind = runlog.order_kind(spec, answer.rows)
+        query, params = runlog.failure_groups_query(spec, list(dict.fromkeys(keys)), _failure_since(out), kind)
+        statements.append(
+            Statement(f"failures:run_log:{name}", query, params, f"run_logs.{name} failures in the window")
+        )
     statements.extend(_lock_statements(runbook, jobs))
     if runbook.secrets_table is not None:
         statements.append(_secrets_statement(runbook))
     for backlog in _backlogs_for(runbook, jobs):
         statements.append(Statement(f"backlog:{backlog.name}", backlog.sql, None, f"backlog {backlog.name}"))
     return statements
+
+
+def _failure_since(out: Collected) -> datetime:
+    assert out.failure_since is not None
+    return out.failure_since
 
 
 def _load(name: str) -> str:
@@ -349,6 +372,7 @@ def _secrets_statement(runbook: Runbook) -> Statement:
 def _read_data(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
     _read_pg_cron(out, answers)
     _read_run_logs(out, runbook, answers)
+    _read_failure_counts(out, runbook, answers)
     _read_locks(out, runbook, answers)
     out.secrets = answers.get("secrets")
     out.backlogs = {k.split(":", 1)[1]: a for k, a in answers.items() if k.startswith("backlog:")}
@@ -442,6 +466,11 @@ def _link_pg_net(
     timeouts = {n: pgnet_link.net_timeout(visible.get(n, (True, ""))[1]) for n in net_jobs}
     linked = pgnet_link.link({n: runs[n] for n in net_jobs}, responses, timeouts, PG_NET_SLACK)
     functions = {n: pgnet_link.target_function(visible.get(n, (True, ""))[1]) for n in net_jobs}
+    by_cron = {cron_name(d.spec): d.spec for d in out.jobs.values() if cron_name(d.spec)}
+    judged = {n: _judged(pgnet_link.response_runs(linked, n, functions), by_cron.get(n), responses) for n in net_jobs}
+    _read_net_failure_counts(out, answers, linked, judged)
+    if "pg_net" in out.aggregated:
+        return judged
     for item in linked.unlinked:
         if item.response.outcome == "failed":
             out.unlinked_failures.append(
@@ -455,7 +484,82 @@ def _link_pg_net(
                     http_status=item.response.status_code,
                 )
             )
-    return {n: pgnet_link.response_runs(linked, n, functions) for n in net_jobs}
+    return judged
+
+
+def _judged(runs: list[Run], spec: JobSpec | None, responses: Sequence[Any]) -> list[Run]:
+    """Responses judged by the job's success rule (a 2xx saying `skipped`, or breaking `require`)."""
+    from cronctl.evaluate.triage import judge_net_run
+    from cronctl.sources.pgnet import CONTENT_LIMIT
+
+    if spec is None:
+        return runs
+    by_id = {r.id: r for r in responses}
+    return [
+        judge_net_run(spec.success, run, by_id.get(int(run.run_id or 0)), CONTENT_LIMIT) for run in runs
+    ]
+
+
+def _read_net_failure_counts(
+    out: Collected, answers: dict[str, Answer], linked: Any, judged: dict[str, list[Run]]
+) -> None:
+    """The window's failed responses; each group names the jobs its recent responses are linked to."""
+    from dataclasses import replace
+
+    from cronctl.sources import pgnet
+
+    answer = answers.get("failures:pg_net")
+    if answer is None:
+        return
+    if not answer.ok:
+        out.errors["failures:pg_net"] = _message(answer)
+        return
+    jobs_by_key: dict[pgnet.FailureKey, list[str]] = {}
+    for item in linked.links:
+        if item.job is not None and item.response.outcome == "failed":
+            names = jobs_by_key.setdefault(pgnet.failure_key(item.response), [])
+            spec_name = _job_for_cron(out, item.job)
+            if spec_name not in names:
+                names.append(spec_name)
+    for key, count in pgnet.parse_failure_groups(answer.rows):
+        jobs = tuple(jobs_by_key.get(key, [])) or ("(unlinked pg_net)",)
+        out.failure_counts.append(replace(count, jobs=jobs))
+    out.aggregated.add("pg_net")
+
+
+def _job_for_cron(out: Collected, cron: str) -> str:
+    return next((d.spec.name for d in out.jobs.values() if cron_name(d.spec) == cron), cron)
+
+
+def _read_failure_counts(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
+    """pg_cron's and the run-log tables' failures aggregated over the window, labelled with runbook job names."""
+    from dataclasses import replace
+
+    from cronctl.sources import pgcron, runlog
+
+    answer = answers.get("failures:pg_cron")
+    if answer is not None and not answer.ok:
+        out.errors["failures:pg_cron"] = _message(answer)
+    elif answer is not None:
+        for count in pgcron.parse_failure_groups(answer.rows):
+            out.failure_counts.append(replace(count, jobs=tuple(_job_for_cron(out, j) for j in count.jobs)))
+        out.aggregated.add("pg_cron")
+    for key, answer in answers.items():
+        if not key.startswith("failures:run_log:"):
+            continue
+        name = key.removeprefix("failures:run_log:")
+        if not answer.ok:
+            out.errors[key] = _message(answer)
+            continue
+        spec = runbook.run_logs[name]
+        names = {
+            d.spec.history.run_log_key or (d.spec.name if spec.job_column else "*"): d.spec.name
+            for d in out.jobs.values()
+            if d.spec.history.run_log == name
+        }
+        for count in runlog.parse_failure_groups(spec, answer.rows):
+            out.failure_counts.append(replace(count, jobs=tuple(names.get(j, j) for j in count.jobs)))
+        out.aggregated.add(runlog.source_name(spec))
 
 
 def _relabel(runs: Sequence[Run], job: str) -> list[Run]:
