@@ -396,11 +396,6 @@ def test_locked_lock_table_makes_clear_wait_no_longer_than_its_timeout(
     assert not audit.exists() or "ok" not in audit.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locks clear exits 0 when no lock backend could be read (reports/locks.py "
-    "clear_report ignores unreadable backends)",
-)
 def test_locks_clear_with_unreachable_backends_is_exit_3(runbook: str) -> None:
     result = run_cli(
         "locks", "clear", "--all-stale", "--yes", "-r", runbook, env={"DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x"}

@@ -161,10 +161,6 @@ def test_every_format_renders_a_binary_answer(server: JobServer, tmp_path: Path,
         assert json.loads(result.stdout)["failure_group"] == "HTTP_5XX"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="output/render.py passes a server's terminal escape codes through to table, markdown and plain output",
-)
 @pytest.mark.parametrize("fmt", FORMATS[1:])
 def test_server_escape_codes_never_reach_the_terminal(server: JobServer, tmp_path: Path, fmt: str) -> None:
     server.add_route(Route("POST", "/esc", auth="bearer", secret=SECRET, responses=[Reply(status=500, body=GARBAGE)]))

@@ -366,7 +366,8 @@ def _cron_property(expression: str, zone: str, moment: datetime) -> None:
     try:
         schedule = Schedule.parse(expression, zone)
     except ScheduleError as exc:
-        assert str(exc) and "\n" not in str(exc)
+        # Line breaks only where the message quotes the expression itself (the CLI folds them into one line).
+        assert str(exc) and str(exc).count("\n") <= expression.count("\n")
         return
     TRIED["cron: ... of which parsed and checked"] += 1
     assert isinstance(schedule.describe(), str)

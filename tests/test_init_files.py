@@ -233,3 +233,27 @@ def test_bad_vercel_json(tmp_path: Path, bad: str) -> None:
     assert result.exit_code == 2
     assert "vercel.json" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_force_keeps_the_previous_runbook_and_a_runbook_option_is_not_a_write_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    vercel = tmp_path / "vercel.json"
+    vercel.write_text(json.dumps(VERCEL_JSON))
+    existing = tmp_path / "hand.toml"
+    run_cli("init", "--from-vercel", str(vercel), "-o", str(existing))
+    hand_written = existing.read_text() + "\n# a hand edit\n"
+    existing.write_text(hand_written)
+
+    # -r names the runbook to read, not a file to replace: without --merge the draft goes to ./cronctl.toml.
+    result = run_cli("init", "--from-vercel", str(vercel), "-r", str(existing))
+    assert result.exit_code == 0, result.output
+    assert existing.read_text() == hand_written
+    assert (tmp_path / "cronctl.toml").is_file()
+
+    result = run_cli("init", "--from-vercel", str(vercel), "-o", str(existing), "--force")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "hand.toml.bak").read_text() == hand_written
+    assert "# a hand edit" not in existing.read_text()
+    assert "hand.toml.bak" in result.stderr

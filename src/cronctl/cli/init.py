@@ -42,8 +42,8 @@ def init(
                                                      show_default=False)] = None,
     from_github: Annotated[Path | None, typer.Option("--from-github", help="A workflows directory or one workflow "
                                                      "file.", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Runbook to write (default: --runbook, "
-                                                "else ./cronctl.toml).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Runbook to write (default: ./cronctl.toml; "
+                                                "with --merge, the --runbook file).", show_default=False)] = None,
     name: Annotated[str | None, typer.Option("--name", help="Runbook name (default: the file name).",
                                              show_default=False)] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Add new jobs to an existing runbook.")] = False,
@@ -54,6 +54,7 @@ def init(
 ) -> None:
     from cronctl.init.draft import unique_names
     from cronctl.init.writer import write_runbook
+    from cronctl.output import terminal
     from cronctl.reports.init import init_report
 
     if not (from_pgcron or from_vercel or from_github):
@@ -80,7 +81,8 @@ def init(
     if not drafts:
         raise UsageError("no scheduled jobs found" + (f" ({'; '.join(skipped)})" if skipped else ""))
     unique_names(drafts)
-    path = output or inv.runbook_path or Path("cronctl.toml")
+    # The runbook given with -r is a target only when merging into it; a fresh draft goes to ./cronctl.toml.
+    path = output or (inv.runbook_path if merge else None) or Path("cronctl.toml")
     result = write_runbook(
         drafts,
         path,
@@ -91,6 +93,8 @@ def init(
         force=force,
         dry_run=dry_run,
     )
+    if result.backup is not None:
+        terminal.status(f"the previous {path} is saved as {result.backup}")
     inv.emit(init_report(drafts, result, skipped, dry_run))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ class WriteResult:
     added: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # already in the runbook: left as they were
     commented: list[str] = field(default_factory=list)  # written commented out (nothing to fire or judge)
+    backup: Path | None = None  # the previous file, kept when an existing runbook was replaced or merged into
 
 
 def _basic_string(text: str) -> str:
@@ -226,10 +228,15 @@ def write_runbook(
         )
     validate(text, path)
     written = False
+    backup: Path | None = None
     if not dry_run and (mode != "merge" or added or commented):
+        if exists:
+            # Hand edits are never lost, even to --force: the previous file stays next to the new one.
+            backup = path.with_name(path.name + ".bak")
+            shutil.copy2(path, backup)
         _atomic_write(path, text)
         written = True
-    return WriteResult(path, mode, text, written, added, kept, commented)
+    return WriteResult(path, mode, text, written, added, kept, commented, backup)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import IO, Any
 
 from cronctl.output.cells import TONE_OF_WORD, TONE_STYLE, format_cell, json_default
 from cronctl.output.report import FORMATS, KeyValues, Report, Section, Table, Text
 from cronctl.redact import redact
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Mask secrets and drop control characters: a server's escape codes must never reach the terminal."""
+    return _CONTROL.sub("", redact(text))
+
 
 _TEXT_LIMIT = 80  # free-text cells in human formats; JSON always carries the whole text
 
@@ -31,6 +40,7 @@ def render(report: Report, fmt: str, stream: IO[str] | None = None) -> None:
 
 
 def to_json(report: Report) -> str:
+    # JSON escapes control characters itself; only secrets need masking here.
     return redact(json.dumps(report.data, default=json_default, indent=2, ensure_ascii=False))
 
 
@@ -39,23 +49,23 @@ def to_text(report: Report, *, markdown: bool) -> str:
 
     lines: list[str] = []
     if report.title:
-        lines += [f"## {redact(report.title)}" if markdown else redact(report.title), ""]
+        lines += [f"## {clean(report.title)}" if markdown else clean(report.title), ""]
     if report.headline:
-        lines += [f"**{redact(report.headline)}**" if markdown else redact(report.headline), ""]
+        lines += [f"**{clean(report.headline)}**" if markdown else clean(report.headline), ""]
     for section in report.sections:
         if isinstance(section, Text):
-            text = redact(section.text)
+            text = clean(section.text)
             lines += [f"> {text}" if markdown and section.tone in ("warn", "crit") else text, ""]
             continue
         if markdown and isinstance(section, KeyValues):
             # A two-column table with an empty header reads badly in chat; a list does not.
             if section.title:
-                lines += [f"### {redact(section.title)}", ""]
-            lines += [f"- **{redact(k)}**: {redact(format_cell(v))}" for k, v in section.items] + [""]
+                lines += [f"### {clean(section.title)}", ""]
+            lines += [f"- **{clean(k)}**: {clean(format_cell(v))}" for k, v in section.items] + [""]
             continue
         title = section.title
         if title:
-            lines += [f"### {redact(title)}" if markdown else f"{redact(title)}:", ""]
+            lines += [f"### {clean(title)}" if markdown else f"{clean(title)}:", ""]
         headers, rows = _grid(section, limit=None if markdown else _TEXT_LIMIT)
         if not rows:
             empty = section.empty if isinstance(section, Table) else "(none)"
@@ -73,12 +83,12 @@ def to_text(report: Report, *, markdown: bool) -> str:
 
 def _grid(section: Table | KeyValues, limit: int | None) -> tuple[list[str], list[list[str]]]:
     if isinstance(section, KeyValues):
-        return ["", ""], [[redact(k), redact(format_cell(v, limit))] for k, v in section.items]
+        return ["", ""], [[clean(k), clean(format_cell(v, limit))] for k, v in section.items]
     rows = [
-        [redact(format_cell(cell, limit if i in section.wrap else None)) for i, cell in enumerate(row)]
+        [clean(format_cell(cell, limit if i in section.wrap else None)) for i, cell in enumerate(row)]
         for row in section.rows
     ]
-    return [redact(c) for c in section.columns], rows
+    return [clean(c) for c in section.columns], rows
 
 
 def make_console(stream: IO[str], *, stderr: bool = False) -> Any:
@@ -105,19 +115,19 @@ def _render_rich(report: Report, stream: IO[str]) -> None:
 
     console = make_console(stream)
     if report.title:
-        console.print(RichText(redact(report.title), style="bold"))
+        console.print(RichText(clean(report.title), style="bold"))
     if report.headline:
-        console.print(RichText(redact(report.headline), style=TONE_STYLE.get(report.tone, "bold")))
+        console.print(RichText(clean(report.headline), style=TONE_STYLE.get(report.tone, "bold")))
     for section in report.sections:
         if isinstance(section, Text):
-            console.print(RichText(redact(section.text), style=TONE_STYLE.get(section.tone, "")))
+            console.print(RichText(clean(section.text), style=TONE_STYLE.get(section.tone, "")))
             continue
         if isinstance(section, KeyValues):
             grid = RichTable(title=_title(section), title_justify="left", show_header=False, box=None, pad_edge=False)
             grid.add_column(style="bold")
             grid.add_column()
             for key, value in section.items:
-                grid.add_row(redact(key), _styled(format_cell(value)))
+                grid.add_row(clean(key), _styled(format_cell(value)))
             console.print(grid)
             continue
         _print_table(console, section, RichTable)
@@ -128,14 +138,14 @@ def _print_table(console: Any, section: Table, rich_table: Any) -> None:
 
     if not section.rows:
         if section.title:
-            console.print(RichText(redact(section.title), style="bold"))
+            console.print(RichText(clean(section.title), style="bold"))
         console.print(RichText(section.empty, style="dim"))
         return
     table = rich_table(title=_title(section), title_justify="left", header_style="bold")
     for index, column in enumerate(section.columns):
         wraps = index in section.wrap
         table.add_column(
-            redact(column),
+            clean(column),
             overflow="fold" if wraps else "ellipsis",
             no_wrap=not wraps,
             max_width=_TEXT_LIMIT if wraps else None,
@@ -149,11 +159,11 @@ def _print_table(console: Any, section: Table, rich_table: Any) -> None:
 
 def _title(section: Section) -> str | None:
     title = getattr(section, "title", None)
-    return redact(title) if title else None
+    return clean(title) if title else None
 
 
 def _styled(text: str) -> Any:
     from rich.text import Text as RichText
 
     tone = TONE_OF_WORD.get(text.lower())
-    return RichText(redact(text), style=TONE_STYLE[tone] if tone else "")
+    return RichText(clean(text), style=TONE_STYLE[tone] if tone else "")

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-from cronctl.redact import redact
+from cronctl.output.render import clean
 
 _console: Any = None
 
@@ -21,7 +21,7 @@ def stderr_console() -> Any:
 
 
 def _plain(style: str, prefix: str, message: str) -> None:
-    text = redact(message)
+    text = clean(message)
     if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
         from rich.text import Text
 
@@ -51,7 +51,7 @@ def confirm(question: str, *, assume_yes: bool) -> bool:
         from cronctl.errors import Aborted
 
         raise Aborted(f"{question} — no terminal to confirm on; pass --yes to proceed")
-    sys.stderr.write(redact(question) + " [y/N] ")
+    sys.stderr.write(clean(question) + " [y/N] ")
     sys.stderr.flush()
     try:
         answer = sys.stdin.readline()

@@ -186,5 +186,9 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
     if remaining:
         headline += f"; {len(remaining)} stale lock(s) remain"
     tone = "warn" if remaining else "ok"
+    exit_code = ExitCode.NOT_OK if remaining else ExitCode.OK
+    if reads and all(r.error for r in reads):
+        # Nothing could be seen, so nothing was judged: that is not a clean bill of health.
+        headline, tone, exit_code = "no lock backend could be read; nothing was cleared", "crit", ExitCode.UNAVAILABLE
     return Report(data=data, sections=sections, title="Clear job locks", headline=headline, tone=tone,
-                  exit_code=int(ExitCode.NOT_OK if remaining else ExitCode.OK))
+                  exit_code=int(exit_code))
