@@ -217,5 +217,6 @@ def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fm
     except Exception as exc:
         if debug:
             raise
-        terminal.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        text = " ".join(str(exc).split())
+        terminal.error(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)")
         raise typer.Exit(error_exit if error_exit is not None else INTERNAL_ERROR) from None
