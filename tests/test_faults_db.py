@@ -294,11 +294,6 @@ def test_server_killed_during_a_triage_ends_promptly_with_exit_3(private_cluster
         assert json.loads(stdout)["status"] == "unknown"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources/triage.py Session.run lets the raw OperationalError of a dead "
-    "connection escape (internal error, several lines) instead of translating it",
-)
 def test_server_killed_during_a_triage_says_so_in_one_line(private_cluster: PgCluster, tmp_path: Path) -> None:
     proc, _stdout, stderr, _, _ = _kill_during_triage(private_cluster, tmp_path)
     assert proc.returncode == 3

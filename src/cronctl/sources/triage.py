@@ -10,6 +10,7 @@ read-only transaction.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import time
 from collections.abc import Sequence
@@ -73,6 +74,10 @@ class Session:
         encoding = self.conn.info.encoding
         deadline = time.monotonic() + self.statement_timeout * len(statements) + SEND_SLACK
         self.round_trips += 1
+        import psycopg
+
+        from cronctl.db import translate
+
         pg.enter_pipeline_mode()
         try:
             for text in texts:
@@ -80,8 +85,12 @@ class Session:
                 pg.pipeline_sync()
             _flush(pg, deadline)
             return {s.key: self._read_one(pg, s, deadline) for s in statements}
+        except psycopg.Error as exc:
+            # The server went away mid-batch: no check can answer, and that is one line, not a traceback.
+            raise translate(exc, "triage") from None
         finally:
-            pg.exit_pipeline_mode()
+            with contextlib.suppress(psycopg.Error):
+                pg.exit_pipeline_mode()
 
     def _read_one(self, pg: Any, statement: Statement, deadline: float) -> Answer:
         from psycopg import errors, pq
