@@ -129,8 +129,23 @@ def main() -> None:
         runbook.write_text(RUNBOOK)
         env = {**os.environ, "DATABASE_URL": cluster.superuser_dsn, "NO_COLOR": "1", "PGPASSWORD": cluster.password}
         cronctl = [sys.executable, "-m", "cronctl"]
-        psql = [str(Path(cluster._bin.tool("psql"))), "-X", "-q", "-h", cluster.host, "-p", str(cluster.port),
-                "-U", "postgres", "-d", cluster.dbname, "-c", SEED_004_HISTORY_SQL, "-o", os.devnull]
+        psql = [
+            str(Path(cluster._bin.tool("psql"))),
+            "-X",
+            "-q",
+            "-h",
+            cluster.host,
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            "-d",
+            cluster.dbname,
+            "-c",
+            SEED_004_HISTORY_SQL,
+            "-o",
+            os.devnull,
+        ]
         commands = {
             "cronctl pgcron list": [*cronctl, "pgcron", "list", "-r", str(runbook), "-f", "json"],
             f"cronctl logs {TARGET_JOB}": [*cronctl, "logs", TARGET_JOB, "-r", str(runbook), "-f", "json"],
@@ -154,8 +169,9 @@ def main() -> None:
     print(render(results, commands, args.repeat, plan))
 
 
-def render(results: list[tuple[int, float, dict[str, float]]], commands: dict[str, list[str]], repeat: int,
-           plan: str) -> str:
+def render(
+    results: list[tuple[int, float, dict[str, float]]], commands: dict[str, list[str]], repeat: int, plan: str
+) -> str:
     names = [*commands, *IN_PROCESS]
     lines = [
         "## History benchmark",
@@ -172,8 +188,10 @@ def render(results: list[tuple[int, float, dict[str, float]]], commands: dict[st
         first, last = results[0][2], results[-1][2]
         lines += ["", "Ratio largest/smallest: " + ", ".join(f"{n}: {last[n] / first[n]:.2f}x" for n in names)]
     lines += ["", "Commands:", ""]
-    lines += [f"- `{name}`: `{' '.join(c if ' ' not in c else repr(c) for c in cmd[:8])} ...`" for name, cmd in
-              commands.items()]
+    lines += [
+        f"- `{name}`: `{' '.join(c if ' ' not in c else repr(c) for c in cmd[:8])} ...`"
+        for name, cmd in commands.items()
+    ]
     lines += ["", "Plan of the seed 004 query at the largest size:", "", "```", plan, "```"]
     return "\n".join(lines)
 

@@ -52,11 +52,27 @@ def main() -> None:
     routes = [Route("POST", f"/slow/{i}", auth="bearer", secret=SECRET, responses=slow) for i in range(JOBS)]
     with tempfile.TemporaryDirectory() as tmp, JobServer(routes) as server:
         path = runbook(Path(tmp))
-        env = {"APP_URL": server.url, "CRON_SECRET": SECRET, "CRONCTL_AUDIT_FILE": str(Path(tmp) / "audit.jsonl"),
-               "NO_COLOR": "1"}
-        curl = ["curl", "-s", "-o", "/dev/null", "-X", "POST", f"{server.url}/slow/0",
-                "-H", f"Authorization: Bearer {SECRET}", "-H", "Content-Type: application/json",
-                "--data-raw", '{"limit":10}']
+        env = {
+            "APP_URL": server.url,
+            "CRON_SECRET": SECRET,
+            "CRONCTL_AUDIT_FILE": str(Path(tmp) / "audit.jsonl"),
+            "NO_COLOR": "1",
+        }
+        curl = [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            f"{server.url}/slow/0",
+            "-H",
+            f"Authorization: Bearer {SECRET}",
+            "-H",
+            "Content-Type: application/json",
+            "--data-raw",
+            '{"limit":10}',
+        ]
         one = [cronctl(), "trigger", "job00", "-r", str(path), "-f", "json"]
         many = [cronctl(), "trigger", *[f"job{i:02d}" for i in range(JOBS)], "-r", str(path), "-f", "json"]
         for argv in (one, many):  # a failing command would time an error path, not a trigger
@@ -72,13 +88,19 @@ def main() -> None:
     rows = [
         ["curl, one request (1 s endpoint)", ms(t_curl), "-", "-"],
         ["`cronctl trigger job00` (same request)", ms(t_one), f"{ratio:.2f}x curl", "ok" if ratio < 2 else "MISSED"],
-        [f"`cronctl trigger` {JOBS} jobs together (1 s endpoint each)", ms(t_many), "< 1500 ms",
-         "ok" if t_many < 1.5 else "MISSED"],
+        [
+            f"`cronctl trigger` {JOBS} jobs together (1 s endpoint each)",
+            ms(t_many),
+            "< 1500 ms",
+            "ok" if t_many < 1.5 else "MISSED",
+        ],
     ]
     print("## trigger\n")
     print(f"Machine: {machine()}  ")
-    print(f"Command: `.venv/bin/python bench/trigger.py --runs {args.runs}` (median wall of {args.runs} runs, "
-          f"1 warm-up; {total} requests served)\n")
+    print(
+        f"Command: `.venv/bin/python bench/trigger.py --runs {args.runs}` (median wall of {args.runs} runs, "
+        f"1 warm-up; {total} requests served)\n"
+    )
     print(markdown_table(["case", "median wall", "target", "result"], rows))
     if os.environ.get("BENCH_STRICT") and (ratio >= 2 or t_many >= 1.5):
         raise SystemExit(1)

@@ -106,23 +106,13 @@ def read_only_role(pg_cluster: PgCluster, pg_dsn: str, _read_only_password: str)
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [READ_ONLY_ROLE]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
-        conn.execute(
-            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(_read_only_password))
-        )
+        conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(_read_only_password)))
         conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(role))
         # Default privileges cover schemas and tables that a test creates after this fixture ran.
-        conn.execute(
-            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT USAGE ON SCHEMAS TO {}").format(role)
-        )
-        conn.execute(
-            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO {}").format(role)
-        )
-        schemas = conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'cron', 'net')"
-        ).fetchall()
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT USAGE ON SCHEMAS TO {}").format(role))
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO {}").format(role))
+        schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'cron', 'net')").fetchall()
         for (schema,) in schemas:
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
-            conn.execute(
-                sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role)
-            )
+            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role))
     return pg_cluster.dsn(user=READ_ONLY_ROLE, password=_read_only_password)

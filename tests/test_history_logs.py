@@ -56,8 +56,16 @@ def db(clean_db: str) -> psycopg.Connection:
         yield c
 
 
-def response(db, rid: int, created: datetime, status: int | None, *, timed_out: bool | None = False,
-             error: str | None = None, content: str | None = None) -> None:
+def response(
+    db,
+    rid: int,
+    created: datetime,
+    status: int | None,
+    *,
+    timed_out: bool | None = False,
+    error: str | None = None,
+    content: str | None = None,
+) -> None:
     db.execute(
         "INSERT INTO net._http_response (id, status_code, content, timed_out, error_msg, created)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
@@ -186,8 +194,13 @@ def test_run_log_tables_both_shapes(db, clean_db, tmp_path) -> None:
     data = json.loads(logs(rb, clean_db, "enrolment-sync", "--failed").stdout)
     assert [r["message"] for r in data["runs"]] == ["Meta API 429"]
     # A mapped column that does not exist: one line naming it.
-    bad = runbook(tmp_path, RUN_LOGS.replace('message_column = "error_message"\nrecords_column = "records_count"',
-                                             'message_column = "err_msg"\nrecords_column = "records_count"'))
+    bad = runbook(
+        tmp_path,
+        RUN_LOGS.replace(
+            'message_column = "error_message"\nrecords_column = "records_count"',
+            'message_column = "err_msg"\nrecords_column = "records_count"',
+        ),
+    )
     res = logs(bad, clean_db, "collect-daily")
     assert res.exit_code == 3 and "err_msg" in res.stderr and "message_column" in res.stderr
     assert res.stderr.strip().count("\n") == 0
@@ -198,18 +211,35 @@ def test_run_log_tables_both_shapes(db, clean_db, tmp_path) -> None:
 
 def test_health_endpoint_source_and_failing_alongside(db, clean_db, tmp_path) -> None:
     checks = {"collect-daily": health_check(NOW - timedelta(hours=3), "error", ok=False)}
-    route = Route("GET", "/api/cron/health", auth="bearer", secret="s3cret-token",
-                  responses=health_payload(checks, missing=["collect-daily"]))
+    route = Route(
+        "GET",
+        "/api/cron/health",
+        auth="bearer",
+        secret="s3cret-token",
+        responses=health_payload(checks, missing=["collect-daily"]),
+    )
     with JobServer([route]) as server:
-        body = RUN_LOGS.replace('[jobs.collect-daily.history]\nrun_log = "cron_runs"',
-                                '[jobs.collect-daily.history]\nrun_log = "cron_runs"\nhealth = "app"') + f"""
+        body = (
+            RUN_LOGS.replace(
+                '[jobs.collect-daily.history]\nrun_log = "cron_runs"',
+                '[jobs.collect-daily.history]\nrun_log = "cron_runs"\nhealth = "app"',
+            )
+            + f"""
 [health.app]
 url = "{server.url}/api/cron/health"
 auth = {{ kind = "bearer", secret_env = "CRON_SECRET" }}
 """
+        )
         rb = runbook(tmp_path, body)
-        res = run_cli("logs", "collect-daily", "-r", rb, "-f", "json",
-                      env={"DATABASE_URL": clean_db, "CRON_SECRET": "s3cret-token"})
+        res = run_cli(
+            "logs",
+            "collect-daily",
+            "-r",
+            rb,
+            "-f",
+            "json",
+            env={"DATABASE_URL": clean_db, "CRON_SECRET": "s3cret-token"},
+        )
         assert res.exit_code == 0, res.output
         data = json.loads(res.stdout)
         states = {s["source"]: s["state"] for s in data["sources"]}
@@ -217,8 +247,9 @@ auth = {{ kind = "bearer", secret_env = "CRON_SECRET" }}
         (run,) = data["runs"]
         assert run["source"] == "health" and run["status"] == "failed" and run["detail"]["missing"] is True
         assert "s3cret-token" not in res.output
-        res = run_cli("logs", "collect-daily", "-r", rb, "-f", "json",
-                      env={"DATABASE_URL": clean_db, "CRON_SECRET": "wrong"})
+        res = run_cli(
+            "logs", "collect-daily", "-r", rb, "-f", "json", env={"DATABASE_URL": clean_db, "CRON_SECRET": "wrong"}
+        )
         assert res.exit_code == 3 and "401" in res.stderr  # every source failed: one line
 
 

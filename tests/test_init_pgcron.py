@@ -114,7 +114,7 @@ def test_positional_arguments_and_literal_token() -> None:
     token = fake_jwt("service_role")
     command = (
         "SELECT net.http_post('https://x.supabase.co/functions/v1/a', '{\"n\": 2}'::jsonb, '{}'::jsonb, "
-        f"'{{\"Authorization\": \"Bearer {token}\", \"apikey\": \"{token}\"}}'::jsonb)"
+        f'\'{{"Authorization": "Bearer {token}", "apikey": "{token}"}}\'::jsonb)'
     )
     draft = draft_from_cron(CronRow(1, "a", "*/5 * * * *", command))
     assert draft.url == "https://x.supabase.co/functions/v1/a"
@@ -184,9 +184,11 @@ def test_init_refuses_overwrite_and_merges_keeping_hand_edits(clean_db: str, tmp
     out = tmp_path / "cronctl.toml"
     env = {"DATABASE_URL": clean_db}
     assert run_cli("init", "--from-pgcron", "-o", str(out), env=env).exit_code == 0
-    edited = out.read_text().replace(
-        "[jobs.notification-worker]", "# hand note: keep limit small\n[jobs.notification-worker]"
-    ).replace('schedule = "0 6 * * *"', 'schedule = "30 6 * * *"')
+    edited = (
+        out.read_text()
+        .replace("[jobs.notification-worker]", "# hand note: keep limit small\n[jobs.notification-worker]")
+        .replace('schedule = "0 6 * * *"', 'schedule = "30 6 * * *"')
+    )
     out.write_text(edited)
 
     again = run_cli("init", "--from-pgcron", "-o", str(out), env=env)

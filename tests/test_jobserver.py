@@ -43,9 +43,7 @@ def server() -> Iterator[JobServer]:
         yield srv
 
 
-def post(
-    srv: JobServer, path: str, body: bytes = b"{}", headers: dict[str, str] | None = None
-) -> httpx.Response:
+def post(srv: JobServer, path: str, body: bytes = b"{}", headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.post(srv.url + path, content=body, headers=headers or {}, timeout=5)
 
 
@@ -161,15 +159,9 @@ def test_stripe(server: JobServer) -> None:
     now = int(time.time())
 
     assert (
-        post(
-            server, "/stripe", payload, {"Stripe-Signature": stripe_header(secret, payload, now)}
-        ).status_code
-        == 200
+        post(server, "/stripe", payload, {"Stripe-Signature": stripe_header(secret, payload, now)}).status_code == 200
     )
-    assert (
-        post(server, "/stripe", payload, {"Stripe-Signature": stripe_header(WRONG, payload, now)}).status_code
-        == 401
-    )
+    assert post(server, "/stripe", payload, {"Stripe-Signature": stripe_header(WRONG, payload, now)}).status_code == 401
     stale = stripe_header(secret, payload, now - 3600)
     assert post(server, "/stripe", payload, {"Stripe-Signature": stale}).status_code == 401
     assert post(server, "/stripe", payload).status_code == 401
@@ -455,14 +447,10 @@ def test_health_payload() -> None:
     (good,) = health_payload({"collect-daily": health_check(when)})
     assert good.json == {
         "healthy": True,
-        "checks": {
-            "collect-daily": {"lastRun": "2026-03-01T09:00:00+00:00", "status": "success", "ok": True}
-        },
+        "checks": {"collect-daily": {"lastRun": "2026-03-01T09:00:00+00:00", "status": "success", "ok": True}},
         "missing": [],
     }
-    (bad,) = health_payload(
-        {"collect-daily": health_check(None, "error", ok=False)}, missing=["collect-mixpanel"]
-    )
+    (bad,) = health_payload({"collect-daily": health_check(None, "error", ok=False)}, missing=["collect-mixpanel"])
     assert bad.json["healthy"] is False
     assert bad.json["missing"] == ["collect-mixpanel"]
 

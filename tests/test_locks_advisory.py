@@ -72,21 +72,42 @@ def test_idle_in_transaction_holder_reported_with_pid_and_terminated(runbook: Pa
         assert locks["pair-lock"]["pid"] == pair.info.backend_pid
 
         # Without --terminate nothing is touched; the exact command is shown instead.
-        result = run_cli("locks", "clear", "--all-stale", "--yes", "-r", str(runbook), "-f", "json",
-                         env={"DATABASE_URL": clean_db})
+        result = run_cli(
+            "locks", "clear", "--all-stale", "--yes", "-r", str(runbook), "-f", "json", env={"DATABASE_URL": clean_db}
+        )
         assert result.exit_code == 1
         skipped = json.loads(result.stdout)["skipped"]
         assert f"pg_terminate_backend({holder_pid})" in skipped[0]["reason"]
         assert alive(clean_db, holder_pid)
 
-        result = run_cli("locks", "clear", "report-builder", "--terminate", "--dry-run", "-r", str(runbook),
-                         "-f", "json", env={"DATABASE_URL": clean_db})
+        result = run_cli(
+            "locks",
+            "clear",
+            "report-builder",
+            "--terminate",
+            "--dry-run",
+            "-r",
+            str(runbook),
+            "-f",
+            "json",
+            env={"DATABASE_URL": clean_db},
+        )
         assert json.loads(result.stdout)["would_clear"][0]["statement"] == (
             f"SELECT pg_terminate_backend({holder_pid});"
         )
 
-        result = run_cli("locks", "clear", "report-builder", "--terminate", "--yes", "-r", str(runbook),
-                         "-f", "json", env={"DATABASE_URL": clean_db})
+        result = run_cli(
+            "locks",
+            "clear",
+            "report-builder",
+            "--terminate",
+            "--yes",
+            "-r",
+            str(runbook),
+            "-f",
+            "json",
+            env={"DATABASE_URL": clean_db},
+        )
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["cleared"][0]["action"] == f"terminated pid {holder_pid}"
         deadline = time.monotonic() + 5  # termination is asynchronous

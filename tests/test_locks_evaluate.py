@@ -72,8 +72,13 @@ def advisory(state: str | None, idle: float, found: bool = True, pid: int | None
         key="42",
         holder=f"pid {pid}",
         acquired_at=NOW - timedelta(seconds=idle + 1),
-        detail={"pid": pid, "backend_found": found, "state": state, "application_name": "worker",
-                "state_change": NOW - timedelta(seconds=idle)},
+        detail={
+            "pid": pid,
+            "backend_found": found,
+            "state": state,
+            "application_name": "worker",
+            "state_change": NOW - timedelta(seconds=idle),
+        },
     )
 
 
@@ -102,8 +107,9 @@ def test_advisory_session_lock_on_idle_connection() -> None:
 
 
 def redis_lock(ttl_ms: int, idle: int | None) -> Lock:
-    return Lock(name="sync", backend="redis", key="cron:sync:lock", holder="1",
-                detail={"ttl_ms": ttl_ms, "idle_seconds": idle})
+    return Lock(
+        name="sync", backend="redis", key="cron:sync:lock", holder="1", detail={"ttl_ms": ttl_ms, "idle_seconds": idle}
+    )
 
 
 def test_redis_expiring_key_is_held_and_persistent_key_ages_out() -> None:

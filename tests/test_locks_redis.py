@@ -77,11 +77,17 @@ def names(data: dict[str, object], key: str = "locks") -> dict[str, dict[str, ob
     return {item["name"]: item for item in data[key]}  # type: ignore[attr-defined, index]
 
 
-def test_expiring_and_non_expiring_keys(runbook: Path, client: redis.Redis, redis_url: str,  # noqa: F811
-                                        clean_db: str) -> None:
+def test_expiring_and_non_expiring_keys(
+    runbook: Path,
+    client: redis.Redis,
+    redis_url: str,  # noqa: F811
+    clean_db: str,
+) -> None:
     with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute("CREATE TABLE job_lock (job_name text PRIMARY KEY, locked_by text, locked_at timestamptz, "
-                     "lock_expires_at timestamptz)")
+        conn.execute(
+            "CREATE TABLE job_lock (job_name text PRIMARY KEY, locked_by text, locked_at timestamptz, "
+            "lock_expires_at timestamptz)"
+        )
     client.set("cron:refresh-tokens:lock", "1", nx=True, ex=300)
     client.set("cron:cleanup:lock", "worker-7")  # a crash between SET (without EX) and DEL: never goes away
     env = {"DATABASE_URL": clean_db, "REDIS_URL": redis_url}
@@ -91,8 +97,11 @@ def test_expiring_and_non_expiring_keys(runbook: Path, client: redis.Redis, redi
     assert code == 0
     assert locks["refresh-tokens"]["state"] == "held"
     assert "expires by itself" in str(locks["refresh-tokens"]["reason"])
-    assert 0 < (datetime.fromisoformat(str(locks["refresh-tokens"]["expires_at"])) - datetime.now(UTC)
-                ).total_seconds() <= 300
+    assert (
+        0
+        < (datetime.fromisoformat(str(locks["refresh-tokens"]["expires_at"])) - datetime.now(UTC)).total_seconds()
+        <= 300
+    )
     assert locks["cleanup"]["state"] == "held"
     assert "no expiry" in str(locks["cleanup"]["reason"])
 
@@ -113,8 +122,7 @@ def test_expiring_and_non_expiring_keys(runbook: Path, client: redis.Redis, redi
     assert client.exists("cron:refresh-tokens:lock") == 1
 
 
-def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.Redis,
-                                                   redis_url: str) -> None:  # noqa: F811
+def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.Redis, redis_url: str) -> None:  # noqa: F811
     book = load_runbook(runbook)
     conn = redis_connect(redis_url)
     now = datetime.now(UTC)
@@ -133,8 +141,7 @@ def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.
 
 
 @pytest.mark.slow
-def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client: redis.Redis,
-                                                          redis_url: str) -> None:  # noqa: F811
+def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client: redis.Redis, redis_url: str) -> None:  # noqa: F811
     book = load_runbook(runbook)
     job = book.jobs["cleanup"]
     rounds, pairs = 50, 6
@@ -180,10 +187,13 @@ def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client:
 
 def test_unreachable_redis_degrades_only_its_backend(runbook: Path, clean_db: str) -> None:
     with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute("CREATE TABLE job_lock (job_name text PRIMARY KEY, locked_by text, locked_at timestamptz, "
-                     "lock_expires_at timestamptz)")
-        conn.execute("INSERT INTO job_lock VALUES ('enrolment-sync', 'w1', now() - interval '1 day', "
-                     "now() - interval '1 hour')")
+        conn.execute(
+            "CREATE TABLE job_lock (job_name text PRIMARY KEY, locked_by text, locked_at timestamptz, "
+            "lock_expires_at timestamptz)"
+        )
+        conn.execute(
+            "INSERT INTO job_lock VALUES ('enrolment-sync', 'w1', now() - interval '1 day', now() - interval '1 hour')"
+        )
     dead = f"redis://127.0.0.1:{free_port()}/0"
     code, data = cli(runbook, {"DATABASE_URL": clean_db, "REDIS_URL": dead})
     assert code == 1
@@ -204,7 +214,10 @@ def test_missing_redis_package_says_what_to_install(monkeypatch: pytest.MonkeyPa
 
 
 def test_persistent_small_integer_value_needs_force_without_history(
-    runbook: Path, client: redis.Redis, redis_url: str, clean_db: str  # noqa: F811
+    runbook: Path,
+    client: redis.Redis,
+    redis_url: str,
+    clean_db: str,
 ) -> None:
     client.set("cron:cleanup:lock", "1")  # seed 001's value; Redis cannot tell how old it is
     env = {"DATABASE_URL": clean_db, "REDIS_URL": redis_url}

@@ -87,14 +87,17 @@ def sql(dsn: str, statement: str, params: object = None) -> list[tuple[object, .
 
 
 def seed_locks(dsn: str) -> None:
-    sql(dsn, """
+    sql(
+        dsn,
+        """
         INSERT INTO job_lock VALUES
           ('enrolment-sync', 'worker-dead', now() - interval '2 hours', now() + interval '1 day'),
           ('grade-sync', 'worker-2', now() - interval '10 seconds', now() + interval '5 minutes'),
           ('busy-sync', 'worker-3', now() - interval '3 hours', NULL),
           ('old-job', 'worker-9', now() - interval '3 days', now() - interval '2 days');
         INSERT INTO run_log (job, status, started_at) VALUES ('busy-sync', 'RUNNING', now() - interval '3 hours');
-    """)
+    """,
+    )
 
 
 def run(runbook: Path, dsn: str, *args: str) -> tuple[int, dict[str, object], str]:
@@ -121,8 +124,17 @@ def test_list_judges_stale_and_live_rows(runbook: Path, db: str) -> None:
     assert locks["busy-sync"]["state"] == "held"
     assert "run in progress" in str(locks["busy-sync"]["reason"])
     assert locks["old-job"]["state"] == "expired"
-    assert set(locks["enrolment-sync"]) >= {"name", "backend", "holder", "acquired_at", "expires_at",
-                                             "age_seconds", "stale", "state", "reason"}
+    assert set(locks["enrolment-sync"]) >= {
+        "name",
+        "backend",
+        "holder",
+        "acquired_at",
+        "expires_at",
+        "age_seconds",
+        "stale",
+        "state",
+        "reason",
+    }
 
     code, data, _ = run(runbook, db, "--stale")
     assert code == 1
@@ -177,8 +189,12 @@ def test_clear_one_job_refuses_a_live_lock_without_force(runbook: Path, db: str)
 
 
 def test_usage_errors(runbook: Path, db: str) -> None:
-    for args in (["clear"], ["clear", "enrolment-sync", "--all-stale"], ["clear", "--all-stale", "--force"],
-                 ["clear", "enrolmnt-sync"]):
+    for args in (
+        ["clear"],
+        ["clear", "enrolment-sync", "--all-stale"],
+        ["clear", "--all-stale", "--force"],
+        ["clear", "enrolmnt-sync"],
+    ):
         result = run_cli("locks", *args, "-r", str(runbook), env={"DATABASE_URL": db})
         assert result.exit_code == 2, (args, result.output)
     result = run_cli("locks", "clear", "enrolmnt-sync", "-r", str(runbook), env={"DATABASE_URL": db})
@@ -195,8 +211,10 @@ def test_lock_reacquired_between_listing_and_clearing_is_skipped(runbook: Path, 
         lock = seen["enrolment-sync"]
         assert judge(lock, book.jobs["enrolment-sync"], now).state == "stale"
         # The job starts again between the listing and the clear.
-        conn.execute("UPDATE job_lock SET locked_by = 'worker-new', locked_at = now(), "
-                     "lock_expires_at = now() + interval '5 minutes' WHERE job_name = 'enrolment-sync'")
+        conn.execute(
+            "UPDATE job_lock SET locked_by = 'worker-new', locked_at = now(), "
+            "lock_expires_at = now() + interval '5 minutes' WHERE job_name = 'enrolment-sync'"
+        )
         assert delete_table_lock(conn, spec, lock) is False
         # The same holder name re-acquiring later is still a different lock (acquired time differs).
         expired = seen["old-job"]
@@ -234,8 +252,11 @@ def test_concurrent_reacquire_race_never_loses_a_live_lock(runbook: Path, db: st
             with psycopg.connect(db, autocommit=True) as cleaner, psycopg.connect(db, autocommit=True) as worker:
                 for n in range(rounds):
                     cleaner.execute("DELETE FROM job_lock WHERE job_name = %s", [job])
-                    cleaner.execute("INSERT INTO job_lock VALUES (%s, 'crashed', now() - interval '1 hour', "
-                                    "now() - interval '30 minutes')", [job])
+                    cleaner.execute(
+                        "INSERT INTO job_lock VALUES (%s, 'crashed', now() - interval '1 hour', "
+                        "now() - interval '30 minutes')",
+                        [job],
+                    )
                     seen = [lk for lk in read_table(cleaner, spec, {}) if lk.key == job]
                     assert judge(seen[0], None, datetime.now(UTC)).stale
                     start = threading.Barrier(2)
@@ -282,8 +303,7 @@ def test_read_only_role_lists_but_clear_is_refused(runbook: Path, db: str, read_
     assert code == 1
     assert by_name(data)["old-job"]["state"] == "expired"
 
-    result = run_cli("locks", "clear", "--all-stale", "--yes", "-r", str(runbook),
-                     env={"DATABASE_URL": read_only_role})
+    result = run_cli("locks", "clear", "--all-stale", "--yes", "-r", str(runbook), env={"DATABASE_URL": read_only_role})
     assert result.exit_code == 4, result.output
     assert "permission denied" in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
@@ -300,7 +320,6 @@ def test_missing_lock_table_says_why(runbook: Path, clean_db: str) -> None:
     assert backends[0]["state"] == "error"  # type: ignore[index]
     assert "job_lock" in backends[0]["message"] and "does not exist" in backends[0]["message"]  # type: ignore[index]
 
-    result = run_cli("locks", "clear", "enrolment-sync", "--yes", "-r", str(runbook),
-                     env={"DATABASE_URL": clean_db})
+    result = run_cli("locks", "clear", "enrolment-sync", "--yes", "-r", str(runbook), env={"DATABASE_URL": clean_db})
     assert result.exit_code == 3
     assert "does not exist" in result.stderr

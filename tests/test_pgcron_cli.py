@@ -63,7 +63,7 @@ def seed_jobs(db: psycopg.Connection) -> int:
     jobid = schedule(db, "notification-worker", "SELECT 41 + 1")
     other = schedule(db, "cleanup")
     add_run(db, jobid, "succeeded", NOW - timedelta(minutes=10))
-    add_run(db, jobid, "failed", NOW - timedelta(minutes=5), message="ERROR:  schema \"net\" does not exist")
+    add_run(db, jobid, "failed", NOW - timedelta(minutes=5), message='ERROR:  schema "net" does not exist')
     add_run(db, other, "running", NOW)
     return jobid
 
@@ -78,8 +78,19 @@ def test_list_all_formats(db, env, tmp_path) -> None:
     data = json.loads(cli(rb, env, "list").stdout)
     jobs = {j["jobname"]: j for j in data["jobs"]}
     w = jobs["notification-worker"]
-    assert set(w) >= {"jobid", "jobname", "schedule", "schedule_text", "active", "database", "username",
-                      "last_run", "next_run", "running_now", "command"}
+    assert set(w) >= {
+        "jobid",
+        "jobname",
+        "schedule",
+        "schedule_text",
+        "active",
+        "database",
+        "username",
+        "last_run",
+        "next_run",
+        "running_now",
+        "command",
+    }
     assert w["jobid"] == jobid and w["last_run"]["status"] == "failed" and w["running_now"] is False
     assert w["schedule_text"] and w["next_run"]
     assert jobs["cleanup"]["running_now"] is True
@@ -165,7 +176,10 @@ def test_disable_enable_dry_run_confirm_and_audit(db, env, tmp_path) -> None:
     assert res.exit_code == 0 and job_row(db, "notification-worker")[0] is True
     records = audit_lines(env)
     assert [(r["action"], r["dry_run"], r["result"]) for r in records] == [
-        ("pgcron.disable", True, "dry-run"), ("pgcron.disable", False, "ok"), ("pgcron.enable", False, "ok")]
+        ("pgcron.disable", True, "dry-run"),
+        ("pgcron.disable", False, "ok"),
+        ("pgcron.enable", False, "ok"),
+    ]
 
 
 def test_reschedule_validates_first(db, env, tmp_path) -> None:
@@ -231,9 +245,14 @@ def test_read_only_role_reads_but_cannot_change(db, env, tmp_path, read_only_rol
     data = json.loads(res.stdout)
     assert data["superuser"] is False and data["jobs"] == []  # RLS hides postgres' jobs
     assert "row-level security" in cli(rb, ro, "list", fmt="plain").stdout
-    for args in (["disable", "worker"], ["enable", "worker"], ["unschedule", "worker"],
-                 ["reschedule", "worker", "*/5 * * * *"], ["run", "worker"],
-                 ["purge-history", "--older-than", "1d"]):
+    for args in (
+        ["disable", "worker"],
+        ["enable", "worker"],
+        ["unschedule", "worker"],
+        ["reschedule", "worker", "*/5 * * * *"],
+        ["run", "worker"],
+        ["purge-history", "--older-than", "1d"],
+    ):
         res = cli(rb, ro, *args, "--yes")
         assert res.exit_code == 4, (args, res.output)
         assert "read-only" in res.stderr and res.stderr.strip().count("\n") == 0

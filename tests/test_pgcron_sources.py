@@ -138,9 +138,19 @@ def test_platform_facts_scheduler_size_and_stuck(conn: psycopg.Connection, pg_cl
 
 
 def test_version_told_by_settings() -> None:
-    base = dict(server_version="15", server_version_num=150000, role="r", superuser=True, database="d",
-                cron_schema=True, pg_cron_extversion="1.4-1", net_schema=False, net_response_table=False,
-                pg_net_extversion=None, preloaded=True)
+    base = dict(
+        server_version="15",
+        server_version_num=150000,
+        role="r",
+        superuser=True,
+        database="d",
+        cron_schema=True,
+        pg_cron_extversion="1.4-1",
+        net_schema=False,
+        net_response_table=False,
+        pg_net_extversion=None,
+        preloaded=True,
+    )
     assert platform.ServerFacts(**base, cron_settings={"cron.timezone": "GMT"}).pg_cron_version == "1.5+"
     six = {"cron.timezone": "GMT", "cron.launch_active_jobs": "on"}
     assert platform.ServerFacts(**base, cron_settings=six).pg_cron_version == "1.6+"
@@ -155,9 +165,9 @@ def test_purge_plan_finds_cutoff_by_runid(conn: psycopg.Connection) -> None:
     )
     cutoff = datetime.now(UTC) - timedelta(hours=100)
     plan = pgcron.plan_purge(conn, cutoff)
-    expected = conn.execute(
-        "SELECT min(runid) FROM cron.job_run_details WHERE start_time >= %s", [cutoff]
-    ).fetchone()[0]
+    expected = conn.execute("SELECT min(runid) FROM cron.job_run_details WHERE start_time >= %s", [cutoff]).fetchone()[
+        0
+    ]
     assert plan.cutoff_runid == expected
     assert plan.estimated_rows == 900
     batches = pgcron.purge_batches(plan, 250)

@@ -147,11 +147,6 @@ def test_triage_as_read_only_role_still_judges_app_tables(ro: dict[str, str | No
     assert any(lock["stale"] and "sync-enrolments" in json.dumps(lock) for lock in data["locks"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run-log table with row-level security (demo's cron_runs) looks empty to "
-    "the role and the job is judged never_run, without saying that RLS may hide its rows",
-)
 def test_run_log_hidden_by_row_level_security_is_said(ro: dict[str, str | None]) -> None:
     data = json.loads(cli(ro, "triage", "-f", "json").stdout)
     job = next(j for j in data["jobs"] if j["name"] == "nightly-report")

@@ -211,28 +211,161 @@ def _loads(text: str) -> dict[str, Any]:
 
 
 KNOWN_KEYS = [
-    "runbook", "name", "description", "connection", "database_url", "redis_url", "statement_timeout",
-    "connect_timeout", "profiles", "vars", "env_file", "jobs", "schedule", "timezone", "method", "url", "headers",
-    "body", "timeout", "env", "auth", "kind", "secret_env", "header", "apikey_env", "template", "encoding",
-    "prefix", "timestamp_header", "success", "status", "require", "skipped", "summary", "history", "pg_cron",
-    "pg_net", "run_log", "run_log_key", "health", "lock", "backend", "key", "table", "margin", "dispatch", "repo",
-    "workflow", "ref", "token_env", "api_url", "inputs", "idempotent", "confirm", "grace", "trigger_type_field",
-    "idempotency_header", "scheduler", "run_logs", "schema", "id_column", "job_column", "started_column",
-    "finished_column", "status_column", "message_column", "records_column", "extra_columns", "statuses",
-    "order_column", "lock_tables", "name_column", "holder_column", "acquired_column", "expires_column",
-    "backlogs", "sql", "warn", "crit", "job", "queries", "params", "defaults", "failure_modes", "symptom",
-    "cause", "action", "severity", "group", "state", "verdict", "http_status", "message", "check",
-    "failure_groups", "pattern", "secrets_table", "key_column", "value_column", "updated_column",
-    "description_column", "placeholder_prefix", "rotate_function", "exit_condition", "consecutive_ok",
-    "backlogs_clear", "a", "send-emails",
+    "runbook",
+    "name",
+    "description",
+    "connection",
+    "database_url",
+    "redis_url",
+    "statement_timeout",
+    "connect_timeout",
+    "profiles",
+    "vars",
+    "env_file",
+    "jobs",
+    "schedule",
+    "timezone",
+    "method",
+    "url",
+    "headers",
+    "body",
+    "timeout",
+    "env",
+    "auth",
+    "kind",
+    "secret_env",
+    "header",
+    "apikey_env",
+    "template",
+    "encoding",
+    "prefix",
+    "timestamp_header",
+    "success",
+    "status",
+    "require",
+    "skipped",
+    "summary",
+    "history",
+    "pg_cron",
+    "pg_net",
+    "run_log",
+    "run_log_key",
+    "health",
+    "lock",
+    "backend",
+    "key",
+    "table",
+    "margin",
+    "dispatch",
+    "repo",
+    "workflow",
+    "ref",
+    "token_env",
+    "api_url",
+    "inputs",
+    "idempotent",
+    "confirm",
+    "grace",
+    "trigger_type_field",
+    "idempotency_header",
+    "scheduler",
+    "run_logs",
+    "schema",
+    "id_column",
+    "job_column",
+    "started_column",
+    "finished_column",
+    "status_column",
+    "message_column",
+    "records_column",
+    "extra_columns",
+    "statuses",
+    "order_column",
+    "lock_tables",
+    "name_column",
+    "holder_column",
+    "acquired_column",
+    "expires_column",
+    "backlogs",
+    "sql",
+    "warn",
+    "crit",
+    "job",
+    "queries",
+    "params",
+    "defaults",
+    "failure_modes",
+    "symptom",
+    "cause",
+    "action",
+    "severity",
+    "group",
+    "state",
+    "verdict",
+    "http_status",
+    "message",
+    "check",
+    "failure_groups",
+    "pattern",
+    "secrets_table",
+    "key_column",
+    "value_column",
+    "updated_column",
+    "description_column",
+    "placeholder_prefix",
+    "rotate_function",
+    "exit_condition",
+    "consecutive_ok",
+    "backlogs_clear",
+    "a",
+    "send-emails",
 ]
 SCALAR_TEXT = st.sampled_from(
     [
-        "", "x", "a b", "*/5 * * * *", "61 * * * *", "@daily", "30 seconds", "0 0 $ * *", "UTC", "Europe/Berlin",
-        "Not/AZone", "../etc", "America", "GET", "post", "bearer", "header", "hmac", "table", "redis", "advisory",
-        "1:2", "https://x.test/${A}", "${A:-b}", "${", "30s", "5m", "-1s", "0", "owner/name", "${REPO}", "[", "(",
-        "success == true", "a ==", "int", "select 1 as value", "select 1; select 2", "crit", "warn", "pg_cron",
-        "id", "1bad", "%(p)s",
+        "",
+        "x",
+        "a b",
+        "*/5 * * * *",
+        "61 * * * *",
+        "@daily",
+        "30 seconds",
+        "0 0 $ * *",
+        "UTC",
+        "Europe/Berlin",
+        "Not/AZone",
+        "../etc",
+        "America",
+        "GET",
+        "post",
+        "bearer",
+        "header",
+        "hmac",
+        "table",
+        "redis",
+        "advisory",
+        "1:2",
+        "https://x.test/${A}",
+        "${A:-b}",
+        "${",
+        "30s",
+        "5m",
+        "-1s",
+        "0",
+        "owner/name",
+        "${REPO}",
+        "[",
+        "(",
+        "success == true",
+        "a ==",
+        "int",
+        "select 1 as value",
+        "select 1; select 2",
+        "crit",
+        "warn",
+        "pg_cron",
+        "id",
+        "1bad",
+        "%(p)s",
     ]
 ) | st.text(string.printable, max_size=12)
 SCALARS = (
@@ -246,8 +379,10 @@ SCALARS = (
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=4), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=4), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -267,10 +402,23 @@ DOCUMENTS = st.fixed_dictionaries(
         | st.just({"a": {"url": "https://x.test/a", "schedule": "* * * * *"}, "send-emails": {"url": "${A}"}}),
     },
     optional={
-        key: st.dictionaries(st.sampled_from(["a", "b", "send-emails"]), st.dictionaries(
-            st.sampled_from(KNOWN_KEYS), VALUES, max_size=6), max_size=2) | VALUES
-        for key in ["connection", "profiles", "run_logs", "lock_tables", "health", "backlogs", "queries",
-                    "secrets_table", "exit_condition"]
+        key: st.dictionaries(
+            st.sampled_from(["a", "b", "send-emails"]),
+            st.dictionaries(st.sampled_from(KNOWN_KEYS), VALUES, max_size=6),
+            max_size=2,
+        )
+        | VALUES
+        for key in [
+            "connection",
+            "profiles",
+            "run_logs",
+            "lock_tables",
+            "health",
+            "backlogs",
+            "queries",
+            "secrets_table",
+            "exit_condition",
+        ]
     }
     | {
         "failure_modes": st.lists(st.dictionaries(st.sampled_from(KNOWN_KEYS), VALUES, max_size=6), max_size=2),
@@ -290,15 +438,16 @@ def test_arbitrary_documents_raise_only_runbook_errors(document: dict[str, Any],
 
 @settings(max_examples=300, deadline=None)
 @given(st.data())
-def test_mutated_seed_text_raises_only_runbook_errors(tmp_path_factory: pytest.TempPathFactory,
-                                                     data: st.DataObject) -> None:
+def test_mutated_seed_text_raises_only_runbook_errors(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     source = data.draw(st.sampled_from(sorted(RUNBOOKS.glob("*.toml"))))
     text = source.read_text()
     position = data.draw(st.integers(min_value=0, max_value=len(text)))
     cut = data.draw(st.integers(min_value=0, max_value=40))
-    insert = data.draw(st.sampled_from(["", "x", "=", "\"", "[", "]", "\n", "1", "true", "{", "}", "#", "."]))
+    insert = data.draw(st.sampled_from(["", "x", "=", '"', "[", "]", "\n", "1", "true", "{", "}", "#", "."]))
     path = tmp_path_factory.mktemp("fuzz") / "runbook.toml"
-    path.write_text(text[:position] + insert + text[position + cut:])
+    path.write_text(text[:position] + insert + text[position + cut :])
     try:
         load_runbook(path)
     except RunbookError as exc:

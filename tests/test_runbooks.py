@@ -88,7 +88,10 @@ def test_seed_specifics() -> None:
     messaging = load_runbook(RUNBOOKS / "messaging-dispatch.toml")
     dispatcher = messaging.jobs["scheduled-dispatcher"]
     assert (dispatcher.auth.kind, dispatcher.auth.header, dispatcher.auth.secret_env) == (
-        "header", "X-Cron-Secret", "CRON_SECRET")
+        "header",
+        "X-Cron-Secret",
+        "CRON_SECRET",
+    )
     assert dispatcher.history.pg_cron == "scheduled-dispatcher" and dispatcher.history.pg_net
     assert "TOSSPAYMENTS_SECRET_KEY" in messaging.jobs["payment-reconcile"].env
     assert messaging.jobs["payment-reconcile"].success.skipped
@@ -103,12 +106,23 @@ def test_seed_specifics() -> None:
 
     enrolment = load_runbook(RUNBOOKS / "enrolment-sync.toml")
     job = enrolment.jobs["enrolment-sync"]
-    assert job.body == {"category_id": 303, "trigger_type": "SCHEDULER", "max_categories": 1,
-                        "max_users_per_course": 500}
+    assert job.body == {
+        "category_id": 303,
+        "trigger_type": "SCHEDULER",
+        "max_categories": 1,
+        "max_users_per_course": 500,
+    }
     assert job.trigger_type_field == "trigger_type"
     assert enrolment.queries["category-sample"].defaults == {"category_id": 303}
-    assert set(enrolment.queries) >= {"recent-runs", "failed-runs", "failure-groups", "alerts-24h",
-                                      "unresolved-high-alerts", "category-sample", "locks"}
+    assert set(enrolment.queries) >= {
+        "recent-runs",
+        "failed-runs",
+        "failure-groups",
+        "alerts-24h",
+        "unresolved-high-alerts",
+        "category-sample",
+        "locks",
+    }
 
     billing = load_runbook(RUNBOOKS / "billing-pgcron.toml")
     worker = billing.jobs["notification-worker"]
@@ -174,16 +188,30 @@ def test_messaging_dispatch_incident(clean_db: str) -> None:
     with conn:
         assert len(_runs_of(conn, "scheduled-dispatcher", last)) == 90
         assert _count(conn, "SELECT count(*) FROM net._http_response WHERE status_code = 401") == 40
-        assert _count(conn, "SELECT count(*) FROM cron.job WHERE jobname = 'refresh-fallback-quotas'"
-                            " AND NOT active") == 1
+        assert (
+            _count(conn, "SELECT count(*) FROM cron.job WHERE jobname = 'refresh-fallback-quotas' AND NOT active") == 1
+        )
         overdue = conn.execute(
             "SELECT count(*) FROM messages WHERE scheduled_status = 'pending' AND scheduled_at < %s", [NOW]
         ).fetchone()
         assert overdue == (37,)
-        assert _count(conn, "SELECT count(*) FROM dt_purchases WHERE status = 'pending'"
-                            " AND created_at < %s - interval '2 hours'", NOW) == 3
-        assert _count(conn, "SELECT count(*) FROM dt_purchases WHERE status = 'pending'"
-                            " AND created_at < %s - interval '45 minutes'", NOW) == 7
+        assert (
+            _count(
+                conn,
+                "SELECT count(*) FROM dt_purchases WHERE status = 'pending' AND created_at < %s - interval '2 hours'",
+                NOW,
+            )
+            == 3
+        )
+        assert (
+            _count(
+                conn,
+                "SELECT count(*) FROM dt_purchases WHERE status = 'pending'"
+                " AND created_at < %s - interval '45 minutes'",
+                NOW,
+            )
+            == 7
+        )
 
 
 def test_billing_incident(clean_db: str) -> None:
@@ -203,8 +231,10 @@ def test_billing_incident(clean_db: str) -> None:
         assert _count(conn, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", stuck_pid[0]) == 0
         assert _count(conn, "SELECT count(*) FROM net._http_response WHERE status_code = 401") == 30
         assert _count(conn, "SELECT count(*) FROM net._http_response WHERE timed_out") == 10
-        placeholders = {r[0] for r in conn.execute(
-            "SELECT key FROM cron_secrets WHERE starts_with(value, 'placeholder')").fetchall()}
+        placeholders = {
+            r[0]
+            for r in conn.execute("SELECT key FROM cron_secrets WHERE starts_with(value, 'placeholder')").fetchall()
+        }
         assert placeholders == {"cron_secret", "scheduler_secret_token"}
         command = conn.execute("SELECT command FROM cron.job WHERE jobname = 'notification-worker'").fetchone()
         assert command is not None and "timeout_milliseconds := 60000" in command[0]
@@ -213,10 +243,16 @@ def test_billing_incident(clean_db: str) -> None:
         assert request_id is not None
         queued = conn.execute(
             "SELECT method, url, headers->>'apikey' IS NOT NULL, convert_from(body, 'UTF8')::jsonb,"
-            " timeout_milliseconds FROM net.http_request_queue WHERE id = %s", [request_id[0]]
+            " timeout_milliseconds FROM net.http_request_queue WHERE id = %s",
+            [request_id[0]],
         ).fetchone()
-        assert queued == ("POST", "https://abcdefghijklmnop.supabase.co/functions/v1/notification-worker", True,
-                          {"limit": 5, "runs": 1}, 60000)
+        assert queued == (
+            "POST",
+            "https://abcdefghijklmnop.supabase.co/functions/v1/notification-worker",
+            True,
+            {"limit": 5, "runs": 1},
+            60000,
+        )
 
 
 def test_rotate_cron_secret_updates_the_value(clean_db: str) -> None:
@@ -229,13 +265,16 @@ def test_rotate_cron_secret_updates_the_value(clean_db: str) -> None:
 def test_enrolment_incident(clean_db: str) -> None:
     conn, _last = _load(clean_db, "enrolment-sync")
     with conn:
-        groups = dict(conn.execute(load_runbook(RUNBOOKS / "enrolment-sync.toml").queries["failure-groups"].sql)
-                      .fetchall())
+        groups = dict(
+            conn.execute(load_runbook(RUNBOOKS / "enrolment-sync.toml").queries["failure-groups"].sql).fetchall()
+        )
         assert groups == {"LOCK_CONFLICT": 4, "HTTP_409": 1, "HTTP_5XX": 1, "TIMEOUT": 1}
-        stale = conn.execute("SELECT lock_expires_at < %s FROM job_lock WHERE job_name = 'enrolment-sync'",
-                             [NOW]).fetchone()
-        live = conn.execute("SELECT lock_expires_at > %s FROM job_lock WHERE job_name <> 'enrolment-sync'",
-                            [NOW]).fetchone()
+        stale = conn.execute(
+            "SELECT lock_expires_at < %s FROM job_lock WHERE job_name = 'enrolment-sync'", [NOW]
+        ).fetchone()
+        live = conn.execute(
+            "SELECT lock_expires_at > %s FROM job_lock WHERE job_name <> 'enrolment-sync'", [NOW]
+        ).fetchone()
         assert stale == (True,) and live == (True,)
         assert _count(conn, "SELECT count(*) FROM alert WHERE NOT resolved AND severity = 'high'") == 3
 
@@ -243,13 +282,20 @@ def test_enrolment_incident(clean_db: str) -> None:
 def test_metrics_incident(clean_db: str) -> None:
     conn, _last = _load(clean_db, "metrics-collectors")
     with conn:
-        latest = dict(conn.execute(
-            "SELECT DISTINCT ON (cron_name) cron_name, status FROM cron_runs ORDER BY cron_name, started_at DESC"
-        ).fetchall())
-        assert latest == {"collect-daily": "error", "collect-mixpanel": "success",
-                          "collect-benchmarks": "success", "sync-notion": "running"}
+        latest = dict(
+            conn.execute(
+                "SELECT DISTINCT ON (cron_name) cron_name, status FROM cron_runs ORDER BY cron_name, started_at DESC"
+            ).fetchall()
+        )
+        assert latest == {
+            "collect-daily": "error",
+            "collect-mixpanel": "success",
+            "collect-benchmarks": "success",
+            "sync-notion": "running",
+        }
         last_mixpanel = conn.execute(
-            "SELECT max(started_at) FROM cron_runs WHERE cron_name = 'collect-mixpanel'").fetchone()
+            "SELECT max(started_at) FROM cron_runs WHERE cron_name = 'collect-mixpanel'"
+        ).fetchone()
         assert last_mixpanel is not None and NOW - last_mixpanel[0] > timedelta(days=2)
 
 
@@ -257,15 +303,19 @@ def test_demo_incident(clean_db: str) -> None:
     with psycopg.connect(clean_db, autocommit=True) as conn:
         scenario.load_demo(conn, NOW)
         assert _count(conn, "SELECT count(*) FROM net._http_response WHERE status_code = 401") == 25
-        assert _count(conn, "SELECT count(*) FROM messages WHERE scheduled_status = 'pending'"
-                            " AND scheduled_at < %s", NOW) == 42
+        assert (
+            _count(conn, "SELECT count(*) FROM messages WHERE scheduled_status = 'pending' AND scheduled_at < %s", NOW)
+            == 42
+        )
         last_report = conn.execute(
-            "SELECT max(started_at) FROM cron_runs WHERE cron_name = 'nightly-report'").fetchone()
+            "SELECT max(started_at) FROM cron_runs WHERE cron_name = 'nightly-report'"
+        ).fetchone()
         assert last_report is not None and NOW - last_report[0] > timedelta(days=3)
         stale = conn.execute("SELECT lock_expires_at FROM job_lock WHERE job_name = 'sync-enrolments'").fetchone()
         assert stale is not None and stale[0] < NOW
         assert conn.execute("SELECT value FROM cron_secrets WHERE key = 'cron_secret'").fetchone() == (
-            "placeholder-set-me",)
+            "placeholder-set-me",
+        )
 
 
 def test_pg_net_fixture_matches_pg_net_columns(clean_db: str) -> None:
@@ -292,11 +342,11 @@ def test_pg_net_fixture_matches_pg_net_columns(clean_db: str) -> None:
             ("http_request_queue", "body", "bytea"),
             ("http_request_queue", "timeout_milliseconds", "integer"),
         ]
-        get_id = conn.execute(
-            "SELECT net.http_get(url := 'http://x.test/a', params := '{\"q\": \"1\"}')").fetchone()
+        get_id = conn.execute("SELECT net.http_get(url := 'http://x.test/a', params := '{\"q\": \"1\"}')").fetchone()
         assert get_id is not None
-        assert conn.execute("SELECT method, url, body, timeout_milliseconds FROM net.http_request_queue"
-                            " WHERE id = %s", [get_id[0]]).fetchone() == ("GET", "http://x.test/a?q=1", None, 5000)
+        assert conn.execute(
+            "SELECT method, url, body, timeout_milliseconds FROM net.http_request_queue WHERE id = %s", [get_id[0]]
+        ).fetchone() == ("GET", "http://x.test/a?q=1", None, 5000)
         drop_pg_net(conn)
         assert _count(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'net'") == 0
 

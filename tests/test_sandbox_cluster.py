@@ -84,9 +84,7 @@ def test_scheduler_backend_is_running(pg_dsn: str) -> None:
     deadline = time.monotonic() + 10
     found = None
     while found is None and time.monotonic() < deadline:
-        found = _scalar(
-            pg_dsn, "SELECT max(pid) FROM pg_stat_activity WHERE application_name = 'pg_cron scheduler'"
-        )
+        found = _scalar(pg_dsn, "SELECT max(pid) FROM pg_stat_activity WHERE application_name = 'pg_cron scheduler'")
         if found is None:
             time.sleep(0.2)
     assert isinstance(found, int)
@@ -110,9 +108,7 @@ def test_pg_cron_runs_a_job_over_the_trusted_socket(clean_db: str) -> None:
     # pg_cron 1.4 schedules by the minute, so a run can take up to a minute to appear.
     with psycopg.connect(clean_db, autocommit=True, connect_timeout=10) as conn:
         conn.execute("CREATE TABLE public.ticks (at timestamptz DEFAULT now())")
-        conn.execute(
-            "SELECT cron.schedule('sandbox-tick', '* * * * *', 'INSERT INTO public.ticks DEFAULT VALUES')"
-        )
+        conn.execute("SELECT cron.schedule('sandbox-tick', '* * * * *', 'INSERT INTO public.ticks DEFAULT VALUES')")
         deadline = time.monotonic() + 75
         status = None
         while status != "succeeded" and time.monotonic() < deadline:

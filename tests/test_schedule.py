@@ -150,6 +150,7 @@ def test_unknown_time_zone() -> None:
 
 # ---------------------------------------------------------------- properties
 
+
 def _field(low: int, high: int) -> st.SearchStrategy[str]:
     """One cron field: mostly in range, sometimes out of range, in every syntax Vixie cron has."""
     n = st.integers(min_value=low - 2, max_value=high + 2)
@@ -181,9 +182,7 @@ VALID_EXPRESSIONS = st.tuples(
     _valid_field(0, 59), _valid_field(0, 23), _valid_field(1, 28), _valid_field(1, 12), _valid_field(0, 7)
 ).map(" ".join)
 
-EXPRESSIONS = st.tuples(
-    _field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 7)
-).map(" ".join)
+EXPRESSIONS = st.tuples(_field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 7)).map(" ".join)
 MOMENTS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
 
 

@@ -29,8 +29,7 @@ WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode(
 
 
 def ctx(body: bytes = BODY, ts: int | None = None) -> SignContext:
-    return SignContext(body=body, request_id="msg_abc", timestamp=ts or int(time.time()), method="POST",
-                       path="/fn")
+    return SignContext(body=body, request_id="msg_abc", timestamp=ts or int(time.time()), method="POST", path="/fn")
 
 
 def test_github_documented_vector() -> None:
@@ -70,8 +69,15 @@ def test_stripe_verified_by_stripe_library() -> None:
 
 
 def test_custom_template_splices_exact_body_bytes() -> None:
-    auth = AuthSpec(kind="hmac", secret_env="S", header="X-Sig", template="{method} {path}\n{timestamp}\n{id}\n{body}",
-                    encoding="base64", prefix="hmac-sha256=", timestamp_header="X-Ts")
+    auth = AuthSpec(
+        kind="hmac",
+        secret_env="S",
+        header="X-Sig",
+        template="{method} {path}\n{timestamp}\n{id}\n{body}",
+        encoding="base64",
+        prefix="hmac-sha256=",
+        timestamp_header="X-Ts",
+    )
     c = ctx(ts=1_700_000_000)
     content = custom_signed_content(auth.template, c)
     assert content == b"POST /fn\n1700000000\nmsg_abc\n" + BODY
@@ -90,8 +96,10 @@ def test_body_containing_placeholder_text_is_not_substituted() -> None:
     ("auth", "expected"),
     [
         (AuthSpec(kind="bearer", secret_env="CRON_SECRET"), {"Authorization": "Bearer $CRON_SECRET"}),
-        (AuthSpec(kind="bearer", secret_env="KEY", apikey_env="KEY"),
-         {"Authorization": "Bearer $KEY", "apikey": "$KEY"}),
+        (
+            AuthSpec(kind="bearer", secret_env="KEY", apikey_env="KEY"),
+            {"Authorization": "Bearer $KEY", "apikey": "$KEY"},
+        ),
         (AuthSpec(kind="apikey", secret_env="KEY", apikey_env="KEY"), {"apikey": "$KEY"}),
         (AuthSpec(kind="header", secret_env="CRON_SECRET", header="X-Cron-Secret"), {"X-Cron-Secret": "$CRON_SECRET"}),
         (AuthSpec(kind="github", secret_env="S"), {"X-Hub-Signature-256": f"sha256={SIGNATURE_PLACEHOLDER}"}),

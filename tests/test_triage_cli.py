@@ -391,9 +391,11 @@ def test_pg_net_answers_judged_by_the_success_rule(clean_db: str, tmp_path: Path
 
     command = "SELECT net.http_post(url := 'http://x/functions/v1/reconcile', timeout_milliseconds := 5000)"
     jobid = _schedule(clean_db, "reconcile", command=command)
-    bodies = [{"success": True}] * 3 + [{"success": False, "error": "gateway unreachable"}] * 2 + [
-        {"success": False, "skipped": True, "reason": "payment key is not set"}
-    ]
+    bodies = (
+        [{"success": True}] * 3
+        + [{"success": False, "error": "gateway unreachable"}] * 2
+        + [{"success": False, "skipped": True, "reason": "payment key is not set"}]
+    )
     _runs(clean_db, jobid, [("succeeded", "1 row", len(bodies) - i) for i in range(len(bodies))])
     with psycopg.connect(clean_db, autocommit=True) as conn:
         create_pg_net_tables(conn)

@@ -67,8 +67,13 @@ class Trigger:
         return path
 
     def __call__(self, *args: str, secret: str = SECRET, env: dict[str, str | None] | None = None) -> CliResult:
-        full = {"APP_URL": self.server.url, "CRON_SECRET": secret, "GITHUB_API_URL": self.server.url,
-                "GITHUB_TOKEN": TOKEN, "CRONCTL_AUDIT_FILE": str(self.audit)}
+        full = {
+            "APP_URL": self.server.url,
+            "CRON_SECRET": secret,
+            "GITHUB_API_URL": self.server.url,
+            "GITHUB_TOKEN": TOKEN,
+            "CRONCTL_AUDIT_FILE": str(self.audit),
+        }
         full.update(env or {})
         result = run_cli("trigger", *args, env=full)
         audit_text = self.audit.read_text(encoding="utf-8") if self.audit.exists() else ""
@@ -89,8 +94,15 @@ def trig(tmp_path: Path, server: JobServer, audit_file: Path) -> Trigger:
     return Trigger(tmp_path, server, audit_file)
 
 
-def job(name: str, path: str, auth: str = 'kind = "bearer", secret_env = "CRON_SECRET"', *, method: str = "POST",
-        success: str = 'status = [200], require = ["success == true"]', extra: str = "") -> str:
+def job(
+    name: str,
+    path: str,
+    auth: str = 'kind = "bearer", secret_env = "CRON_SECRET"',
+    *,
+    method: str = "POST",
+    success: str = 'status = [200], require = ["success == true"]',
+    extra: str = "",
+) -> str:
     return f"""
 [jobs.{name}]
 method = "{method}"
@@ -105,22 +117,52 @@ success = {{ {success} }}
 
 AUTH_CASES = [
     ("bearer", 'kind = "bearer", secret_env = "CRON_SECRET"', {"auth": "bearer"}, SECRET, WRONG),
-    ("bearer+apikey", 'kind = "bearer", secret_env = "CRON_SECRET", apikey_env = "CRON_SECRET"',
-     {"auth": "bearer+apikey"}, SECRET, WRONG),
+    (
+        "bearer+apikey",
+        'kind = "bearer", secret_env = "CRON_SECRET", apikey_env = "CRON_SECRET"',
+        {"auth": "bearer+apikey"},
+        SECRET,
+        WRONG,
+    ),
     ("apikey", 'kind = "apikey", secret_env = "CRON_SECRET"', {"auth": "apikey"}, SECRET, WRONG),
-    ("header", 'kind = "header", header = "X-Cron-Secret", secret_env = "CRON_SECRET"',
-     {"auth": "header", "header": "X-Cron-Secret"}, SECRET, WRONG),
-    ("standard-webhooks", 'kind = "standard-webhooks", secret_env = "CRON_SECRET"', {"auth": "standard-webhooks"},
-     WHSEC, WHSEC_WRONG),
+    (
+        "header",
+        'kind = "header", header = "X-Cron-Secret", secret_env = "CRON_SECRET"',
+        {"auth": "header", "header": "X-Cron-Secret"},
+        SECRET,
+        WRONG,
+    ),
+    (
+        "standard-webhooks",
+        'kind = "standard-webhooks", secret_env = "CRON_SECRET"',
+        {"auth": "standard-webhooks"},
+        WHSEC,
+        WHSEC_WRONG,
+    ),
     ("stripe", 'kind = "stripe", secret_env = "CRON_SECRET"', {"auth": "stripe"}, SECRET, WRONG),
     ("github", 'kind = "github", secret_env = "CRON_SECRET"', {"auth": "github"}, SECRET, WRONG),
-    ("hmac-hex", 'kind = "hmac", secret_env = "CRON_SECRET", header = "X-Signature", timestamp_header = "X-Timestamp"',
-     {"auth": "hmac", "hmac_header": "X-Signature", "timestamp_header": "X-Timestamp"}, SECRET, WRONG),
-    ("hmac-base64",
-     'kind = "hmac", secret_env = "CRON_SECRET", header = "X-Sig", template = "{method} {path} {timestamp} {body}", '
-     'encoding = "base64", prefix = "sha256=", timestamp_header = "X-Ts"',
-     {"auth": "hmac", "hmac_header": "X-Sig", "hmac_template": "{method} {path} {timestamp} {body}",
-      "hmac_encoding": "base64", "hmac_prefix": "sha256=", "timestamp_header": "X-Ts"}, SECRET, WRONG),
+    (
+        "hmac-hex",
+        'kind = "hmac", secret_env = "CRON_SECRET", header = "X-Signature", timestamp_header = "X-Timestamp"',
+        {"auth": "hmac", "hmac_header": "X-Signature", "timestamp_header": "X-Timestamp"},
+        SECRET,
+        WRONG,
+    ),
+    (
+        "hmac-base64",
+        'kind = "hmac", secret_env = "CRON_SECRET", header = "X-Sig", template = "{method} {path} {timestamp} {body}", '
+        'encoding = "base64", prefix = "sha256=", timestamp_header = "X-Ts"',
+        {
+            "auth": "hmac",
+            "hmac_header": "X-Sig",
+            "hmac_template": "{method} {path} {timestamp} {body}",
+            "hmac_encoding": "base64",
+            "hmac_prefix": "sha256=",
+            "timestamp_header": "X-Ts",
+        },
+        SECRET,
+        WRONG,
+    ),
 ]
 
 
@@ -147,8 +189,14 @@ def test_every_auth_scheme_verifies_and_a_wrong_secret_is_rejected(
 
 def test_standard_webhooks_id_is_the_request_id_and_idempotency_header(trig: Trigger, server: JobServer) -> None:
     server.add_route(Route("POST", "/wh", auth="standard-webhooks", secret=WHSEC))
-    rb = trig.runbook(job("wh", "/wh", 'kind = "standard-webhooks", secret_env = "CRON_SECRET"',
-                          extra='idempotency_header = "Idempotency-Key"'))
+    rb = trig.runbook(
+        job(
+            "wh",
+            "/wh",
+            'kind = "standard-webhooks", secret_env = "CRON_SECRET"',
+            extra='idempotency_header = "Idempotency-Key"',
+        )
+    )
     code, data = trig.json("wh", "-r", str(rb), "--yes", secret=WHSEC)
     assert code == 0
     seen = server.requests[0].headers
@@ -168,9 +216,14 @@ action = "Set the key; the next run picks it up"
 job = "payment-reconcile"
 verdict = "skipped"
 """
-    rb = trig.runbook(job("payment-reconcile", "/reconcile",
-                          success='status = [200], require = ["success == true"], skipped = ["skipped == true"]'),
-                      modes)
+    rb = trig.runbook(
+        job(
+            "payment-reconcile",
+            "/reconcile",
+            success='status = [200], require = ["success == true"], skipped = ["skipped == true"]',
+        ),
+        modes,
+    )
     code, data = trig.json("payment-reconcile", "-r", str(rb), "--yes")
     assert code == 1
     assert data["verdict"] == "skipped"
@@ -180,8 +233,15 @@ verdict = "skipped"
 
 
 def test_rule_not_holding_is_failed(trig: Trigger, server: JobServer) -> None:
-    server.add_route(Route("POST", "/fn", auth="bearer", secret=SECRET,
-                           responses=[Reply(json={"success": False, "error": "queue locked"})]))
+    server.add_route(
+        Route(
+            "POST",
+            "/fn",
+            auth="bearer",
+            secret=SECRET,
+            responses=[Reply(json={"success": False, "error": "queue locked"})],
+        )
+    )
     rb = trig.runbook(job("fn", "/fn"))
     code, data = trig.json("fn", "-r", str(rb), "--yes")
     assert code == 1 and data["verdict"] == "failed"
@@ -192,8 +252,14 @@ def test_summary_object_is_shown_as_a_table(trig: Trigger, server: JobServer) ->
     from cronctl.sandbox.jobserver import enrolment_ok
 
     server.add_route(Route("POST", "/jobs/enrol", responses=enrolment_ok(changed_records=4)))
-    rb = trig.runbook(job("enrol", "/jobs/enrol", 'kind = "none"',
-                          success='status = [200], require = ["ok == true"], summary = "summary"'))
+    rb = trig.runbook(
+        job(
+            "enrol",
+            "/jobs/enrol",
+            'kind = "none"',
+            success='status = [200], require = ["ok == true"], summary = "summary"',
+        )
+    )
     code, data = trig.json("enrol", "-r", str(rb), "--yes")
     assert code == 0 and data["summary"]["changed_records"] == 4
     table = trig("enrol", "-r", str(rb), "--yes")
@@ -227,8 +293,9 @@ def test_error_statuses_without_retries_for_non_idempotent_jobs(
 
 
 def test_idempotent_job_honours_retry_after_then_succeeds(trig: Trigger, server: JobServer) -> None:
-    server.add_route(Route("POST", "/fn", auth="bearer", secret=SECRET,
-                           responses=[*rate_limited(1), Reply(json={"success": True})]))
+    server.add_route(
+        Route("POST", "/fn", auth="bearer", secret=SECRET, responses=[*rate_limited(1), Reply(json={"success": True})])
+    )
     rb = trig.runbook(job("fn", "/fn", extra="idempotent = true"))
     code, data = trig.json("fn", "-r", str(rb), "--yes")
     assert code == 0, data
@@ -239,8 +306,9 @@ def test_idempotent_job_honours_retry_after_then_succeeds(trig: Trigger, server:
 
 
 def test_idempotent_job_backs_off_3s_on_5xx_and_shows_every_attempt(trig: Trigger, server: JobServer) -> None:
-    server.add_route(Route("POST", "/fn", auth="bearer", secret=SECRET,
-                           responses=[*server_error(), Reply(json={"success": True})]))
+    server.add_route(
+        Route("POST", "/fn", auth="bearer", secret=SECRET, responses=[*server_error(), Reply(json={"success": True})])
+    )
     rb = trig.runbook(job("fn", "/fn", extra="idempotent = true"))
     result = trig("fn", "-r", str(rb), "--yes")
     assert result.exit_code == 0
@@ -282,8 +350,9 @@ def test_connection_refused_is_an_error_verdict(trig: Trigger, tmp_path: Path) -
 
 
 def test_redirect_is_failed_and_never_followed(trig: Trigger, server: JobServer) -> None:
-    server.add_route(Route("GET", "/api/cron/sync", auth="bearer", secret=SECRET,
-                           responses=redirect(server.url + "/login")))
+    server.add_route(
+        Route("GET", "/api/cron/sync", auth="bearer", secret=SECRET, responses=redirect(server.url + "/login"))
+    )
     server.add_route(Route("GET", "/login", responses=[Reply(json={"success": True})]))
     rb = trig.runbook(job("sync", "/api/cron/sync", method="GET"))
     code, data = trig.json("sync", "-r", str(rb), "--yes")
@@ -334,8 +403,9 @@ def test_until_ok_stops_after_k_consecutive_ok(trig: Trigger, server: JobServer)
 
 
 def test_until_ok_gives_up_at_the_repeat_bound(trig: Trigger, server: JobServer) -> None:
-    server.add_route(Route("POST", "/fn", auth="bearer", secret=SECRET,
-                           responses=[Reply(json={"success": True}), *server_error()]))
+    server.add_route(
+        Route("POST", "/fn", auth="bearer", secret=SECRET, responses=[Reply(json={"success": True}), *server_error()])
+    )
     rb = trig.runbook(job("fn", "/fn"))
     code, data = trig.json("fn", "-r", str(rb), "--yes", "--until-ok", "2", "--repeat", "3", "--interval", "0")
     assert code == 1 and data["verdict"] == "failed"
@@ -354,8 +424,11 @@ def test_repeat_runs_n_times_with_interval(trig: Trigger, server: JobServer) -> 
 def test_several_jobs_run_concurrently(trig: Trigger, server: JobServer) -> None:
     names = [f"job{i}" for i in range(5)]  # the sandbox server's listen backlog is 5
     for name in names:
-        server.add_route(Route("POST", f"/{name}", auth="bearer", secret=SECRET,
-                               responses=[Reply(json={"success": True}, delay=1.0)]))
+        server.add_route(
+            Route(
+                "POST", f"/{name}", auth="bearer", secret=SECRET, responses=[Reply(json={"success": True}, delay=1.0)]
+            )
+        )
     server.add_route(Route("POST", "/bad", auth="bearer", secret=SECRET, responses=server_error()))
     rb = trig.runbook("".join(job(n, f"/{n}") for n in [*names, "bad"]))
     started = time.monotonic()
@@ -376,9 +449,15 @@ def test_several_jobs_run_concurrently(trig: Trigger, server: JobServer) -> None
 
 def test_dry_run_sends_nothing_and_masks_secrets(trig: Trigger, server: JobServer) -> None:
     server.add_route(Route("POST", "/fn", auth="bearer", secret=SECRET))
-    rb = trig.runbook(job("fn", "/fn", 'kind = "bearer", secret_env = "CRON_SECRET", apikey_env = "CRON_SECRET"',
-                          extra='body = { limit = 5 }\nheaders = { "X-Extra" = "${CRON_SECRET}" }')
-                      + job("gh", "/gh", 'kind = "github", secret_env = "CRON_SECRET"'))
+    rb = trig.runbook(
+        job(
+            "fn",
+            "/fn",
+            'kind = "bearer", secret_env = "CRON_SECRET", apikey_env = "CRON_SECRET"',
+            extra='body = { limit = 5 }\nheaders = { "X-Extra" = "${CRON_SECRET}" }',
+        )
+        + job("gh", "/gh", 'kind = "github", secret_env = "CRON_SECRET"')
+    )
     result = trig("fn", "gh", "-r", str(rb), "--dry-run")
     assert result.exit_code == 0
     assert server.requests == []
@@ -403,8 +482,9 @@ def test_confirmation_is_required_without_yes(trig: Trigger, server: JobServer) 
 
 
 def test_audit_record_per_sent_request(trig: Trigger, server: JobServer) -> None:
-    server.add_route(Route("POST", "/fn", auth="bearer", secret=SECRET,
-                           responses=[*rate_limited(0), Reply(json={"success": True})]))
+    server.add_route(
+        Route("POST", "/fn", auth="bearer", secret=SECRET, responses=[*rate_limited(0), Reply(json={"success": True})])
+    )
     rb = trig.runbook(job("fn", "/fn", extra="idempotent = true"))
     code, data = trig.json("fn", "-r", str(rb), "--yes")
     assert code == 0
@@ -435,13 +515,38 @@ def test_url_secret_is_not_in_output_or_audit(trig: Trigger, server: JobServer) 
 
 def test_set_data_and_trigger_type(trig: Trigger, server: JobServer, tmp_path: Path) -> None:
     server.add_route(Route("POST", "/enrol"))
-    rb = trig.runbook(job("enrol", "/enrol", 'kind = "none"', success="status = [200]",
-                          extra='body = { category_id = 1, trigger_type = "SCHEDULER" }\n'
-                                'trigger_type_field = "trigger_type"'))
-    trig("enrol", "-r", str(rb), "--yes", "--trigger-type", "retry", "--set", "category_id=303",
-         "--set", "dry=true", "--set", "opts.name=x", "--set", "ratio=0.5")
-    assert server.requests[-1].json() == {"category_id": 303, "trigger_type": "RETRY", "dry": True,
-                                          "opts": {"name": "x"}, "ratio": 0.5}
+    rb = trig.runbook(
+        job(
+            "enrol",
+            "/enrol",
+            'kind = "none"',
+            success="status = [200]",
+            extra='body = { category_id = 1, trigger_type = "SCHEDULER" }\ntrigger_type_field = "trigger_type"',
+        )
+    )
+    trig(
+        "enrol",
+        "-r",
+        str(rb),
+        "--yes",
+        "--trigger-type",
+        "retry",
+        "--set",
+        "category_id=303",
+        "--set",
+        "dry=true",
+        "--set",
+        "opts.name=x",
+        "--set",
+        "ratio=0.5",
+    )
+    assert server.requests[-1].json() == {
+        "category_id": 303,
+        "trigger_type": "RETRY",
+        "dry": True,
+        "opts": {"name": "x"},
+        "ratio": 0.5,
+    }
     body = tmp_path / "body.json"
     body.write_text('{"only": "this"}')
     trig("enrol", "-r", str(rb), "--yes", "--data", f"@{body}")
@@ -453,11 +558,19 @@ def test_set_data_and_trigger_type(trig: Trigger, server: JobServer, tmp_path: P
 def test_ad_hoc_mode_needs_no_runbook(trig: Trigger, server: JobServer) -> None:
     server.add_route(Route("POST", "/adhoc", auth="header", header="X-Cron-Secret", secret=SECRET))
     server.add_route(Route("GET", "/vercel", auth="bearer", secret=SECRET))
-    code, data = trig.json("--url", f"{server.url}/adhoc", "--auth", "header:X-Cron-Secret",
-                           "--secret-env", "CRON_SECRET", "--data", '{"a": 1}', "--yes")
+    code, data = trig.json(
+        "--url",
+        f"{server.url}/adhoc",
+        "--auth",
+        "header:X-Cron-Secret",
+        "--secret-env",
+        "CRON_SECRET",
+        "--data",
+        '{"a": 1}',
+        "--yes",
+    )
     assert code == 0 and data["method"] == "POST" and server.requests[-1].json() == {"a": 1}
-    code, data = trig.json("--url", "${APP_URL}/vercel", "--auth", "bearer", "--secret-env", "CRON_SECRET",
-                           "--yes")
+    code, data = trig.json("--url", "${APP_URL}/vercel", "--auth", "bearer", "--secret-env", "CRON_SECRET", "--yes")
     assert code == 0 and data["method"] == "GET" and data["job"] == "adhoc"
     missing = trig("--url", f"{server.url}/adhoc", "--auth", "bearer", "--yes")
     assert missing.exit_code == 2 and "--secret-env" in missing.stderr
@@ -466,14 +579,20 @@ def test_ad_hoc_mode_needs_no_runbook(trig: Trigger, server: JobServer) -> None:
 def test_github_workflow_dispatch(trig: Trigger, server: JobServer) -> None:
     path = "/repos/acme/billing/actions/workflows/notify.yml/dispatches"
     server.add_route(Route("POST", path, auth="github-dispatch", secret=TOKEN))
-    rb = trig.runbook(job("notify", "/fn", extra="""
+    rb = trig.runbook(
+        job(
+            "notify",
+            "/fn",
+            extra="""
 [jobs.notify.dispatch]
 repo = "acme/billing"
 workflow = "notify.yml"
 ref = "main"
 api_url = "${GITHUB_API_URL}"
 inputs = { mode = "full" }
-"""))
+""",
+        )
+    )
     code, data = trig.json("notify", "-r", str(rb), "--yes", "--dispatch", "--set", "dry_run=true")
     assert code == 0, data
     assert data["dispatch"] is True
@@ -510,21 +629,28 @@ records_column = "changed_records"
 message_column = "error_message"
 statuses = { succeeded = ["SUCCESS"], failed = ["FAILED"], running = ["RUNNING"] }
 """
-    rb = trig.runbook(job("enrol", "/jobs/enrol", 'kind = "none"', success="status = [200]",
-                          extra='history = { run_log = "runs" }'), run_logs)
+    rb = trig.runbook(
+        job("enrol", "/jobs/enrol", 'kind = "none"', success="status = [200]", extra='history = { run_log = "runs" }'),
+        run_logs,
+    )
     with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute("CREATE TABLE run_log (id bigserial primary key, status text, changed_records int, "
-                     "error_message text, started_at timestamptz, finished_at timestamptz)")
-        conn.execute("INSERT INTO run_log (status, changed_records, started_at, finished_at) "
-                     "VALUES ('SUCCESS', 0, now() - interval '1 hour', now() - interval '1 hour')")
+        conn.execute(
+            "CREATE TABLE run_log (id bigserial primary key, status text, changed_records int, "
+            "error_message text, started_at timestamptz, finished_at timestamptz)"
+        )
+        conn.execute(
+            "INSERT INTO run_log (status, changed_records, started_at, finished_at) "
+            "VALUES ('SUCCESS', 0, now() - interval '1 hour', now() - interval '1 hour')"
+        )
     env: dict[str, str | None] = {"DATABASE_URL": clean_db}
     code, data = trig.json("enrol", "-r", str(rb), "--yes", "--verify", env=env)
     assert code == 0
     assert data["verify"]["confirmed"] is False and data["verify"]["after_trigger"] is False
 
     with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute("INSERT INTO run_log (status, changed_records, started_at, finished_at) "
-                     "VALUES ('SUCCESS', 3, now(), now())")
+        conn.execute(
+            "INSERT INTO run_log (status, changed_records, started_at, finished_at) VALUES ('SUCCESS', 3, now(), now())"
+        )
     code, data = trig.json("enrol", "-r", str(rb), "--yes", "--verify", env=env)
     assert data["verify"]["confirmed"] is True
     assert data["verify"]["newest_run"]["records"] == 3

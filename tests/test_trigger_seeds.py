@@ -63,8 +63,7 @@ def test_seed_runbook_jobs_trigger_ok(path: Path, tmp_path: Path) -> None:
         dispatch_jobs = [j.name for j in runbook.jobs.values() if j.dispatch]
         if dispatch_jobs:
             server.clear_requests()
-            result = run_cli("trigger", *dispatch_jobs, "-r", str(path), "--yes", "--dispatch", "-f", "json",
-                             env=env)
+            result = run_cli("trigger", *dispatch_jobs, "-r", str(path), "--yes", "--dispatch", "-f", "json", env=env)
             assert result.stdout.strip(), result.stderr
             data = json.loads(result.stdout)
             results = data.get("results", [data])

@@ -59,8 +59,16 @@ def test_truncated_non_json_says_so() -> None:
 
 @pytest.mark.parametrize(
     ("status", "group"),
-    [(401, "AUTH"), (403, "AUTH"), (404, "HTTP_4XX"), (409, "HTTP_409"), (429, "HTTP_429"), (500, "HTTP_5XX"),
-     (503, "HTTP_5XX"), (307, "REDIRECT")],
+    [
+        (401, "AUTH"),
+        (403, "AUTH"),
+        (404, "HTTP_4XX"),
+        (409, "HTTP_409"),
+        (429, "HTTP_429"),
+        (500, "HTTP_5XX"),
+        (503, "HTTP_5XX"),
+        (307, "REDIRECT"),
+    ],
 )
 def test_groups_by_status(status: int, group: str) -> None:
     j = judge(SUCCESS, answer(status, b"{}", location="/x"))

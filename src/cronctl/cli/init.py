@@ -38,19 +38,31 @@ def register(app: Any) -> None:
 def init(
     inv: Invocation,
     from_pgcron: Annotated[bool, typer.Option("--from-pgcron", help="Read cron.job from $DATABASE_URL.")] = False,
-    from_vercel: Annotated[Path | None, typer.Option("--from-vercel", help="A vercel.json with `crons`.",
-                                                     show_default=False)] = None,
-    from_github: Annotated[Path | None, typer.Option("--from-github", help="A workflows directory or one workflow "
-                                                     "file.", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Runbook to write (default: ./cronctl.toml; "
-                                                "with --merge, the --runbook file).", show_default=False)] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Runbook name (default: the file name).",
-                                             show_default=False)] = None,
+    from_vercel: Annotated[
+        Path | None, typer.Option("--from-vercel", help="A vercel.json with `crons`.", show_default=False)
+    ] = None,
+    from_github: Annotated[
+        Path | None,
+        typer.Option("--from-github", help="A workflows directory or one workflow file.", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Runbook to write (default: ./cronctl.toml; with --merge, the --runbook file).",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Runbook name (default: the file name).", show_default=False)
+    ] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Add new jobs to an existing runbook.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the TOML; write nothing.")] = False,
-    database_url_env: Annotated[str, typer.Option("--database-url-env", help="Variable holding the database "
-                                                  "URL for --from-pgcron.")] = "DATABASE_URL",
+    database_url_env: Annotated[
+        str, typer.Option("--database-url-env", help="Variable holding the database URL for --from-pgcron.")
+    ] = "DATABASE_URL",
 ) -> None:
     from cronctl.init.draft import unique_names
     from cronctl.init.writer import write_runbook

@@ -322,7 +322,7 @@ def _set_active(active: bool) -> Any:
     from cronctl.sources.pgcron import set_active_statement
 
     def build(conn: Any, job: CronJob) -> tuple[list[str], dict[str, Any]]:
-        return [set_active_statement(job.jobid, active).as_string(conn)], {"was_active": job.active, "active": active}
+        return [set_active_statement(conn, job.jobid, active)], {"was_active": job.active, "active": active}
 
     return build
 
@@ -350,7 +350,7 @@ def unschedule(inv: Invocation, job: JobArg, yes: YesOpt = False, dry_run: DryRu
     from cronctl.sources.pgcron import unschedule_statement
 
     def build(conn: Any, cron_job: CronJob) -> tuple[list[str], dict[str, Any]]:
-        return [unschedule_statement(cron_job.jobid).as_string(conn)], {
+        return [unschedule_statement(conn, cron_job.jobid)], {
             "schedule": cron_job.schedule,
             "command": cron_job.command,
         }
@@ -381,7 +381,7 @@ def reschedule(
 
     def build(conn: Any, cron_job: CronJob) -> tuple[list[str], dict[str, Any]]:
         _check_version(conn, parsed.min_pg_cron_version, schedule)
-        return [reschedule_statement(cron_job.jobid, schedule).as_string(conn)], {
+        return [reschedule_statement(conn, cron_job.jobid, schedule)], {
             "old_schedule": cron_job.schedule,
             "new_schedule": schedule,
             "meaning": parsed.describe(),
@@ -417,8 +417,9 @@ def run(inv: Invocation, job: JobArg, yes: YesOpt = False, dry_run: DryRunOpt = 
     def build(conn: Any, cron_job: CronJob) -> tuple[list[str], dict[str, Any]]:
         from cronctl.errors import UsageError
         from cronctl.evaluate.pgnet_link import target_function
+        from cronctl.sources.pgcron import current_database
 
-        current = conn.execute("SELECT current_database()").fetchone()[0]
+        current = current_database(conn)
         if cron_job.database != current:
             raise UsageError(
                 f"job {cron_job.name} runs in database {cron_job.database}, connected to {current}:"

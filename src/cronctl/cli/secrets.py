@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from cronctl.cli.common import Invocation, command_options
-from cronctl.errors import Aborted, PermissionDenied, UsageError
-
-if TYPE_CHECKING:
-    from cronctl.runbook.model import SecretsTableSpec
+from cronctl.errors import UsageError
 
 HELP = """Secrets the jobs depend on: where each is expected, whether it is set, placeholder or weak, and
 when it was last rotated. Values are never shown.
@@ -69,40 +66,9 @@ Examples:
 
 @command_options()
 def check(inv: Invocation) -> None:
-    from cronctl.errors import CronctlError
-    from cronctl.reports.secrets import check_report, env_secrets, table_secrets
-    from cronctl.sources.secrets_table import fetch_rows, qualified
+    from cronctl.services import secrets as service
 
-    runbook = inv.runbook()
-    states = env_secrets(runbook, inv.env())
-    spec = runbook.secrets_table
-    table_name = table_error = None
-    if spec is not None:
-        from cronctl.db import guarded
-
-        table_name = qualified(spec).replace('"', "")
-        try:
-            with inv.connect() as conn:
-                with guarded(f"reading {table_name}"):
-                    rows = fetch_rows(conn, spec)
-                users = _users(conn)
-            states += table_secrets(rows, users)
-        except CronctlError as exc:
-            table_error = exc.message
-    inv.emit(check_report(runbook, states, table_name, table_error))
-
-
-def _users(conn: Any) -> dict[str, list[str]]:
-    """Which pg_cron jobs read each key; unknown (empty) when cron.job cannot be read."""
-    import psycopg
-
-    from cronctl.sources.secrets_table import secret_users
-
-    try:
-        with conn.transaction():
-            return secret_users(conn)
-    except psycopg.Error:
-        return {}
+    inv.emit(service.check(inv))
 
 
 @command_options()
@@ -110,14 +76,11 @@ def generate(
     inv: Invocation,
     nbytes: Annotated[int, typer.Option("--bytes", help="Random bytes (16-512); 32 is recommended.")] = 32,
 ) -> None:
-    import base64
-    import secrets
-
-    from cronctl.reports.secrets import generate_report
+    from cronctl.services import secrets as service
 
     if not 16 <= nbytes <= 512:
         raise UsageError("--bytes must be between 16 and 512")
-    inv.emit(generate_report(base64.b64encode(secrets.token_bytes(nbytes)).decode(), nbytes))
+    inv.emit(service.generate(nbytes))
 
 
 @command_options()
@@ -127,68 +90,12 @@ def rotate(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run; change nothing.")] = False,
 ) -> None:
-    from cronctl import redact
-    from cronctl.audit import write_audit
-    from cronctl.db import guarded
-    from cronctl.evaluate.secrets import judge_secret
     from cronctl.output import terminal
-    from cronctl.reports.secrets import rotate_report
-    from cronctl.runbook.loader import suggest
-    from cronctl.sources.secrets_table import fetch_access, fetch_rows, qualified
-    from cronctl.sources.secrets_table import rotate as store
+    from cronctl.services import secrets as service
 
-    runbook = inv.runbook()
-    spec = runbook.secrets_table
-    if spec is None:
-        raise UsageError(f"{runbook.path} has no [secrets_table]; add one naming the table that holds the secrets")
-    table = qualified(spec).replace('"', "")
-    value = _read_value(key)
-    redact.register(value)
-    strength = judge_secret(value, placeholder_prefix=spec.placeholder_prefix)
-    if strength.level == "placeholder":
-        raise UsageError("the new value looks like a placeholder; refusing to store it")
-    with inv.connect(read_only=dry_run, autocommit=True) as conn:
-        with guarded(f"reading {table}"):
-            rows = fetch_rows(conn, spec)
-            access = fetch_access(conn, spec)
-        keys = [r.key for r in rows]
-        if key not in keys:
-            hint = suggest(key, keys) or f" (keys: {', '.join(keys) or 'none'})"
-            raise UsageError(f"no key '{key}' in {table}{hint}")
-        method = access.method
-        if method is None:
-            raise PermissionDenied(
-                f"this role may neither execute {spec.schema}.{spec.rotate_function}(text, text) nor update {table}"
-            )
-        users = _users(conn)
-        statement = _describe(spec, method, key, len(value))
-        report_args = {"key": key, "table": table, "method": method, "statement": statement,
-                       "length": len(value), "strength": strength, "users": users.get(key, [])}  # fmt: skip
-        if dry_run:
-            inv.emit(rotate_report(dry_run=True, updated_at=None, **report_args))  # type: ignore[arg-type]
-            return
-        if not terminal.confirm(f"Rotate '{key}' in {table} through {statement}?", assume_yes=yes):
-            raise Aborted("rotation declined; nothing changed")
-        details = {"table": table, "method": method, "new_value_length": len(value)}
-        try:
-            with guarded(f"rotating '{key}' in {table}"):
-                updated_at = store(conn, spec, key, value, method)
-        except Exception as exc:
-            write_audit("secrets.rotate", runbook=runbook.name, profile=inv.profile, target=key,
-                        result=f"error: {exc}", details=details)  # fmt: skip
-            raise
-        write_audit("secrets.rotate", runbook=runbook.name, profile=inv.profile, target=key, result="ok",
-                    details=details)  # fmt: skip
-    inv.emit(rotate_report(dry_run=False, updated_at=updated_at, **report_args))  # type: ignore[arg-type]
-
-
-def _describe(spec: SecretsTableSpec, method: str, key: str, length: int) -> str:
-    shown = f"<new value, {length} chars>"
-    if method == "function":
-        return f"SELECT {spec.schema}.{spec.rotate_function}('{key}', {shown})"
-    updated = f", {spec.updated_column} = now()" if spec.updated_column else ""
-    where = f"WHERE {spec.key_column} = '{key}'"
-    return f"UPDATE {spec.schema}.{spec.table} SET {spec.value_column} = {shown}{updated} {where}"
+    report = service.rotate(inv, key, dry_run=dry_run, read_value=_read_value,
+                            confirm=lambda question: terminal.confirm(question, assume_yes=yes))  # fmt: skip
+    inv.emit(report)
 
 
 def _read_value(key: str) -> str:

@@ -5,23 +5,21 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cronctl.cli.common import Invocation, command_options
-from cronctl.errors import Aborted, UsageError
+from cronctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from cronctl.reports.trigger import Context, JobResult, TriggerPlan
-    from cronctl.runbook.env import Environment
+    from cronctl.reports.trigger import ProgressPrinter, Repeat
     from cronctl.runbook.model import AuthSpec, JobSpec
+    from cronctl.sources.http_trigger import BodyOptions
 
 AD_HOC_AUTH = ("none", "bearer", "apikey", "bearer+apikey", "header:<Name>", "standard-webhooks", "stripe", "github")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-VERIFY_SLACK = timedelta(seconds=5)  # clock difference tolerated between this host and the job's database
 
 HELP = """Fire jobs by hand exactly as their scheduler would: the runbook's method, URL, headers, JSON body,
 timeout and auth (Bearer, apikey, a secret header, or an HMAC signature over the exact bytes sent). Each
@@ -50,36 +48,55 @@ def register(app: Any) -> None:
 def trigger(
     inv: Invocation,
     jobs: Annotated[list[str] | None, typer.Argument(help="Job names from the runbook.", show_default=False)] = None,
-    url: Annotated[str | None, typer.Option("--url", help="Ad-hoc mode: fire this URL (no runbook needed).",
-                                            show_default=False)] = None,
-    method: Annotated[str | None, typer.Option("--method", help="Ad-hoc HTTP method (default GET, POST with a body).",
-                                               show_default=False)] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Ad-hoc mode: fire this URL (no runbook needed).", show_default=False)
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Ad-hoc HTTP method (default GET, POST with a body).", show_default=False),
+    ] = None,
     auth: Annotated[str, typer.Option("--auth", help=f"Ad-hoc auth: {' | '.join(AD_HOC_AUTH)}.")] = "none",
-    secret_env: Annotated[str | None, typer.Option("--secret-env", help="Ad-hoc: variable holding the secret.",
-                                                   show_default=False)] = None,
-    data: Annotated[str | None, typer.Option("--data", help="JSON body, or @file with JSON; replaces the body.",
-                                             show_default=False)] = None,
-    sets: Annotated[list[str] | None, typer.Option("--set", help="Body field key=value (numbers and true/false are "
-                                                   "typed; dotted keys nest). Workflow inputs with --dispatch.",
-                                                   show_default=False)] = None,
-    trigger_type: Annotated[str | None, typer.Option("--trigger-type", help="MANUAL or RETRY: fills the job's "
-                                                     "trigger_type field.", show_default=False)] = None,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Override the job's timeout, e.g. 10s.",
-                                                show_default=False)] = None,
+    secret_env: Annotated[
+        str | None, typer.Option("--secret-env", help="Ad-hoc: variable holding the secret.", show_default=False)
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="JSON body, or @file with JSON; replaces the body.", show_default=False)
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Body field key=value (numbers and true/false are "
+            "typed; dotted keys nest). Workflow inputs with --dispatch.",
+            show_default=False,
+        ),
+    ] = None,
+    trigger_type: Annotated[
+        str | None,
+        typer.Option("--trigger-type", help="MANUAL or RETRY: fills the job's trigger_type field.", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Override the job's timeout, e.g. 10s.", show_default=False)
+    ] = None,
     dispatch: Annotated[bool, typer.Option("--dispatch", help="Fire through GitHub's workflow_dispatch.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request as curl (secrets as $VAR); send "
-                                          "nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the request as curl (secrets as $VAR); send nothing.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    repeat: Annotated[int | None, typer.Option("--repeat", help="Trigger N times (with --until-ok: at most N).",
-                                               show_default=False)] = None,
+    repeat: Annotated[
+        int | None, typer.Option("--repeat", help="Trigger N times (with --until-ok: at most N).", show_default=False)
+    ] = None,
     interval: Annotated[str, typer.Option("--interval", help="Pause between repeated triggers.")] = "2s",
-    until_ok: Annotated[int | None, typer.Option("--until-ok", help="Stop after K consecutive ok verdicts.",
-                                                 show_default=False)] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Afterwards, read the job's newest run from its "
-                                         "history.")] = False,
+    until_ok: Annotated[
+        int | None, typer.Option("--until-ok", help="Stop after K consecutive ok verdicts.", show_default=False)
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Afterwards, read the job's newest run from its history.")
+    ] = False,
 ) -> None:
     from cronctl.durations import parse_duration
-    from cronctl.reports.trigger import dry_run_report, refuse_sql_jobs, run_jobs, trigger_report
+    from cronctl.output import terminal
+    from cronctl.services import trigger as service
 
     names = list(dict.fromkeys(jobs or []))
     if url is not None and names:
@@ -91,38 +108,14 @@ def trigger(
     plan_repeat = _repeat(repeat, until_ok, _duration(interval, "--interval", parse_duration))
     timeout_s = _duration(timeout, "--timeout", parse_duration) if timeout is not None else None
     body = _body_options(data, sets or [], trigger_type)
-    env = inv.env()
-    if url is not None:
-        job_specs = [_ad_hoc_job(url, method, auth, secret_env, body.has_data or bool(body.sets), timeout_s)]
-        ctx = _context(None, None)
-        source = "--url"
-    else:
-        runbook = inv.runbook()
-        from cronctl.runbook.loader import find_job
-
-        job_specs = [_with_timeout(find_job(runbook, n), timeout_s) for n in names]
-        refuse_sql_jobs(job_specs)
-        ctx = _context(runbook, inv.profile)
-        source = str(runbook.path)
-    plans = [_plan(job, env, body, dispatch, source) for job in job_specs]
-    prepared = [(plan, plan.build()) for plan in plans]  # resolves variables and URLs before anything is sent
-    if dry_run:
-        inv.emit(dry_run_report(prepared))
-        return
-    _confirm(prepared, yes)
-    started = datetime.now(UTC)
-    progress = _progress()
-    try:
-        tls = any(not request.url.startswith("http://") for _, request in prepared)
-        results = run_jobs(plans, ctx, plan_repeat, progress, tls=tls)
-    finally:
-        progress.finish()
-    if verify:
-        if url is not None:
-            raise UsageError("--verify reads a runbook job's history; it does not apply to --url")
-        for result in results:
-            result.verify = _verify(inv, env, result, started - VERIFY_SLACK)
-    inv.emit(trigger_report(results, plan_repeat.until_ok))
+    has_body = body.has_data or bool(body.sets)
+    ad_hoc = None if url is None else _ad_hoc_job(url, method, auth, secret_env, has_body, timeout_s)
+    report = service.trigger(
+        inv, names, ad_hoc=ad_hoc, body=body, repeat=plan_repeat, timeout=timeout_s, dispatch=dispatch,
+        dry_run=dry_run, verify=verify, confirm=lambda question: terminal.confirm(question, assume_yes=yes),
+        progress=_progress(),
+    )  # fmt: skip
+    inv.emit(report)
 
 
 def _duration(text: str, option: str, parse: Any) -> float:
@@ -132,7 +125,7 @@ def _duration(text: str, option: str, parse: Any) -> float:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _repeat(repeat: int | None, until_ok: int | None, interval: float) -> Any:
+def _repeat(repeat: int | None, until_ok: int | None, interval: float) -> Repeat:
     from cronctl.reports.trigger import Repeat
 
     if repeat is not None and repeat < 1:
@@ -159,7 +152,7 @@ def parse_set(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _body_options(data: str | None, sets: list[str], trigger_type: str | None) -> Any:
+def _body_options(data: str | None, sets: list[str], trigger_type: str | None) -> BodyOptions:
     from cronctl.sources.http_trigger import BodyOptions
 
     document: Any = None
@@ -180,8 +173,9 @@ def _body_options(data: str | None, sets: list[str], trigger_type: str | None) -
         trigger_type = trigger_type.upper()
         if trigger_type not in ("MANUAL", "RETRY", "SCHEDULER"):
             raise UsageError("--trigger-type must be MANUAL or RETRY")
-    return BodyOptions(data=document, has_data=data is not None, sets=tuple(parse_set(s) for s in sets),
-                       trigger_type=trigger_type)
+    return BodyOptions(
+        data=document, has_data=data is not None, sets=tuple(parse_set(s) for s in sets), trigger_type=trigger_type
+    )
 
 
 def _ad_hoc_auth(auth: str, secret_env: str | None) -> AuthSpec:
@@ -219,52 +213,7 @@ def _ad_hoc_job(
     return JobSpec(name="adhoc", method=verb, url=url, timeout=timeout or 30.0, auth=_ad_hoc_auth(auth, secret_env))
 
 
-def _with_timeout(job: JobSpec, timeout: float | None) -> JobSpec:
-    from dataclasses import replace
-
-    return job if timeout is None else replace(job, timeout=timeout)
-
-
-def _context(runbook: Any, profile: str | None) -> Context:
-    from cronctl.reports.trigger import Context
-
-    if runbook is None:
-        return Context()
-    return Context(runbook=runbook.name, profile=profile, failure_modes=runbook.failure_modes,
-                   failure_groups=runbook.failure_groups)
-
-
-def _plan(job: JobSpec, env: Environment, body: Any, dispatch: bool, source: str) -> TriggerPlan:
-    from cronctl.output import terminal
-    from cronctl.reports.trigger import TriggerPlan
-    from cronctl.sources.github_dispatch import build_dispatch_request
-    from cronctl.sources.http_trigger import build_request
-
-    use_dispatch = dispatch or job.url is None
-    if use_dispatch:
-        if job.dispatch is None:
-            raise UsageError(f"job {job.name} has no [jobs.{job.name}.dispatch] table; it cannot use --dispatch")
-        if body.has_data:
-            raise UsageError("--data does not apply to a workflow dispatch; pass workflow inputs with --set")
-        return TriggerPlan(job, lambda: build_dispatch_request(job, env, body.sets, source=source), dispatch=True)
-    if body.trigger_type and not job.trigger_type_field:
-        terminal.warn(f"job {job.name} has no trigger_type_field; --trigger-type is ignored for it")
-    return TriggerPlan(job, lambda: build_request(job, env, body, source=source))
-
-
-def _confirm(prepared: list[tuple[TriggerPlan, Any]], yes: bool) -> None:
-    from cronctl.output import terminal
-
-    asking = [(plan, request) for plan, request in prepared if plan.job.confirm]
-    if not asking or yes:
-        return
-    lines = [f"  {plan.job.name}: {request.method} {request.display_url}" for plan, request in asking]
-    question = "Send these requests?\n" + "\n".join(lines) + "\n"
-    if not terminal.confirm(question, assume_yes=False):
-        raise Aborted("trigger cancelled; nothing was sent")
-
-
-def _progress() -> Any:
+def _progress() -> ProgressPrinter:
     import os
 
     from cronctl.redact import redact
@@ -280,11 +229,3 @@ def _progress() -> Any:
         sys.stderr.flush()
 
     return ProgressPrinter(write, live)
-
-
-def _verify(inv: Invocation, env: Environment, result: JobResult, since: datetime) -> dict[str, Any]:
-    from cronctl.reports.trigger import verify_json
-    from cronctl.sources.history import collect_history
-
-    history = collect_history(inv, inv.runbook(), env, result.plan.job, limit=5)
-    return verify_json(history.runs, history.sources, since)

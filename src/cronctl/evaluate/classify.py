@@ -65,9 +65,7 @@ _STATUS_NAMED = re.compile(
 _STATUS_TOKEN = re.compile(r"(?:^|[\s(\[])([345](?:\d\d|xx))(?=$|[\s)\]:,.;])", _I)
 
 
-def classify(
-    message: str | None, http_status: int | None, extra: Sequence[FailureGroupSpec] = ()
-) -> str:
+def classify(message: str | None, http_status: int | None, extra: Sequence[FailureGroupSpec] = ()) -> str:
     """The failure group for one failed run or response."""
     text = message if isinstance(message, str) else ""
     status = http_status if isinstance(http_status, int) and not isinstance(http_status, bool) else None

@@ -82,8 +82,13 @@ def build_checks(f: DoctorFacts) -> list[Check]:
 
 def _runbook(f: DoctorFacts) -> Check:
     if f.runbook is None:
-        return Check("runbook", "runbook valid", "fail", f.runbook_error or "no runbook",
-                     "fix the key named above, or draft one: cronctl init --from-pgcron")
+        return Check(
+            "runbook",
+            "runbook valid",
+            "fail",
+            f.runbook_error or "no runbook",
+            "fix the key named above, or draft one: cronctl init --from-pgcron",
+        )
     rb = f.runbook
     return Check("runbook", "runbook valid", "pass", f"{rb.path}: {len(rb.jobs)} jobs")
 
@@ -95,8 +100,15 @@ def _env(f: DoctorFacts) -> list[Check]:
         if var.is_set:
             out.append(Check(f"env:{var.name}", f"env {var.name}", "pass", f"set from {var.origin}: {var.preview}"))
         else:
-            out.append(Check(f"env:{var.name}", f"env {var.name}", "fail", f"not set{users}",
-                             f"export {var.name}=... or add it to .env"))
+            out.append(
+                Check(
+                    f"env:{var.name}",
+                    f"env {var.name}",
+                    "fail",
+                    f"not set{users}",
+                    f"export {var.name}=... or add it to .env",
+                )
+            )
     return out
 
 
@@ -104,25 +116,43 @@ def _database(f: DoctorFacts) -> list[Check]:
     if not f.database_attempted:
         return [Check("database", "database reachable", "skip", "no database URL to try")]
     if f.server is None:
-        return [Check("database", "database reachable", "fail", f.database_error or "not reachable",
-                      "check DATABASE_URL (host, port, password) and that the server accepts connections")]
+        return [
+            Check(
+                "database",
+                "database reachable",
+                "fail",
+                f.database_error or "not reachable",
+                "check DATABASE_URL (host, port, password) and that the server accepts connections",
+            )
+        ]
     s = f.server
-    checks = [Check("database", "database reachable", "pass",
-                    f"PostgreSQL {s.server_version} database {s.database}")]
+    checks = [Check("database", "database reachable", "pass", f"PostgreSQL {s.server_version} database {s.database}")]
     access = f.access
     read_only = " (read-only role: trigger, locks clear and secrets rotate need a writable role)" if (
         access and access.read_only_role) else ""  # fmt: skip
     if s.superuser:
         checks.append(Check("role", "role", "pass", f"{s.role}, superuser: sees every job's runs{read_only}"))
     elif access is not None and s.cron_schema and not (access.cron_job_select and access.run_details_select):
-        checks.append(Check("role", "role", "fail", f"{s.role} may not read cron.job / cron.job_run_details",
-                            "GRANT USAGE ON SCHEMA cron TO <role>; GRANT SELECT ON cron.job, "
-                            "cron.job_run_details TO <role>;"))
+        checks.append(
+            Check(
+                "role",
+                "role",
+                "fail",
+                f"{s.role} may not read cron.job / cron.job_run_details",
+                "GRANT USAGE ON SCHEMA cron TO <role>; GRANT SELECT ON cron.job, cron.job_run_details TO <role>;",
+            )
+        )
     else:
-        checks.append(Check("role", "role", "warn",
-                            f"{s.role}, not superuser: row-level security on cron.job_run_details shows only runs "
-                            f"of jobs scheduled by {s.role}{read_only}",
-                            "use the role that scheduled the jobs (often postgres) to see their history"))
+        checks.append(
+            Check(
+                "role",
+                "role",
+                "warn",
+                f"{s.role}, not superuser: row-level security on cron.job_run_details shows only runs "
+                f"of jobs scheduled by {s.role}{read_only}",
+                "use the role that scheduled the jobs (often postgres) to see their history",
+            )
+        )
     return checks
 
 
@@ -139,33 +169,71 @@ def _pg_cron(f: DoctorFacts) -> list[Check]:
         )
         checks.append(Check("pg_cron", "pg_cron installed", "pass", f"{version} (extversion {s.pg_cron_extversion})"))
     elif home and home != s.database:
-        checks.append(Check("pg_cron", "pg_cron installed", "fail",
-                            f"not installed in database {s.database}; cron.database_name is {home}",
-                            f"point DATABASE_URL at database {home}, where pg_cron keeps its jobs"))
+        checks.append(
+            Check(
+                "pg_cron",
+                "pg_cron installed",
+                "fail",
+                f"not installed in database {s.database}; cron.database_name is {home}",
+                f"point DATABASE_URL at database {home}, where pg_cron keeps its jobs",
+            )
+        )
     elif settings_visible and not s.preloaded and not s.cron_settings:
-        checks.append(Check("pg_cron", "pg_cron installed", "fail", "pg_cron is not in shared_preload_libraries",
-                            "add pg_cron to shared_preload_libraries, restart, then CREATE EXTENSION pg_cron"))
+        checks.append(
+            Check(
+                "pg_cron",
+                "pg_cron installed",
+                "fail",
+                "pg_cron is not in shared_preload_libraries",
+                "add pg_cron to shared_preload_libraries, restart, then CREATE EXTENSION pg_cron",
+            )
+        )
     else:
-        checks.append(Check("pg_cron", "pg_cron installed", "fail", f"not installed in database {s.database}",
-                            "CREATE EXTENSION pg_cron;"))
+        checks.append(
+            Check(
+                "pg_cron",
+                "pg_cron installed",
+                "fail",
+                f"not installed in database {s.database}",
+                "CREATE EXTENSION pg_cron;",
+            )
+        )
     if home:
         status = "pass" if home == s.database or not s.pg_cron_installed else "warn"
-        checks.append(Check("cron.database_name", "cron.database_name", status, home,
-                            "" if status == "pass" else f"jobs run in {home}; connect there"))
+        checks.append(
+            Check(
+                "cron.database_name",
+                "cron.database_name",
+                status,
+                home,
+                "" if status == "pass" else f"jobs run in {home}; connect there",
+            )
+        )
     sched = f.scheduler
     if sched is None or not s.pg_cron_installed:
         checks.append(Check("scheduler", "scheduler alive", "skip", "pg_cron not installed here"))
     elif sched.alive:
         checks.append(Check("scheduler", "scheduler alive", "pass", f"pg_cron scheduler pid {sched.pid}"))
     elif not s.superuser:
-        checks.append(Check("scheduler", "scheduler alive", "warn",
-                            "no pg_cron scheduler visible to this role (it may be hidden from non-superusers)",
-                            "check as a superuser: SELECT pid FROM pg_stat_activity "
-                            "WHERE application_name = 'pg_cron scheduler'"))
+        checks.append(
+            Check(
+                "scheduler",
+                "scheduler alive",
+                "warn",
+                "no pg_cron scheduler visible to this role (it may be hidden from non-superusers)",
+                "check as a superuser: SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_cron scheduler'",
+            )
+        )
     else:
-        checks.append(Check("scheduler", "scheduler alive", "fail",
-                            "no pg_cron scheduler backend: nothing runs",
-                            "check the server log for pg_cron errors and cron.database_name, then restart"))
+        checks.append(
+            Check(
+                "scheduler",
+                "scheduler alive",
+                "fail",
+                "no pg_cron scheduler backend: nothing runs",
+                "check the server log for pg_cron errors and cron.database_name, then restart",
+            )
+        )
     return checks
 
 
@@ -191,17 +259,37 @@ def _tables(f: DoctorFacts) -> list[Check]:
         name = f"{info.schema}.{info.table}"
         wanted = f.wanted_columns.get(label, ())
         if not info.present:
-            out.append(Check(f"table:{label}", f"table {label}", "fail", f"{name} does not exist (or is not visible)",
-                             f"create {name} or fix [{label.split('.')[0]}] in the runbook"))
+            out.append(
+                Check(
+                    f"table:{label}",
+                    f"table {label}",
+                    "fail",
+                    f"{name} does not exist (or is not visible)",
+                    f"create {name} or fix [{label.split('.')[0]}] in the runbook",
+                )
+            )
             continue
         missing = [c for c in wanted if c not in info.columns]
         if missing:
-            out.append(Check(f"table:{label}", f"table {label}", "fail",
-                             f"{name} has no column {', '.join(missing)}",
-                             f"map the real column names under [{label}] in the runbook"))
+            out.append(
+                Check(
+                    f"table:{label}",
+                    f"table {label}",
+                    "fail",
+                    f"{name} has no column {', '.join(missing)}",
+                    f"map the real column names under [{label}] in the runbook",
+                )
+            )
         elif not info.selectable:
-            out.append(Check(f"table:{label}", f"table {label}", "fail", f"this role may not SELECT from {name}",
-                             f"GRANT SELECT ON {name} TO <role>;"))
+            out.append(
+                Check(
+                    f"table:{label}",
+                    f"table {label}",
+                    "fail",
+                    f"this role may not SELECT from {name}",
+                    f"GRANT SELECT ON {name} TO <role>;",
+                )
+            )
         else:
             out.append(Check(f"table:{label}", f"table {label}", "pass", f"{name}: {len(wanted)} columns mapped"))
     return out
@@ -211,18 +299,38 @@ def _secret_rows(f: DoctorFacts) -> list[Check]:
     if f.runbook is None or f.runbook.secrets_table is None:
         return []
     if f.secret_rows is None:
-        return [Check("secrets_table", "secrets table", "fail", f.secret_rows_error or "not read",
-                      "check [secrets_table] in the runbook")]
+        return [
+            Check(
+                "secrets_table",
+                "secrets table",
+                "fail",
+                f.secret_rows_error or "not read",
+                "check [secrets_table] in the runbook",
+            )
+        ]
     placeholders = [r.key for r in f.secret_rows if r.placeholder or r.length == 0]
     odd = [r.key for r in f.secret_rows if r.key not in placeholders and not judge_stored(
         r.length, r.placeholder, r.edge_quote_or_space).ok]  # fmt: skip
     if placeholders:
-        return [Check("secrets_table", "secrets table", "fail",
-                      f"{len(placeholders)} of {len(f.secret_rows)} still placeholders: {', '.join(placeholders)}",
-                      "cronctl secrets rotate <key> for each (values from the provider's dashboard)")]
+        return [
+            Check(
+                "secrets_table",
+                "secrets table",
+                "fail",
+                f"{len(placeholders)} of {len(f.secret_rows)} still placeholders: {', '.join(placeholders)}",
+                "cronctl secrets rotate <key> for each (values from the provider's dashboard)",
+            )
+        ]
     if odd:
-        return [Check("secrets_table", "secrets table", "warn", f"short or quoted/whitespace values: {', '.join(odd)}",
-                      "re-set them without quotes or newlines: cronctl secrets rotate <key>")]
+        return [
+            Check(
+                "secrets_table",
+                "secrets table",
+                "warn",
+                f"short or quoted/whitespace values: {', '.join(odd)}",
+                "re-set them without quotes or newlines: cronctl secrets rotate <key>",
+            )
+        ]
     return [Check("secrets_table", "secrets table", "pass", f"{len(f.secret_rows)} secrets set, no placeholders")]
 
 
@@ -235,14 +343,29 @@ def _endpoints(f: DoctorFacts) -> list[Check]:
         name = f"endpoint {jobs or probe.host}"
         if probe.answered:
             tls = ", TLS ok" if probe.tls else ""
-            out.append(Check(f"endpoint:{probe.url}", name, "pass",
-                             f"{probe.url} answered {probe.status} to OPTIONS{tls}"))
+            out.append(
+                Check(f"endpoint:{probe.url}", name, "pass", f"{probe.url} answered {probe.status} to OPTIONS{tls}")
+            )
         elif probe.timed_out:
-            out.append(Check(f"endpoint:{probe.url}", name, "warn", f"{probe.url}: {probe.error}",
-                             "check the host is up and not firewalled from here"))
+            out.append(
+                Check(
+                    f"endpoint:{probe.url}",
+                    name,
+                    "warn",
+                    f"{probe.url}: {probe.error}",
+                    "check the host is up and not firewalled from here",
+                )
+            )
         else:
-            out.append(Check(f"endpoint:{probe.url}", name, "fail", f"{probe.url}: {probe.error}",
-                             "check the URL variables, DNS, and the certificate"))
+            out.append(
+                Check(
+                    f"endpoint:{probe.url}",
+                    name,
+                    "fail",
+                    f"{probe.url}: {probe.error}",
+                    "check the URL variables, DNS, and the certificate",
+                )
+            )
     out += [Check(f"endpoint-skip:{s}", "endpoint", "skip", s) for s in f.endpoints_skipped]
     return out
 

@@ -120,9 +120,7 @@ class _History:
     unreadable: str | None
 
 
-def _aged_out(
-    limits: _Limits, age: float, facts: _History, what: str
-) -> tuple[str, str]:
+def _aged_out(limits: _Limits, age: float, facts: _History, what: str) -> tuple[str, str]:
     """The age rule: older than timeout + margin is stale only if the history shows nothing running."""
     base = f"{what} {_d(age)}, longer than {limits.words()}"
     if facts.running:
@@ -132,9 +130,7 @@ def _aged_out(
     return "stale", f"{base}, and the job's history shows no run in progress"
 
 
-def _table(
-    lock: Lock, limits: _Limits | None, now: datetime, age: float | None, facts: _History
-) -> tuple[str, str]:
+def _table(lock: Lock, limits: _Limits | None, now: datetime, age: float | None, facts: _History) -> tuple[str, str]:
     if lock.expires_at is not None and lock.expires_at <= now:
         return "expired", f"past its expiry ({_d((now - lock.expires_at).total_seconds())} ago)"
     if limits is None:
@@ -148,9 +144,7 @@ def _table(
     return "held", held
 
 
-def _advisory(
-    lock: Lock, limits: _Limits | None, now: datetime, age: float | None, facts: _History
-) -> tuple[str, str]:
+def _advisory(lock: Lock, limits: _Limits | None, now: datetime, age: float | None, facts: _History) -> tuple[str, str]:
     pid = lock.detail.get("pid")
     if pid is None:
         return "orphaned", "held by a prepared transaction with no session (see pg_prepared_xacts)"
@@ -165,8 +159,7 @@ def _advisory(
         idle = (now - changed).total_seconds() if isinstance(changed, datetime) else None
         if limits is not None and idle is not None and idle > limits.timeout:
             return "stale", (
-                f"pid {pid} ({app}) has been {state} for {_d(idle)}, longer than the job's timeout "
-                f"{_d(limits.timeout)}"
+                f"pid {pid} ({app}) has been {state} for {_d(idle)}, longer than the job's timeout {_d(limits.timeout)}"
             )
         for_how_long = f" for {_d(idle)}" if idle is not None else ""
         return "held", f"pid {pid} ({app}) is {state}{for_how_long}"
@@ -208,4 +201,3 @@ def terminate_sql(lock: Lock) -> str | None:
     """The exact statement that ends an advisory lock's holder session."""
     pid = lock.detail.get("pid")
     return f"SELECT pg_terminate_backend({int(pid)});" if isinstance(pid, int) else None
-

@@ -141,9 +141,7 @@ def _start(run: Run) -> datetime:
     return run.started_at
 
 
-def response_runs(
-    result: LinkResult, job: str, functions: Mapping[str, str | None] | None = None
-) -> list[Run]:
+def response_runs(result: LinkResult, job: str, functions: Mapping[str, str | None] | None = None) -> list[Run]:
     """The responses linked (or possibly linked) to `job`, as Run records of source pg_net."""
     out: list[Run] = []
     for item in result.for_job(job):

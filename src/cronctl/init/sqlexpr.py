@@ -70,7 +70,7 @@ def _unquote(text: str) -> str:
 
 def _dollar_body(text: str) -> str:
     tag_end = text.index("$", 1) + 1
-    return text[tag_end : -tag_end]
+    return text[tag_end:-tag_end]
 
 
 def _env_for(name: str) -> str:

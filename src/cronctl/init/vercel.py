@@ -23,12 +23,12 @@ def drafts_from_vercel(path: Path) -> list[DraftJob]:
         raise UsageError(f"{path}: expected a JSON object")
     crons = data.get("crons")
     if not isinstance(crons, list) or not crons:
-        raise UsageError(f"{path}: no \"crons\" entries")
+        raise UsageError(f'{path}: no "crons" entries')
     durations = _max_durations(data.get("functions"))
     drafts = []
     for index, entry in enumerate(crons):
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise UsageError(f"{path}: crons[{index}] needs a \"path\"")
+            raise UsageError(f'{path}: crons[{index}] needs a "path"')
         drafts.append(_draft(entry, index, path, durations))
     unique_names(drafts)
     return drafts

@@ -119,8 +119,9 @@ def list_report(
     exit_code = ExitCode.NOT_OK if stale else ExitCode.OK
     if reads and all(r.error for r in reads):
         headline, tone, exit_code = "no lock backend could be read", "crit", ExitCode.UNAVAILABLE
-    return Report(data=data, sections=sections, title="Job locks", headline=headline, tone=tone,
-                  exit_code=int(exit_code))
+    return Report(
+        data=data, sections=sections, title="Job locks", headline=headline, tone=tone, exit_code=int(exit_code)
+    )
 
 
 @dataclass
@@ -159,22 +160,35 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
     sections: list[Section] = []
     if outcome.dry_run:
         sections.append(
-            Table(["job", "backend", "holder", "state", "would run"],
-                  [[v.lock.name, backend_label(v), v.lock.holder, v.state, s] for v, s in outcome.planned],
-                  title="Would clear (dry run, nothing changed)", empty="nothing to clear", wrap=(2, 4))
+            Table(
+                ["job", "backend", "holder", "state", "would run"],
+                [[v.lock.name, backend_label(v), v.lock.holder, v.state, s] for v, s in outcome.planned],
+                title="Would clear (dry run, nothing changed)",
+                empty="nothing to clear",
+                wrap=(2, 4),
+            )
         )
     else:
         sections.append(
-            Table(["job", "backend", "holder", "state", "done"],
-                  [[v.lock.name, backend_label(v), v.lock.holder, v.state, a] for v, a in outcome.cleared],
-                  title="Cleared", empty="nothing cleared", wrap=(2, 4))
+            Table(
+                ["job", "backend", "holder", "state", "done"],
+                [[v.lock.name, backend_label(v), v.lock.holder, v.state, a] for v, a in outcome.cleared],
+                title="Cleared",
+                empty="nothing cleared",
+                wrap=(2, 4),
+            )
         )
     if outcome.skipped:
         sections.append(
-            Table(["job", "backend", "state", "why skipped"],
-                  [[name, backend_label(v) if v else "-", v.state if v else "-", reason]
-                   for v, name, reason in outcome.skipped],
-                  title="Skipped", wrap=(3,))
+            Table(
+                ["job", "backend", "state", "why skipped"],
+                [
+                    [name, backend_label(v) if v else "-", v.state if v else "-", reason]
+                    for v, name, reason in outcome.skipped
+                ],
+                title="Skipped",
+                wrap=(3,),
+            )
         )
     sections += _backend_notes(reads)
     remaining = [v for v, _, _ in outcome.skipped if v is not None and v.stale]
@@ -190,5 +204,6 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
     if reads and all(r.error for r in reads):
         # Nothing could be seen, so nothing was judged: that is not a clean bill of health.
         headline, tone, exit_code = "no lock backend could be read; nothing was cleared", "crit", ExitCode.UNAVAILABLE
-    return Report(data=data, sections=sections, title="Clear job locks", headline=headline, tone=tone,
-                  exit_code=int(exit_code))
+    return Report(
+        data=data, sections=sections, title="Clear job locks", headline=headline, tone=tone, exit_code=int(exit_code)
+    )

@@ -43,6 +43,9 @@ def source_notes(result: HistoryResult) -> list[Section]:
             notes.append(Text(f"{state.name}: not installed — {state.message}", tone="warn"))
         elif state.state == "error":
             notes.append(Text(f"{state.name}: {state.message}", tone="crit"))
+        elif state.message:
+            # Read fine but may not show everything, e.g. row-level security hiding rows from this role.
+            notes.append(Text(f"{state.name}: {state.message}", tone="warn"))
     return notes
 
 

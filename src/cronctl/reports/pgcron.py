@@ -293,9 +293,7 @@ def change_report(
     items: list[tuple[str, Any]] = [("action", action), ("job", target), ("result", result)]
     items.extend((k, v) for k, v in (extra or {}).items() if not isinstance(v, (dict, list)))
     sections: list[Section] = [KeyValues(items)]
-    sections.append(
-        Text("SQL" + (" that would run" if dry_run else "") + ":\n" + "\n".join(statements), tone="muted")
-    )
+    sections.append(Text("SQL" + (" that would run" if dry_run else "") + ":\n" + "\n".join(statements), tone="muted"))
     headline = "dry run: nothing changed" if dry_run else f"{action} {target}: {result}"
     return Report(
         data=data,

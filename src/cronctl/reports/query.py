@@ -32,9 +32,7 @@ def list_report(runbook: Runbook) -> Report:
     ]
     return Report(
         data={"runbook": runbook.name, "queries": queries},
-        sections=[
-            Table(["name", "description", "params"], rows, wrap=(1,), empty="(no queries in this runbook)")
-        ],
+        sections=[Table(["name", "description", "params"], rows, wrap=(1,), empty="(no queries in this runbook)")],
         title=f"{runbook.name}: {len(queries)} quer{'y' if len(queries) == 1 else 'ies'}",
     )
 

@@ -130,9 +130,7 @@ def run_one(
     attempt, judgement = judged[-1]
     status = attempt.answer.status_code
     group = answer_group(judgement, status, ctx.failure_groups)
-    modes = match_failure_modes(
-        ctx.failure_modes, plan.job.name, judgement.verdict, status, judgement.message, group
-    )
+    modes = match_failure_modes(ctx.failure_modes, plan.job.name, judgement.verdict, status, judgement.message, group)
     found_url = run_url(judgement.document) if plan.dispatch else None
     return RunResult(request, judged, group, modes, found_url)
 
@@ -209,9 +207,7 @@ def _settle(result: JobResult, repeat: Repeat) -> None:
             result.verdict, result.reason = last.verdict, last.last[1].reason
             return
         result.verdict = "failed"
-        result.reason = (
-            f"only {result.consecutive_ok} ok in a row of {repeat.until_ok} within {len(result.runs)} runs"
-        )
+        result.reason = f"only {result.consecutive_ok} ok in a row of {repeat.until_ok} within {len(result.runs)} runs"
         return
     worst = max(result.runs, key=lambda r: _RANK.get(r.verdict, 3))
     result.verdict, result.reason = worst.verdict, worst.last[1].reason
@@ -391,22 +387,40 @@ def _single_report(result: JobResult, until_ok: int | None) -> Report:
 
 def _attempts_table(run: RunResult) -> Table:
     rows = [
-        [i + 1, a.answer.status_code, f"{a.elapsed_ms:.0f} ms", j.verdict, a.retry_after,
-         f"{a.next_delay:g}s" if a.next_delay is not None else (a.note or "-"), j.reason]
+        [
+            i + 1,
+            a.answer.status_code,
+            f"{a.elapsed_ms:.0f} ms",
+            j.verdict,
+            a.retry_after,
+            f"{a.next_delay:g}s" if a.next_delay is not None else (a.note or "-"),
+            j.reason,
+        ]
         for i, (a, j) in enumerate(run.attempts)
     ]
-    return Table(["#", "status", "latency", "verdict", "retry-after", "next", "reason"], rows,
-                 title="Attempts", wrap=(6,))
+    return Table(
+        ["#", "status", "latency", "verdict", "retry-after", "next", "reason"], rows, title="Attempts", wrap=(6,)
+    )
 
 
 def _runs_table(result: JobResult) -> Table:
     rows = []
     for i, run in enumerate(result.runs):
         attempt, judgement = run.last
-        rows.append([i + 1, run.request.request_id, attempt.answer.status_code, f"{attempt.elapsed_ms:.0f} ms",
-                     len(run.attempts), judgement.verdict, judgement.reason])
-    return Table(["#", "request id", "status", "latency", "attempts", "verdict", "reason"], rows, title="Runs",
-                 wrap=(6,))
+        rows.append(
+            [
+                i + 1,
+                run.request.request_id,
+                attempt.answer.status_code,
+                f"{attempt.elapsed_ms:.0f} ms",
+                len(run.attempts),
+                judgement.verdict,
+                judgement.reason,
+            ]
+        )
+    return Table(
+        ["#", "request id", "status", "latency", "attempts", "verdict", "reason"], rows, title="Runs", wrap=(6,)
+    )
 
 
 def _modes_sections(runs: Sequence[RunResult]) -> list[Any]:
@@ -418,8 +432,7 @@ def _modes_sections(runs: Sequence[RunResult]) -> list[Any]:
     if not seen:
         return []
     rows = [[job, m.symptom, m.cause, m.action] for job, m in seen]
-    return [Table(["job", "known failure mode", "cause", "action"], rows, title="Known failure modes",
-                  wrap=(1, 2, 3))]
+    return [Table(["job", "known failure mode", "cause", "action"], rows, title="Known failure modes", wrap=(1, 2, 3))]
 
 
 def _multi_report(results: Sequence[JobResult]) -> Report:
@@ -427,8 +440,17 @@ def _multi_report(results: Sequence[JobResult]) -> Report:
     for result in results:
         run = result.runs[-1]
         attempt, _ = run.last
-        rows.append([result.plan.job.name, result.verdict, attempt.answer.status_code, f"{attempt.elapsed_ms:.0f} ms",
-                     len(run.attempts), len(result.runs), result.reason])
+        rows.append(
+            [
+                result.plan.job.name,
+                result.verdict,
+                attempt.answer.status_code,
+                f"{attempt.elapsed_ms:.0f} ms",
+                len(run.attempts),
+                len(result.runs),
+                result.reason,
+            ]
+        )
     counts = {v: sum(1 for r in results if r.verdict == v) for v in ("ok", "skipped", "failed", "error")}
     headline = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     sections: list[Any] = [
@@ -473,18 +495,20 @@ def dry_run_report(requests: Sequence[tuple[TriggerPlan, PreparedRequest]]) -> R
     sections: list[Any] = []
     for plan, request in requests:
         curl = to_curl(request)
-        data_requests.append({
-            "job": plan.job.name,
-            "method": request.method,
-            "url": request.display_url,
-            "headers": request.display_headers,
-            "body": request.display_body,
-            "timeout": request.timeout,
-            "request_id": request.request_id,
-            "dispatch": plan.dispatch,
-            "idempotent": plan.job.idempotent,
-            "curl": curl,
-        })
+        data_requests.append(
+            {
+                "job": plan.job.name,
+                "method": request.method,
+                "url": request.display_url,
+                "headers": request.display_headers,
+                "body": request.display_body,
+                "timeout": request.timeout,
+                "request_id": request.request_id,
+                "dispatch": plan.dispatch,
+                "idempotent": plan.job.idempotent,
+                "curl": curl,
+            }
+        )
         retry = "retries on 429/5xx/timeout" if plan.job.idempotent else "no retries (not idempotent)"
         sections.append(Text(f"# {plan.job.name}: {retry}; nothing was sent", tone="muted"))
         sections.append(Text(curl))

@@ -71,9 +71,7 @@ class _OsUser:
             st = parent.stat()
             if not st.st_mode & 0o001 and st.st_uid != self.uid:
                 who = f"OS user {SERVER_OS_USER!r}"
-                raise SandboxError(
-                    f"{parent} is not searchable by {who}; chmod o+x it or pick another base_dir"
-                )
+                raise SandboxError(f"{parent} is not searchable by {who}; chmod o+x it or pick another base_dir")
 
     def chown(self, path: Path) -> None:
         if self.uid is not None and self.gid is not None:
@@ -223,9 +221,7 @@ class PgCluster:
     # -- construction -------------------------------------------------------------------------------------
 
     @classmethod
-    def start(
-        cls, base_dir: Path | None = None, port: int | None = None, dbname: str = "cronctl"
-    ) -> PgCluster:
+    def start(cls, base_dir: Path | None = None, port: int | None = None, dbname: str = "cronctl") -> PgCluster:
         """Create, start and prepare a cluster: database ``dbname`` with the pg_cron extension.
 
         Without ``base_dir`` a temporary directory is made and removed again by :meth:`stop`; a given
@@ -354,9 +350,7 @@ class PgCluster:
 
     # -- process helpers ----------------------------------------------------------------------------------
 
-    def _run(
-        self, args: list[str], *, what: str, timeout: float = COMMAND_TIMEOUT_S, stdin: str | None = None
-    ) -> str:
+    def _run(self, args: list[str], *, what: str, timeout: float = COMMAND_TIMEOUT_S, stdin: str | None = None) -> str:
         kwargs: dict[str, Any] = {}
         if self._os_user.uid is not None:
             kwargs = {"user": self._os_user.uid, "group": self._os_user.gid, "extra_groups": []}
@@ -472,9 +466,7 @@ class PgCluster:
             if pid is not None:
                 return pid
             if time.monotonic() >= deadline:
-                raise SandboxError(
-                    f"pg_cron scheduler did not start within {timeout:.0f}s{self._log_suffix()}"
-                )
+                raise SandboxError(f"pg_cron scheduler did not start within {timeout:.0f}s{self._log_suffix()}")
             time.sleep(0.1)
 
     def restart(self) -> None:

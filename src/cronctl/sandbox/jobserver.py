@@ -176,9 +176,7 @@ def _verify_stripe(route: Route, body: bytes, headers: Headers) -> bool:
     import stripe
 
     try:
-        stripe.WebhookSignature.verify_header(
-            body, headers.get("stripe-signature"), route.secret, route.tolerance
-        )
+        stripe.WebhookSignature.verify_header(body, headers.get("stripe-signature"), route.secret, route.tolerance)
     except Exception:
         return False
     return True

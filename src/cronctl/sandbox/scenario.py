@@ -252,10 +252,7 @@ def _insert_runs(conn: Conn, jobs: dict[str, tuple[int, str]], runs: Iterable[_R
             "INSERT INTO cron.job_run_details"
             " (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)"
             " VALUES (%s, %s, current_database(), current_user, %s, %s, %s, %s, %s)",
-            [
-                (jobs[r.job][0], r.pid, jobs[r.job][1], r.status, r.message, r.start, r.end)
-                for r in ordered
-            ],
+            [(jobs[r.job][0], r.pid, jobs[r.job][1], r.status, r.message, r.start, r.end) for r in ordered],
         )
 
 
@@ -355,9 +352,7 @@ def _cron_runs(conn: Conn, rows: Sequence[tuple[str, datetime, datetime | None, 
     )
 
 
-def _run_log(
-    conn: Conn, rows: Sequence[tuple[str, str, int, int, int, str | None, datetime, datetime | None]]
-) -> None:
+def _run_log(conn: Conn, rows: Sequence[tuple[str, str, int, int, int, str | None, datetime, datetime | None]]) -> None:
     _executemany(
         conn,
         "INSERT INTO public.run_log (trigger_type, status, total_records, changed_records, created_alerts,"
@@ -378,15 +373,33 @@ def _locks(conn: Conn, rows: Sequence[tuple[str, str, datetime, datetime | None]
 def _alerts(conn: Conn, now: datetime, unresolved_high: int) -> None:
     rows: list[tuple[Any, ...]] = []
     for i in range(unresolved_high):
-        rows.append(("CHANGED", "high", f"303:C{1100 + i}:U{5000 + i}", "enrolment status changed to DROPPED",
-                     False, now - timedelta(hours=2 * i + 1)))
+        rows.append(
+            (
+                "CHANGED",
+                "high",
+                f"303:C{1100 + i}:U{5000 + i}",
+                "enrolment status changed to DROPPED",
+                False,
+                now - timedelta(hours=2 * i + 1),
+            )
+        )
     for i in range(6):
-        rows.append(("CHANGED", "low", f"303:C1100:U{6000 + i}", "enrolment status changed", True,
-                     now - timedelta(hours=3 * i + 2)))
-    rows.append(("SYNC_FAILED", "medium", None, "enrolment sync failed 3 times in a row", False,
-                 now - timedelta(minutes=50)))
-    rows.append(("CHANGED", "high", "303:C1001:U4100", "enrolment status changed to WITHDRAWN", True,
-                 now - timedelta(days=3)))
+        rows.append(
+            (
+                "CHANGED",
+                "low",
+                f"303:C1100:U{6000 + i}",
+                "enrolment status changed",
+                True,
+                now - timedelta(hours=3 * i + 2),
+            )
+        )
+    rows.append(
+        ("SYNC_FAILED", "medium", None, "enrolment sync failed 3 times in a row", False, now - timedelta(minutes=50))
+    )
+    rows.append(
+        ("CHANGED", "high", "303:C1001:U4100", "enrolment status changed to WITHDRAWN", True, now - timedelta(days=3))
+    )
     _executemany(
         conn,
         "INSERT INTO public.alert (alert_type, severity, source_id, message, resolved, created_at)"
@@ -400,10 +413,21 @@ def _source_records(conn: Conn, now: datetime) -> None:
     for category in (303, 304):
         for i in range(12):
             user, course = f"U{5000 + i}", f"C{1100 + i % 3}"
-            rows.append(("enrolment_status", f"{category}:{course}:{user}", category, user, course,
-                         "ENROLLED" if i % 5 else "DROPPED", "ok" if i % 5 else "dropped by user",
-                         (now - timedelta(days=40)).date(), (now - timedelta(days=38)).date(),
-                         now - timedelta(hours=i + 1), now - timedelta(hours=i)))
+            rows.append(
+                (
+                    "enrolment_status",
+                    f"{category}:{course}:{user}",
+                    category,
+                    user,
+                    course,
+                    "ENROLLED" if i % 5 else "DROPPED",
+                    "ok" if i % 5 else "dropped by user",
+                    (now - timedelta(days=40)).date(),
+                    (now - timedelta(days=38)).date(),
+                    now - timedelta(hours=i + 1),
+                    now - timedelta(hours=i),
+                )
+            )
     _executemany(
         conn,
         "INSERT INTO public.source_record (source_type, source_id, category_id, user_id, course_id, status,"
@@ -434,12 +458,18 @@ def load_messaging_dispatch(conn: Conn, now: datetime) -> None:
         ("Authorization", "'Bearer ' || current_setting('app.settings.service_role_key', true)"),
     ]
     commands = {
-        "scheduled-dispatcher": ("* * * * *", _pg_net_command(
-            f"'{_SUPABASE}/functions/v1/scheduled-dispatcher'", secret_header, "'{}'::jsonb", 30000)),
-        "payment-reconcile": ("*/30 * * * *", _pg_net_command(
-            f"'{_SUPABASE}/functions/v1/payment-reconcile'", bearer, "'{}'::jsonb", 60000)),
-        "refresh-fallback-quotas": ("0 0 * * *", _pg_net_command(
-            f"'{_SUPABASE}/functions/v1/refresh-fallback-quotas'", secret_header, "'{}'::jsonb", 30000)),
+        "scheduled-dispatcher": (
+            "* * * * *",
+            _pg_net_command(f"'{_SUPABASE}/functions/v1/scheduled-dispatcher'", secret_header, "'{}'::jsonb", 30000),
+        ),
+        "payment-reconcile": (
+            "*/30 * * * *",
+            _pg_net_command(f"'{_SUPABASE}/functions/v1/payment-reconcile'", bearer, "'{}'::jsonb", 60000),
+        ),
+        "refresh-fallback-quotas": (
+            "0 0 * * *",
+            _pg_net_command(f"'{_SUPABASE}/functions/v1/refresh-fallback-quotas'", secret_header, "'{}'::jsonb", 30000),
+        ),
     }
     jobs = {
         name: (_schedule(conn, name, schedule, command, active=name != "refresh-fallback-quotas"), command)
@@ -455,8 +485,11 @@ def load_messaging_dispatch(conn: Conn, now: datetime) -> None:
             responses.append(_reply(tick, 401, {"error": "unauthorized"}, after=0.2))
     for tick in _ticks("*/30 * * * *", now, 8):
         runs.append(_ok_run("payment-reconcile", tick))
-        responses.append(_reply(tick, 200, {"success": True, "skipped": True,
-                                            "reason": "TOSSPAYMENTS_SECRET_KEY not set"}, after=1.5))
+        responses.append(
+            _reply(
+                tick, 200, {"success": True, "skipped": True, "reason": "TOSSPAYMENTS_SECRET_KEY not set"}, after=1.5
+            )
+        )
     daily = _ticks("0 0 * * *", now, 6)
     for tick in daily[:3]:
         runs.append(_ok_run("refresh-fallback-quotas", tick))
@@ -509,12 +542,36 @@ def load_metrics_collectors(conn: Conn, now: datetime) -> None:
     for tick in daily[:-3]:
         rows.append(("collect-daily", tick, tick + timedelta(seconds=95), "success", 1840, None))
     partial, error1, error2 = daily[-3:]
-    rows.append(("collect-daily", partial, partial + timedelta(seconds=140), "partial", 1210,
-                 "Meta API 429 Too Many Requests for act_1029 after 2 retries; account skipped"))
-    rows.append(("collect-daily", error1, error1 + timedelta(seconds=31), "error", 0,
-                 "Meta API error: 500 Internal Server Error (act_1029, act_2231)"))
-    rows.append(("collect-daily", error2, error2 + timedelta(seconds=30), "error", 0,
-                 "Meta API error: 500 Internal Server Error (act_1029, act_2231)"))
+    rows.append(
+        (
+            "collect-daily",
+            partial,
+            partial + timedelta(seconds=140),
+            "partial",
+            1210,
+            "Meta API 429 Too Many Requests for act_1029 after 2 retries; account skipped",
+        )
+    )
+    rows.append(
+        (
+            "collect-daily",
+            error1,
+            error1 + timedelta(seconds=31),
+            "error",
+            0,
+            "Meta API error: 500 Internal Server Error (act_1029, act_2231)",
+        )
+    )
+    rows.append(
+        (
+            "collect-daily",
+            error2,
+            error2 + timedelta(seconds=30),
+            "error",
+            0,
+            "Meta API error: 500 Internal Server Error (act_1029, act_2231)",
+        )
+    )
     for tick in _ticks("30 0 * * *", now, 10)[:-2]:
         rows.append(("collect-mixpanel", tick, tick + timedelta(seconds=40), "success", 322, None))
     for tick in _ticks("0 1 * * 1", now, 4):
@@ -539,25 +596,57 @@ def load_enrolment_sync(conn: Conn, now: datetime) -> None:
         changed = 1 if i % 4 == 0 else 0
         rows.append(("SCHEDULER", "SUCCESS", 178, changed, changed, None, tick, tick + timedelta(seconds=48)))
     t409, t5xx, tout, crashed = ticks[-8:-4]
-    rows.append(("SCHEDULER", "FAILED", 12, 0, 0, "LMS request failed: HTTP 409 Conflict (course C1101)",
-                 t409, t409 + timedelta(seconds=9)))
-    rows.append(("RETRY", "SUCCESS", 178, 0, 0, None, t409 + timedelta(minutes=10),
-                 t409 + timedelta(minutes=11)))
-    rows.append(("SCHEDULER", "FAILED", 0, 0, 0, "LMS request failed: HTTP 502 Bad Gateway",
-                 t5xx, t5xx + timedelta(seconds=3)))
-    rows.append(("SCHEDULER", "FAILED", 40, 0, 0, "LMS request timeout after 30000 ms (course C1102)",
-                 tout, tout + timedelta(seconds=30)))
+    rows.append(
+        (
+            "SCHEDULER",
+            "FAILED",
+            12,
+            0,
+            0,
+            "LMS request failed: HTTP 409 Conflict (course C1101)",
+            t409,
+            t409 + timedelta(seconds=9),
+        )
+    )
+    rows.append(("RETRY", "SUCCESS", 178, 0, 0, None, t409 + timedelta(minutes=10), t409 + timedelta(minutes=11)))
+    rows.append(
+        ("SCHEDULER", "FAILED", 0, 0, 0, "LMS request failed: HTTP 502 Bad Gateway", t5xx, t5xx + timedelta(seconds=3))
+    )
+    rows.append(
+        (
+            "SCHEDULER",
+            "FAILED",
+            40,
+            0,
+            0,
+            "LMS request timeout after 30000 ms (course C1102)",
+            tout,
+            tout + timedelta(seconds=30),
+        )
+    )
     # The crashed run never finished; its lock stayed behind.
     rows.append(("SCHEDULER", "RUNNING", 0, 0, 0, None, crashed, None))
     for tick in ticks[-4:]:
-        rows.append(("SCHEDULER", "FAILED", 0, 0, 0, "job_lock active: enrolment-sync locked by worker-7f3c:4121",
-                     tick, tick + timedelta(milliseconds=120)))
+        rows.append(
+            (
+                "SCHEDULER",
+                "FAILED",
+                0,
+                0,
+                0,
+                "job_lock active: enrolment-sync locked by worker-7f3c:4121",
+                tick,
+                tick + timedelta(milliseconds=120),
+            )
+        )
     _run_log(conn, rows)
-    _locks(conn, [
-        ("enrolment-sync", "worker-7f3c:4121", crashed + timedelta(seconds=1),
-         crashed + timedelta(minutes=30)),
-        ("sheet-outbox", "worker-a1b2:77", now - timedelta(seconds=40), now + timedelta(minutes=4)),
-    ])
+    _locks(
+        conn,
+        [
+            ("enrolment-sync", "worker-7f3c:4121", crashed + timedelta(seconds=1), crashed + timedelta(minutes=30)),
+            ("sheet-outbox", "worker-a1b2:77", now - timedelta(seconds=40), now + timedelta(minutes=4)),
+        ],
+    )
     _alerts(conn, now, unresolved_high=3)
     _source_records(conn, now)
 
@@ -568,31 +657,42 @@ def load_enrolment_sync(conn: Conn, now: datetime) -> None:
 _BILLING_JOBS: dict[str, tuple[str, str, str, int]] = {
     # name: (schedule, function, body, timeout_ms)
     "generate-t5-invoices": ("0 1 * * *", "generate-t5-invoices", "'{}'::jsonb", 30000),
-    "run-escalation-orchestration": ("0 2 * * *", "run-escalation-orchestration",
-                                     "jsonb_build_object('force', false)", 30000),
-    "schedule-create-zoom": ("*/15 * * * *", "schedule-create-zoom", "jsonb_build_object('force_invoke', true)",
-                             30000),
+    "run-escalation-orchestration": (
+        "0 2 * * *",
+        "run-escalation-orchestration",
+        "jsonb_build_object('force', false)",
+        30000,
+    ),
+    "schedule-create-zoom": ("*/15 * * * *", "schedule-create-zoom", "jsonb_build_object('force_invoke', true)", 30000),
     "generate-monthly-invoices": ("0 2 * * *", "generate-monthly-invoices", "'{}'::jsonb", 30000),
     "escalate-overdue-bookings": ("0 6 * * *", "escalate-overdue-bookings", "'{}'::jsonb", 30000),
-    "notification-worker": ("* * * * *", "notification-worker", "jsonb_build_object('limit', 5, 'runs', 1)",
-                            60000),
+    "notification-worker": ("* * * * *", "notification-worker", "jsonb_build_object('limit', 5, 'runs', 1)", 60000),
 }
 
 
 def _billing_command(name: str) -> str:
     _, function, body, timeout_ms = _BILLING_JOBS[name]
     if name == "run-escalation-orchestration":
-        headers = [("Content-Type", "'application/json'"),
-                   ("Authorization", "'Bearer ' || public.get_secret('cron_secret')")]
+        headers = [
+            ("Content-Type", "'application/json'"),
+            ("Authorization", "'Bearer ' || public.get_secret('cron_secret')"),
+        ]
     elif name == "schedule-create-zoom":
-        headers = [("Content-Type", "'application/json'"),
-                   ("Authorization", "'Bearer ' || public.get_secret('scheduler_secret_token')")]
+        headers = [
+            ("Content-Type", "'application/json'"),
+            ("Authorization", "'Bearer ' || public.get_secret('scheduler_secret_token')"),
+        ]
     else:
-        headers = [("Content-Type", "'application/json'"),
-                   ("Authorization", "'Bearer ' || public.get_secret('service_role_key')"),
-                   ("apikey", "public.get_secret('service_role_key')")]
-    base = "public.get_secret('edge_function_url')" if name == "schedule-create-zoom" else (
-        "public.get_secret('supabase_url') || '/functions/v1'")
+        headers = [
+            ("Content-Type", "'application/json'"),
+            ("Authorization", "'Bearer ' || public.get_secret('service_role_key')"),
+            ("apikey", "public.get_secret('service_role_key')"),
+        ]
+    base = (
+        "public.get_secret('edge_function_url')"
+        if name == "schedule-create-zoom"
+        else ("public.get_secret('supabase_url') || '/functions/v1'")
+    )
     return _pg_net_command(f"{base} || '/{function}'", headers, body, timeout_ms)
 
 
@@ -603,14 +703,21 @@ def load_billing_pgcron(conn: Conn, now: datetime) -> None:
     conn.execute(_SECRETS_DDL)
     create_pg_net_tables(conn)
     conn.execute("TRUNCATE net._http_response, net.http_request_queue")
-    _secrets(conn, now, [
-        ("supabase_url", _SUPABASE, "Supabase project URL"),
-        ("service_role_key", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.sandbox-service-role.c2lnbmF0dXJl\n",
-         "Supabase service_role JWT"),
-        ("cron_secret", "placeholder-cron-secret", "Shared secret for cron-invoked functions"),
-        ("edge_function_url", f"{_SUPABASE}/functions/v1", "Base URL of the Edge Functions"),
-        ("scheduler_secret_token", "placeholder-scheduler-token", "Token for the scheduler endpoints"),
-    ])
+    _secrets(
+        conn,
+        now,
+        [
+            ("supabase_url", _SUPABASE, "Supabase project URL"),
+            (
+                "service_role_key",
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.sandbox-service-role.c2lnbmF0dXJl\n",
+                "Supabase service_role JWT",
+            ),
+            ("cron_secret", "placeholder-cron-secret", "Shared secret for cron-invoked functions"),
+            ("edge_function_url", f"{_SUPABASE}/functions/v1", "Base URL of the Edge Functions"),
+            ("scheduler_secret_token", "placeholder-scheduler-token", "Token for the scheduler endpoints"),
+        ],
+    )
     _reset_jobs(conn, _BILLING_JOBS)
     jobs = {
         name: (_schedule(conn, name, spec[0], _billing_command(name)), _billing_command(name))
@@ -653,8 +760,17 @@ def load_billing_pgcron(conn: Conn, now: datetime) -> None:
     for tick in zoom[:-3]:
         runs.append(_ok_run("schedule-create-zoom", tick))
         responses.append(_reply(tick, 200, {"success": True, "created": 1}, after=2.5))
-    runs.append(_Run("schedule-create-zoom", zoom[-3], "failed", "server restarted",
-                     zoom[-3] + timedelta(milliseconds=40), zoom[-3] + timedelta(minutes=2), 40_000))
+    runs.append(
+        _Run(
+            "schedule-create-zoom",
+            zoom[-3],
+            "failed",
+            "server restarted",
+            zoom[-3] + timedelta(milliseconds=40),
+            zoom[-3] + timedelta(minutes=2),
+            40_000,
+        )
+    )
     runs.append(_stuck_run("schedule-create-zoom", zoom[-2]))
     _insert_runs(conn, jobs, runs)
     _insert_responses(conn, responses)
@@ -676,11 +792,14 @@ def _demo_command(name: str) -> str:
     if kind == "header":
         headers = [("Content-Type", "'application/json'"), ("X-Cron-Secret", "public.get_secret('cron_secret')")]
     else:
-        headers = [("Content-Type", "'application/json'"),
-                   ("Authorization", "'Bearer ' || public.get_secret('service_role_key')"),
-                   ("apikey", "public.get_secret('service_role_key')")]
-    return _pg_net_command(f"public.get_secret('supabase_url') || '/functions/v1/{name}'", headers,
-                           "'{}'::jsonb", timeout_ms)
+        headers = [
+            ("Content-Type", "'application/json'"),
+            ("Authorization", "'Bearer ' || public.get_secret('service_role_key')"),
+            ("apikey", "public.get_secret('service_role_key')"),
+        ]
+    return _pg_net_command(
+        f"public.get_secret('supabase_url') || '/functions/v1/{name}'", headers, "'{}'::jsonb", timeout_ms
+    )
 
 
 def _load_demo(conn: Conn, now: datetime) -> None:
@@ -695,14 +814,20 @@ def _load_demo(conn: Conn, now: datetime) -> None:
     conn.execute(_SECRETS_DDL)
     create_pg_net_tables(conn)
     conn.execute("TRUNCATE net._http_response, net.http_request_queue")
-    _secrets(conn, now, [
-        ("supabase_url", "http://127.0.0.1:8787", "Base URL of the sandbox functions"),
-        ("service_role_key", "sandbox-service-role-key-0b7e5d", "Service key for reconcile-payments"),
-        ("cron_secret", "placeholder-set-me", "Shared secret for dispatch-messages and refresh-quotas"),
-    ])
+    _secrets(
+        conn,
+        now,
+        [
+            ("supabase_url", "http://127.0.0.1:8787", "Base URL of the sandbox functions"),
+            ("service_role_key", "sandbox-service-role-key-0b7e5d", "Service key for reconcile-payments"),
+            ("cron_secret", "placeholder-set-me", "Shared secret for dispatch-messages and refresh-quotas"),
+        ],
+    )
     _reset_jobs(conn, _DEMO_PG_CRON)
-    jobs = {name: (_schedule(conn, name, spec[0], _demo_command(name)), _demo_command(name))
-            for name, spec in _DEMO_PG_CRON.items()}
+    jobs = {
+        name: (_schedule(conn, name, spec[0], _demo_command(name)), _demo_command(name))
+        for name, spec in _DEMO_PG_CRON.items()
+    }
     runs: list[_Run] = []
     responses: list[_Response] = []
     for i, tick in enumerate(_ticks("* * * * *", now, 60)):
@@ -735,9 +860,9 @@ def _load_demo(conn: Conn, now: datetime) -> None:
     _purchases(conn, now, ages_pending=[20, 10], confirmed=8)
 
     reports = _ticks("0 2 * * *", now, 10)
-    _cron_runs(conn, [
-        ("nightly-report", tick, tick + timedelta(seconds=75), "success", 640, None) for tick in reports[:-3]
-    ])
+    _cron_runs(
+        conn, [("nightly-report", tick, tick + timedelta(seconds=75), "success", 640, None) for tick in reports[:-3]]
+    )
 
     ticks = _ticks("*/15 * * * *", now, 16)
     log: list[tuple[str, str, int, int, int, str | None, datetime, datetime | None]] = [
@@ -747,13 +872,26 @@ def _load_demo(conn: Conn, now: datetime) -> None:
     crashed = ticks[-6]
     log.append(("SCHEDULER", "RUNNING", 0, 0, 0, None, crashed, None))
     for tick in ticks[-5:]:
-        log.append(("SCHEDULER", "FAILED", 0, 0, 0, "job_lock active: sync-enrolments locked by worker-3:912",
-                    tick, tick + timedelta(milliseconds=90)))
+        log.append(
+            (
+                "SCHEDULER",
+                "FAILED",
+                0,
+                0,
+                0,
+                "job_lock active: sync-enrolments locked by worker-3:912",
+                tick,
+                tick + timedelta(milliseconds=90),
+            )
+        )
     _run_log(conn, log)
-    _locks(conn, [
-        ("sync-enrolments", "worker-3:912", crashed + timedelta(seconds=1), crashed + timedelta(minutes=10)),
-        (DEMO_LIVE_LOCK, "worker-5:1280", now - timedelta(seconds=30), now + timedelta(minutes=5)),
-    ])
+    _locks(
+        conn,
+        [
+            ("sync-enrolments", "worker-3:912", crashed + timedelta(seconds=1), crashed + timedelta(minutes=10)),
+            (DEMO_LIVE_LOCK, "worker-5:1280", now - timedelta(seconds=30), now + timedelta(minutes=5)),
+        ],
+    )
     _alerts(conn, now, unresolved_high=2)
     _source_records(conn, now)
 

@@ -116,7 +116,9 @@ def _relabel(runs: Sequence[Run], job: str) -> list[Run]:
 
 
 def _relation_exists(conn: Any, name: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()
+    from cronctl.queries import load
+
+    row = conn.execute(load("history_relation_exists"), {"name": name}).fetchone()
     return bool(row and row[0])
 
 
@@ -184,9 +186,7 @@ def collect_history(
                     raise NotInstalled("pg_cron is not installed in this database (no cron schema)")
                 found = pgcron.find_cron_job(conn, name)
                 if found is None:
-                    raise SourceUnavailable(
-                        f"pg_cron: no job named '{name}' in cron.job (visible to this role)"
-                    )
+                    raise SourceUnavailable(f"pg_cron: no job named '{name}' in cron.job (visible to this role)")
                 result.function = pgnet_link.target_function(found.command)
                 runs = pgcron.fetch_recent_runs(conn, [name], limit, failed_only=failed_only)
                 return _relabel(next(iter(runs.values()), []), job.name)
@@ -206,11 +206,18 @@ def collect_history(
             key = history.run_log_key or (job.name if spec.job_column else "*")
             per = min(limit * RUN_LOG_FAILED_FACTOR, 1000) if failed_only else limit
 
+            hidden_from: list[str] = []
+
             def read_run_log(conn: Any) -> list[Run]:
-                runs = runlog.fetch_recent_runs(conn, spec, [key], per)
+                runs, role = runlog.read_recent_runs(conn, spec, [key], per)
+                hidden_from.extend([role] if role else [])
                 return _relabel(runs.get(key, []), job.name)
 
-            groups.append(_run_source(result, runlog.source_name(spec), _in_savepoint(lazy, read_run_log)))
+            log_runs = _run_source(result, runlog.source_name(spec), _in_savepoint(lazy, read_run_log))
+            if not log_runs and hidden_from and result.sources[-1].state == "ok":
+                # Nothing visible is not "never ran" when policies decide what this role sees.
+                result.sources[-1].message = runlog.rls_note(spec, hidden_from[0])
+            groups.append(log_runs)
         if history.health:
             health_spec = runbook.health[history.health]
             keys = [k for k in (job.name, history.run_log_key, cron_name) if k]
@@ -220,9 +227,7 @@ def collect_history(
                 for k in keys:
                     if k in checks:
                         return _relabel([checks[k]], job.name)
-                raise SourceUnavailable(
-                    f"health.{health_spec.name}: no check named '{job.name}' in its answer"
-                )
+                raise SourceUnavailable(f"health.{health_spec.name}: no check named '{job.name}' in its answer")
 
             groups.append(_run_source(result, "health", read_health))
     finally:
@@ -238,9 +243,7 @@ def collect_history(
     return result
 
 
-def _read_pg_net(
-    conn: Any, job: str, cron_name: str, own_runs: list[Run], since: datetime | None
-) -> list[Run] | None:
+def _read_pg_net(conn: Any, job: str, cron_name: str, own_runs: list[Run], since: datetime | None) -> list[Run] | None:
     from cronctl.evaluate import pgnet_link
     from cronctl.sources import pgcron, pgnet
 

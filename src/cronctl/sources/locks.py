@@ -78,9 +78,7 @@ def table_query(spec: LockTableSpec) -> tuple[Any, dict[str, Any]]:
     return sql.SQL(load("locks_table_list")).format(**_table_identifiers(spec)), {"limit": TABLE_ROW_LIMIT}
 
 
-def parse_table(
-    rows: Sequence[Sequence[Any]], spec: LockTableSpec, jobs_by_key: Mapping[str, str]
-) -> list[Lock]:
+def parse_table(rows: Sequence[Sequence[Any]], spec: LockTableSpec, jobs_by_key: Mapping[str, str]) -> list[Lock]:
     """Every row of the lock table (they are few); rows of jobs not in the runbook keep their key as name."""
     return [
         Lock(
@@ -172,14 +170,25 @@ def read_advisory(conn: Any, jobs: Mapping[tuple[int, int, int], tuple[str, str]
     return parse_advisory(rows, jobs)
 
 
-def parse_advisory(
-    rows: Sequence[Sequence[Any]], jobs: Mapping[tuple[int, int, int], tuple[str, str]]
-) -> list[Lock]:
+def parse_advisory(rows: Sequence[Sequence[Any]], jobs: Mapping[tuple[int, int, int], tuple[str, str]]) -> list[Lock]:
     """Lock records from `locks_advisory_list` rows, keeping only keys the runbook maps to a job."""
     locks: list[Lock] = []
     for row in rows:
-        (classid, objid, objsubid, pid, mode, found, app, client, user, state, backend_start, xact_start,
-         state_change) = row
+        (
+            classid,
+            objid,
+            objsubid,
+            pid,
+            mode,
+            found,
+            app,
+            client,
+            user,
+            state,
+            backend_start,
+            xact_start,
+            state_change,
+        ) = row
         mapped = jobs.get((classid, objid, objsubid))
         if mapped is None:
             continue
@@ -358,9 +367,7 @@ def has_history(job: JobSpec) -> bool:
     return job.history.has_any or job.scheduler == "pg_cron"
 
 
-def running_jobs(
-    conn: Any, runbook: Runbook, env: Any, jobs: list[JobSpec]
-) -> tuple[set[str], dict[str, str]]:
+def running_jobs(conn: Any, runbook: Runbook, env: Any, jobs: list[JobSpec]) -> tuple[set[str], dict[str, str]]:
     """Jobs whose latest runs show one in progress, and jobs whose history could not be read (job → why)."""
     from cronctl.sources.history import collect_history
 
@@ -418,8 +425,11 @@ class LockSources:
         lock_of = {j.name: j.lock for j in self.runbook.jobs.values() if j.lock is not None}
         wanted = {job: lock_of[job]} if job is not None and job in lock_of else ({} if job else lock_of)
         reads: list[BackendRead] = []
-        tables = [t for t in self.runbook.lock_tables.values()
-                  if job is None or any(s.backend == "table" and s.table == t.name for s in wanted.values())]
+        tables = [
+            t
+            for t in self.runbook.lock_tables.values()
+            if job is None or any(s.backend == "table" and s.table == t.name for s in wanted.values())
+        ]
         for spec in tables:
             read = BackendRead(f"table:{spec.name}")
             try:

@@ -87,33 +87,23 @@ def recent_runs_query(
     Without `max_runid` the bound is computed in the statement itself from max(runid) (one index step).
     """
     params: Params = {"jobnames": list(jobnames), "n": per_job, "failed_only": failed_only}
-    text = load("pgcron_recent_runs")
     if max_runid is not None or window is None:
         params["min_runid"] = _bound_params(max_runid, window)
-    else:
-        # Same statement, bound computed server-side: keeps one round trip for pipelined callers.
-        text = text.replace(
-            "coalesce(%(min_runid)s::bigint, 0)",
-            "coalesce((SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)",
-        )
-        params["window"] = window
-    return text, params
+        return load("pgcron_recent_runs"), params
+    # The bound computed server-side: keeps one round trip for pipelined callers.
+    params["window"] = window
+    return load("pgcron_recent_runs_windowed"), params
 
 
 def all_recent_runs_query(
     limit: int, *, window: int | None = DEFAULT_WINDOW, failed_only: bool = False
 ) -> tuple[str, Params]:
-    text = load("pgcron_all_recent_runs")
     params: Params = {"n": limit, "failed_only": failed_only}
     if window is None:
         params["min_runid"] = None
-    else:
-        text = text.replace(
-            "coalesce(%(min_runid)s::bigint, 0)",
-            "coalesce((SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)",
-        )
-        params["window"] = window
-    return text, params
+        return load("pgcron_all_recent_runs"), params
+    params["window"] = window
+    return load("pgcron_all_recent_runs_windowed"), params
 
 
 def _run_from_row(row: Sequence[Any]) -> Run:
@@ -177,14 +167,9 @@ def fetch_all_recent_runs(
 
 
 def list_jobs_query(*, window: int | None = DEFAULT_WINDOW) -> tuple[str, Params]:
-    text = load("pgcron_list_jobs")
     if window is None:
-        return text, {"min_runid": None}
-    text = text.replace(
-        "coalesce(%(min_runid)s::bigint, 0)",
-        "coalesce((SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)",
-    )
-    return text, {"window": window}
+        return load("pgcron_list_jobs"), {"min_runid": None}
+    return load("pgcron_list_jobs_windowed"), {"window": window}
 
 
 def parse_jobs(rows: Iterable[Sequence[Any]]) -> list[CronJob]:
@@ -308,34 +293,29 @@ def plan_purge(conn: Any, cutoff_time: datetime) -> PurgePlan:
 def purge_batches(plan: PurgePlan, batch: int) -> list[tuple[int, int]]:
     if plan.min_runid is None or plan.cutoff_runid is None or plan.cutoff_runid <= plan.min_runid:
         return []
-    return [
-        (low, min(low + batch, plan.cutoff_runid)) for low in range(plan.min_runid, plan.cutoff_runid, batch)
-    ]
+    return [(low, min(low + batch, plan.cutoff_runid)) for low in range(plan.min_runid, plan.cutoff_runid, batch)]
 
 
 # -- changes -----------------------------------------------------------------------------------------------
 
 
-def set_active_statement(jobid: int, active: bool) -> Any:
-    from psycopg import sql
+def render(conn: Any, name: str, params: Params) -> str:
+    """Statement `name` with its parameters bound client-side: the exact text a dry run shows and a change runs."""
+    from psycopg import ClientCursor
 
-    return sql.SQL("SELECT cron.alter_job(job_id := {}, active := {})").format(
-        sql.Literal(jobid), sql.Literal(active)
-    )
-
-
-def unschedule_statement(jobid: int) -> Any:
-    from psycopg import sql
-
-    return sql.SQL("SELECT cron.unschedule({}::bigint)").format(sql.Literal(jobid))
+    return ClientCursor(conn).mogrify(load(name), params)
 
 
-def reschedule_statement(jobid: int, schedule: str) -> Any:
-    from psycopg import sql
+def set_active_statement(conn: Any, jobid: int, active: bool) -> str:
+    return render(conn, "pgcron_set_active", {"jobid": jobid, "active": active})
 
-    return sql.SQL("SELECT cron.alter_job(job_id := {}, schedule := {})").format(
-        sql.Literal(jobid), sql.Literal(schedule)
-    )
+
+def unschedule_statement(conn: Any, jobid: int) -> str:
+    return render(conn, "pgcron_unschedule", {"jobid": jobid})
+
+
+def reschedule_statement(conn: Any, jobid: int, schedule: str) -> str:
+    return render(conn, "pgcron_reschedule", {"jobid": jobid, "schedule": schedule})
 
 
 def purge_statement() -> str:
@@ -345,8 +325,10 @@ def purge_statement() -> str:
 
 def writable_check(conn: Any) -> tuple[bool, str, bool]:
     """(transaction is read-only, current role, superuser) before any change is attempted."""
-    row = conn.execute(
-        "SELECT current_setting('transaction_read_only') = 'on', current_user,"
-        " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
-    ).fetchone()
+    row = conn.execute(load("pgcron_writable_check")).fetchone()
     return bool(row[0]), str(row[1]), bool(row[2])
+
+
+def current_database(conn: Any) -> str:
+    """The database this connection is in (a job's command runs in the database cron.job names)."""
+    return str(conn.execute(load("pgcron_current_database")).fetchone()[0])

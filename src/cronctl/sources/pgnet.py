@@ -88,7 +88,7 @@ def fetch_responses(conn: Any, since: datetime, limit: int = DEFAULT_LIMIT) -> l
 
 
 def net_installed_query() -> tuple[str, dict[str, Any]]:
-    return "SELECT to_regclass('net._http_response') IS NOT NULL", {}
+    return load("pgnet_installed"), {}
 
 
 def fetch_net_installed(conn: Any) -> bool:

@@ -120,9 +120,7 @@ def run_details_size_query() -> tuple[str, Params]:
 def parse_run_details_size(rows: Sequence[Sequence[Any]]) -> RunDetailsSize:
     estimated, total, max_runid = rows[0]
     # reltuples is -1 before the first ANALYZE / VACUUM.
-    return RunDetailsSize(
-        max(int(estimated), 0), int(total), int(max_runid) if max_runid is not None else None
-    )
+    return RunDetailsSize(max(int(estimated), 0), int(total), int(max_runid) if max_runid is not None else None)
 
 
 def fetch_run_details_size(conn: Any) -> RunDetailsSize:
@@ -133,11 +131,7 @@ def fetch_run_details_size(conn: Any) -> RunDetailsSize:
 def stuck_runs_query(per_job: int = STUCK_PER_JOB, window: int | None = None) -> tuple[str, Params]:
     from cronctl.sources.pgcron import DEFAULT_WINDOW
 
-    text = load("platform_stuck_runs").replace(
-        "coalesce(%(min_runid)s::bigint, 0)",
-        "coalesce((SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)",
-    )
-    return text, {"n": per_job, "window": window if window is not None else DEFAULT_WINDOW}
+    return load("platform_stuck_runs"), {"n": per_job, "window": window if window is not None else DEFAULT_WINDOW}
 
 
 def parse_stuck_runs(rows: Sequence[Sequence[Any]]) -> list[Run]:

@@ -58,11 +58,28 @@ def mapped_columns(spec: RunLogSpec) -> dict[str, str]:
 
 
 def columns_query(spec: RunLogSpec) -> tuple[str, dict[str, Any]]:
-    """The columns the mapped table really has, with their types (no rows: the table does not exist)."""
+    """The columns the mapped table really has, with their types (no rows: the table does not exist), and
+    whether row-level security applies to this role (see `rls_hides`)."""
+    from cronctl.queries import load
+
+    return load("runlog_columns"), {"rel": _qualified(spec)}
+
+
+def rls_hides_from(column_rows: Iterable[Sequence[Any]]) -> str | None:
+    """The role from which row-level security may hide rows (it is on for the table and this role does not
+    bypass it: its policies decide what it sees, and with none that applies it sees no rows), else None."""
+    first = next(iter(column_rows), None)  # every row carries the table's flags
+    if first is None or len(first) < 6 or not first[2] or first[4]:
+        return None
+    return str(first[5])
+
+
+def rls_note(spec: RunLogSpec, role: str | None = None) -> str:
+    """Why an empty answer may not mean that the job never ran."""
+    who = f"role {role}" if role else "this role"
     return (
-        "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
-        "WHERE a.attrelid = to_regclass(%(rel)s) AND a.attnum > 0 AND NOT a.attisdropped",
-        {"rel": _qualified(spec)},
+        f"no rows visible in {spec.schema}.{spec.table}: row-level security is on and {who} does not bypass it"
+        " (not superuser, no BYPASSRLS, not the owner), so its policies may hide this job's runs"
     )
 
 
@@ -77,9 +94,7 @@ def check_columns(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> None:
     present = {row[0] for row in rows}
     where = f"run_logs.{spec.name}"
     if not present:
-        raise SourceUnavailable(
-            f"{where}: table {spec.schema}.{spec.table} does not exist (or is not visible)"
-        )
+        raise SourceUnavailable(f"{where}: table {spec.schema}.{spec.table} does not exist (or is not visible)")
     for key, column in mapped_columns(spec).items():
         if column not in present:
             raise SourceUnavailable(
@@ -91,48 +106,36 @@ def recent_runs_query(spec: RunLogSpec, keys: list[str], per_job: int) -> tuple[
     """Newest `per_job` rows per key, walking the order column backwards (use an indexed column)."""
     from psycopg import sql
 
+    from cronctl.queries import load
+
     ident = sql.Identifier
-    table = ident(spec.schema, spec.table)
     finished = ident(spec.finished_column) if spec.finished_column else sql.SQL("NULL::timestamptz")
-    message = (
-        sql.SQL("{}::text").format(ident(spec.message_column)) if spec.message_column else sql.SQL("NULL")
-    )
-    records = (
-        sql.SQL("{}::bigint").format(ident(spec.records_column)) if spec.records_column else sql.SQL("NULL")
-    )
+    message = sql.SQL("{}::text").format(ident(spec.message_column)) if spec.message_column else sql.SQL("NULL")
+    records = sql.SQL("{}::bigint").format(ident(spec.records_column)) if spec.records_column else sql.SQL("NULL")
     extras = (
         sql.SQL("json_build_object({})").format(
             sql.SQL(", ").join(
-                sql.SQL("{}, {}").format(sql.Literal(label), ident(col))
-                for label, col in spec.extra_columns.items()
+                sql.SQL("{}, {}").format(sql.Literal(label), ident(col)) for label, col in spec.extra_columns.items()
             )
         )
         if spec.extra_columns
         else sql.SQL("NULL::json")
     )
-    select = sql.SQL(
-        "SELECT {id}::text AS id, {started} AS started, {finished} AS finished, {status}::text AS status, "
-        "{message} AS message, {records} AS records, {extras} AS extras FROM {table} t"
-    ).format(
-        id=ident(spec.id_column),
-        started=ident(spec.started_column),
-        finished=finished,
-        status=ident(spec.status_column),
-        message=message,
-        records=records,
-        extras=extras,
-        table=table,
-    )
-    order = ident(spec.order_column or spec.id_column)
+    parts: dict[str, sql.Composable] = {
+        "id": ident(spec.id_column),
+        "started": ident(spec.started_column),
+        "finished": finished,
+        "status": ident(spec.status_column),
+        "message": message,
+        "records": records,
+        "extras": extras,
+        "table": ident(spec.schema, spec.table),
+        "order": ident(spec.order_column or spec.id_column),
+    }
     if spec.job_column is None:
-        query = sql.SQL(
-            "SELECT {all}::text AS key, r.* FROM ({select} ORDER BY {order} DESC LIMIT %(n)s) r"
-        ).format(all=sql.Literal(_ALL_KEYS), select=select, order=order)
+        query = sql.SQL(load("runlog_recent_runs_one_job")).format(all=sql.Literal(_ALL_KEYS), **parts)
         return query, {"n": per_job}
-    query = sql.SQL(
-        "SELECT k.key, r.* FROM unnest(%(keys)s::text[]) AS k(key) CROSS JOIN LATERAL "
-        "({select} WHERE t.{job}::text = k.key ORDER BY t.{order} DESC LIMIT %(n)s) r"
-    ).format(select=select, job=ident(spec.job_column), order=order)
+    query = sql.SQL(load("runlog_recent_runs_by_key")).format(job=ident(spec.job_column), **parts)
     return query, {"keys": list(keys), "n": per_job}
 
 
@@ -162,9 +165,7 @@ def failed_values(spec: RunLogSpec) -> tuple[list[str], list[str]]:
     return exact, defaults
 
 
-def failure_groups_query(
-    spec: RunLogSpec, keys: list[str], since: datetime, kind: str
-) -> tuple[Any, dict[str, Any]]:
+def failure_groups_query(spec: RunLogSpec, keys: list[str], since: datetime, kind: str) -> tuple[Any, dict[str, Any]]:
     """Failed rows since `since`, aggregated by (job key, message) in one statement; `kind` from order_kind."""
     from psycopg import sql
 
@@ -173,9 +174,7 @@ def failure_groups_query(
     ident = sql.Identifier
     started = sql.SQL("t.{}").format(ident(spec.started_column))
     finished = sql.SQL("t.{}").format(ident(spec.finished_column)) if spec.finished_column else started
-    message = (
-        sql.SQL("t.{}::text").format(ident(spec.message_column)) if spec.message_column else sql.SQL("NULL::text")
-    )
+    message = sql.SQL("t.{}::text").format(ident(spec.message_column)) if spec.message_column else sql.SQL("NULL::text")
     status = sql.SQL("t.{}::text").format(ident(spec.status_column))
     failed = sql.SQL(
         "({status} = ANY(%(failed_exact)s::text[]) OR (lower(trim({status})) = ANY(%(failed_default)s::text[])"
@@ -257,10 +256,18 @@ def parse_runs(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> dict[str, lis
 
 
 def fetch_recent_runs(conn: Any, spec: RunLogSpec, keys: list[str], per_job: int) -> dict[str, list[Run]]:
+    return read_recent_runs(conn, spec, keys, per_job)[0]
+
+
+def read_recent_runs(
+    conn: Any, spec: RunLogSpec, keys: list[str], per_job: int
+) -> tuple[dict[str, list[Run]], str | None]:
+    """Runs keyed as `parse_runs` does, and the role from which row-level security may hide rows (or None)."""
     from cronctl.db import guarded
 
     with guarded(f"run_logs.{spec.name}"):
         cq, cp = columns_query(spec)
-        check_columns(spec, conn.execute(cq, cp).fetchall())
+        column_rows = conn.execute(cq, cp).fetchall()
+        check_columns(spec, column_rows)
         query, params = recent_runs_query(spec, keys, per_job)
-        return parse_runs(spec, conn.execute(query, params).fetchall())
+        return parse_runs(spec, conn.execute(query, params).fetchall()), rls_hides_from(column_rows)

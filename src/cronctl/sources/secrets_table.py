@@ -80,9 +80,7 @@ def rotation_statement(spec: SecretsTableSpec, method: str) -> Any:
     if method == "function":
         if not spec.rotate_function:
             raise UsageError("the runbook's [secrets_table] names no rotate_function")
-        return sql.SQL(load("secrets_rotate_call")).format(
-            function=sql.Identifier(spec.schema, spec.rotate_function)
-        )
+        return sql.SQL(load("secrets_rotate_call")).format(function=sql.Identifier(spec.schema, spec.rotate_function))
     updated_set = (
         sql.SQL(", {} = now()").format(sql.Identifier(spec.updated_column)) if spec.updated_column else sql.SQL("")
     )

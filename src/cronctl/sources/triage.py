@@ -1,6 +1,7 @@
 """Everything triage reads, in one read-only session and two pipelined round trips.
 
-Round trip 1 asks the catalog what exists (server facts, the scheduler backend, the mapped run-log columns);
+Round trip 1 asks the catalog what exists (server facts, the scheduler backend, the mapped run-log columns and
+whether row-level security may hide their rows from this role);
 round trip 2 sends every data check at once. Each statement is followed by its own pipeline Sync: an error or a
 statement timeout aborts only that statement's implicit transaction, so one failing check is reported as such
 and the others still answer (a savepoint would not help: after an error the server skips every message up to
@@ -155,6 +156,7 @@ class SourceNote:
     name: str
     state: str  # ok | not_installed | error | timeout
     message: str | None = None
+    hidden: bool = False  # answered, but row-level security may hide this job's rows from the role
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.name, "state": self.state, "message": self.message}
@@ -179,6 +181,9 @@ class JobData:
             return "the runbook maps no history source for this job"
         if bad and not self.readable:
             return "; ".join(f"{n.name}: {n.message or n.state}" for n in bad)
+        hidden = [n for n in self.notes if n.hidden]
+        if hidden and not self.runs:
+            return "; ".join(f"{n.name}: {n.message or n.state}" for n in [*bad, *hidden])
         return None
 
 
@@ -249,7 +254,7 @@ def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[State
 
     # Every check is an index walk over few rows: starting parallel workers (the planner guesses a third of
     # job_run_details for the window's range scan) costs more than it saves. Session-level; read-only allows it.
-    statements = [Statement("serial", "SET max_parallel_workers_per_gather = 0", None, "session settings")]
+    statements = [Statement("serial", _load("triage_serial"), None, "session settings")]
     query, params = platform.facts_query()
     statements.append(Statement("facts", query, params, "server facts"))
     query, params = platform.scheduler_query()
@@ -504,9 +509,7 @@ def _judged(runs: list[Run], spec: JobSpec | None, responses: Sequence[Any]) -> 
     if spec is None:
         return runs
     by_id = {r.id: r for r in responses}
-    return [
-        judge_net_run(spec.success, run, by_id.get(int(run.run_id or 0)), CONTENT_LIMIT) for run in runs
-    ]
+    return [judge_net_run(spec.success, run, by_id.get(int(run.run_id or 0)), CONTENT_LIMIT) for run in runs]
 
 
 def _read_net_failure_counts(
@@ -597,9 +600,14 @@ def _read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, Answer])
             data.notes.append(SourceNote(source, state, _message(answer) if answer else "not read"))
             continue
         key = data.spec.history.run_log_key or (data.spec.name if spec.job_column else "*")
-        parsed = runlog.parse_runs(spec, answer.rows)
-        data.runs.extend(_relabel(parsed.get(key, []), data.spec.name))
-        data.notes.append(SourceNote(source, "ok"))
+        runs = runlog.parse_runs(spec, answer.rows).get(key, [])
+        data.runs.extend(_relabel(runs, data.spec.name))
+        columns = out.runlog_columns.get(f"runlog_columns:{name}")
+        role = runlog.rls_hides_from(columns.rows) if columns is not None and not runs else None
+        if role:
+            data.notes.append(SourceNote(source, "ok", runlog.rls_note(spec, role), hidden=True))
+        else:
+            data.notes.append(SourceNote(source, "ok"))
 
 
 def _read_locks(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:

@@ -1,0 +1,17 @@
+-- The last %(n)s runs of each named job, walking the runid primary key backwards per job.
+-- The walk covers only the newest `window` runids of the whole table, bound computed in the statement.
+SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command, r.status,
+       r.return_message, r.start_time, r.end_time
+  FROM cron.job j
+  CROSS JOIN LATERAL (
+        SELECT d.runid, d.job_pid, d.database, d.username, d.command, d.status, d.return_message,
+               d.start_time, d.end_time
+          FROM cron.job_run_details d
+         WHERE d.jobid = j.jobid
+           AND d.runid > coalesce((SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)
+           AND (NOT %(failed_only)s OR d.status = 'failed')
+         ORDER BY d.runid DESC
+         LIMIT %(n)s
+       ) r
+ WHERE j.jobname = ANY(%(jobnames)s::text[]) OR j.jobid::text = ANY(%(jobnames)s::text[])
+ ORDER BY j.jobid, r.runid DESC

@@ -1,0 +1,189 @@
+"""`cronctl doctor`: gather every fact the checklist needs, degrading per fact instead of failing."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from cronctl.errors import CronctlError
+
+if TYPE_CHECKING:
+    from cronctl.evaluate.doctor import DoctorFacts, EnvVar
+    from cronctl.output.report import Report
+    from cronctl.runbook.env import Environment
+    from cronctl.runbook.model import Runbook
+    from cronctl.services import CommandContext
+
+_REQUIRED_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def run(ctx: CommandContext, *, endpoints: bool, timeout: float) -> Report:
+    """The doctor checklist; `endpoints=False` contacts no job endpoint."""
+    from cronctl.evaluate.doctor import build_checks
+    from cronctl.reports.doctor import doctor_report
+
+    facts = collect(ctx, endpoints=endpoints, timeout=timeout)
+    return doctor_report(build_checks(facts), facts.runbook.name if facts.runbook else None)
+
+
+def collect(ctx: CommandContext, *, endpoints: bool, timeout: float) -> DoctorFacts:
+    from cronctl.evaluate.doctor import DoctorFacts
+
+    facts = DoctorFacts(endpoints_disabled=not endpoints)
+    try:
+        facts.runbook = ctx.runbook()
+    except CronctlError as exc:
+        facts.runbook_error = exc.message
+    env = _environment(ctx, facts)
+    runbook = facts.runbook
+    if runbook is not None:
+        facts.env = _env_vars(runbook, env)
+    url = _database_url(runbook, env)
+    if url is not None:
+        facts.database_attempted = True
+        _database_facts(url, facts)
+    if runbook is not None and endpoints:
+        _endpoint_facts(runbook, env, timeout, facts)
+    return facts
+
+
+def _environment(ctx: CommandContext, facts: DoctorFacts) -> Environment:
+    from cronctl.runbook.env import Environment, load_environment
+
+    try:
+        return ctx.env() if facts.runbook is not None else load_environment(ctx.env_file)
+    except CronctlError as exc:
+        facts.runbook_error = facts.runbook_error or exc.message
+        import os
+
+        return Environment(os.environ)
+
+
+def _required(template: str) -> list[str]:
+    return _REQUIRED_REF.findall(template)  # `${VAR:-default}` does not match: it has a fallback
+
+
+def _env_vars(runbook: Runbook, env: Environment) -> list[EnvVar]:
+    from cronctl.evaluate.doctor import EnvVar
+    from cronctl.evaluate.secrets import judge_secret
+    from cronctl.redact import looks_secret, mask_preview
+
+    users: dict[str, list[str]] = {name: [] for name in _required(runbook.connection.database_url)}
+    for job in runbook.jobs.values():
+        templates = [job.url or "", *job.headers.values()]
+        names = [*job.required_env(), *(n for t in templates for n in _required(t))]
+        for name in dict.fromkeys(names):
+            users.setdefault(name, []).append(job.name)
+    secret_names = {n for job in runbook.jobs.values() for n in job.auth.env_vars()}
+    out = []
+    for name, jobs in users.items():
+        value = env.get(name)
+        secret = name in secret_names or looks_secret(name)
+        out.append(
+            EnvVar(
+                name=name,
+                is_set=value is not None,
+                origin=env.origin(name),
+                preview=mask_preview(value),
+                needed_by=tuple(jobs),
+                strength=judge_secret(value) if secret else None,
+            )
+        )
+    return out
+
+
+def _database_url(runbook: Runbook | None, env: Environment) -> str | None:
+    template = runbook.connection.database_url if runbook else "${DATABASE_URL}"
+    try:
+        return env.resolve(template, "connection.database_url") or None
+    except CronctlError:
+        return None
+
+
+def _database_facts(url: str, facts: DoctorFacts) -> None:
+    import psycopg
+
+    from cronctl.db import connect, translate
+    from cronctl.sources import doctor as catalog
+    from cronctl.sources import platform
+
+    spec = facts.runbook.connection if facts.runbook else None
+    try:
+        conn = connect(url, read_only=True, autocommit=True,
+                       statement_timeout=spec.statement_timeout if spec else 5.0,
+                       connect_timeout=spec.connect_timeout if spec else 5.0)  # fmt: skip
+    except CronctlError as exc:
+        facts.database_error = exc.message
+        return
+    with conn:
+        try:
+            facts.server = platform.fetch_facts(conn)
+            facts.scheduler = platform.fetch_scheduler(conn)
+            facts.access = catalog.fetch_access(conn)
+        except psycopg.Error as exc:
+            facts.database_error = translate(exc, "reading server facts").message
+            facts.server = None
+            return
+        if facts.server.cron_schema and facts.access.cron_job_select:
+            try:
+                facts.pgnet_jobs_in_cron = catalog.fetch_pgnet_jobs(conn)
+            except psycopg.Error:
+                facts.pgnet_jobs_in_cron = None
+        if facts.runbook is not None:
+            _table_facts(conn, facts.runbook, facts)
+
+
+def _wanted_tables(runbook: Runbook) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """Each mapped table (label → schema, table, the columns the runbook names)."""
+    wanted: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    for name, log in runbook.run_logs.items():
+        cols = [log.id_column, log.job_column, log.started_column, log.finished_column, log.status_column,
+                log.message_column, log.records_column, log.order_column, *log.extra_columns.values()]  # fmt: skip
+        wanted[f"run_logs.{name}"] = (log.schema, log.table, tuple(dict.fromkeys(c for c in cols if c)))
+    for name, lock in runbook.lock_tables.items():
+        lock_cols = [lock.name_column, lock.holder_column, lock.acquired_column, lock.expires_column]
+        wanted[f"lock_tables.{name}"] = (lock.schema, lock.table, tuple(c for c in lock_cols if c))
+    spec = runbook.secrets_table
+    if spec is not None:
+        secret_cols = [spec.key_column, spec.value_column, spec.updated_column, spec.description_column]
+        wanted["secrets_table"] = (spec.schema, spec.table, tuple(c for c in secret_cols if c))
+    return wanted
+
+
+def _table_facts(conn: Any, runbook: Runbook, facts: DoctorFacts) -> None:
+    import psycopg
+
+    from cronctl.db import translate
+    from cronctl.sources import doctor as catalog
+    from cronctl.sources.secrets_table import fetch_rows
+
+    wanted = _wanted_tables(runbook)
+    try:
+        found = catalog.fetch_columns(conn, [(s, t) for s, t, _ in wanted.values()])
+    except psycopg.Error:
+        found = {}
+    for label, (schema, table, wanted_cols) in wanted.items():
+        if (schema, table) in found:
+            facts.tables[label] = found[(schema, table)]
+            facts.wanted_columns[label] = wanted_cols
+    spec = runbook.secrets_table
+    if spec is not None:
+        try:
+            facts.secret_rows = fetch_rows(conn, spec)
+        except psycopg.Error as exc:
+            facts.secret_rows_error = translate(exc, f"reading {spec.schema}.{spec.table}").message
+
+
+def _endpoint_facts(runbook: Runbook, env: Environment, timeout: float, facts: DoctorFacts) -> None:
+    from cronctl.sources.endpoints import probe_all
+
+    for job in runbook.jobs.values():
+        if job.url is None:
+            continue
+        try:
+            url = env.resolve(job.url, f"jobs.{job.name}.url")
+        except CronctlError:
+            facts.endpoints_skipped.append(f"{job.name}: URL needs an unset variable")
+            continue
+        facts.endpoint_jobs.setdefault(url, []).append(job.name)
+    facts.endpoints = probe_all(facts.endpoint_jobs, timeout)
