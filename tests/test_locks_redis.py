@@ -54,7 +54,7 @@ backend = "table"
 
 
 @pytest.fixture
-def client(redis_url: str) -> redis.Redis:  # noqa: F811
+def client(redis_url: str) -> redis.Redis:
     c = redis.Redis.from_url(redis_url)
     c.flushdb()
     return c
@@ -80,7 +80,7 @@ def names(data: dict[str, object], key: str = "locks") -> dict[str, dict[str, ob
 def test_expiring_and_non_expiring_keys(
     runbook: Path,
     client: redis.Redis,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     clean_db: str,
 ) -> None:
     with psycopg.connect(clean_db, autocommit=True) as conn:
@@ -122,7 +122,7 @@ def test_expiring_and_non_expiring_keys(
     assert client.exists("cron:refresh-tokens:lock") == 1
 
 
-def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.Redis, redis_url: str) -> None:  # noqa: F811
+def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.Redis, redis_url: str) -> None:
     book = load_runbook(runbook)
     conn = redis_connect(redis_url)
     now = datetime.now(UTC)
@@ -141,7 +141,7 @@ def test_compare_and_delete_skips_a_reacquired_key(runbook: Path, client: redis.
 
 
 @pytest.mark.slow
-def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client: redis.Redis, redis_url: str) -> None:  # noqa: F811
+def test_concurrent_reacquire_race_never_loses_a_live_key(runbook: Path, client: redis.Redis, redis_url: str) -> None:
     book = load_runbook(runbook)
     job = book.jobs["cleanup"]
     rounds, pairs = 50, 6
