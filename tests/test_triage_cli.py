@@ -11,6 +11,7 @@ import pytest
 
 from cli_runner import run_cli
 from cronctl.sandbox import scenario
+from minute import before_next_tick
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 TOP_KEYS = {"status", "generated_at", "runbook", "jobs", "failures", "backlog", "locks", "findings"}
@@ -18,6 +19,7 @@ JOB_KEYS = {"name", "state", "last_run", "next_run", "consecutive_failures", "mi
 
 
 def _load(dsn: str, system: str) -> None:
+    before_next_tick()
     with psycopg.connect(dsn, autocommit=True) as conn:
         scenario.load(conn, system, datetime.now(UTC))
 
@@ -86,6 +88,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def _schedule(dsn: str, name: str, schedule: str = "* * * * *", command: str = "SELECT 1") -> int:
+    before_next_tick()
     with psycopg.connect(dsn, autocommit=True) as conn:
         return int(conn.execute("SELECT cron.schedule(%s, %s, %s)", [name, schedule, command]).fetchone()[0])
 

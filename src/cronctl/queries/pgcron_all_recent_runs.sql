@@ -7,7 +7,7 @@ SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command
                d.start_time, d.end_time
           FROM cron.job_run_details d
          WHERE d.jobid = j.jobid
-           AND d.runid > coalesce(%(min_runid)s::bigint, 0)
+           AND d.runid > coalesce(%(min_runid)s::bigint, (SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)
            AND (NOT %(failed_only)s OR d.status = 'failed')
          ORDER BY d.runid DESC
          LIMIT %(n)s

@@ -1,5 +1,5 @@
 -- The last %(n)s runs of each named job, walking the runid primary key backwards per job.
--- min_runid bounds how far back a job with few recent rows may walk (NULL: no bound).
+-- The walk is bounded below: by min_runid when given, else by the newest `window` runids (both NULL: no bound).
 SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command, r.status,
        r.return_message, r.start_time, r.end_time
   FROM cron.job j
@@ -8,7 +8,7 @@ SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command
                d.start_time, d.end_time
           FROM cron.job_run_details d
          WHERE d.jobid = j.jobid
-           AND d.runid > coalesce(%(min_runid)s::bigint, 0)
+           AND d.runid > coalesce(%(min_runid)s::bigint, (SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)
            AND (NOT %(failed_only)s OR d.status = 'failed')
          ORDER BY d.runid DESC
          LIMIT %(n)s

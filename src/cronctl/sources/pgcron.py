@@ -86,24 +86,22 @@ def recent_runs_query(
 
     Without `max_runid` the bound is computed in the statement itself from max(runid) (one index step).
     """
-    params: Params = {"jobnames": list(jobnames), "n": per_job, "failed_only": failed_only}
-    if max_runid is not None or window is None:
-        params["min_runid"] = _bound_params(max_runid, window)
-        return load("pgcron_recent_runs"), params
-    # The bound computed server-side: keeps one round trip for pipelined callers.
-    params["window"] = window
-    return load("pgcron_recent_runs_windowed"), params
+    # Without max_runid the bound is computed server-side, which keeps one round trip for pipelined callers.
+    params: Params = {
+        "jobnames": list(jobnames),
+        "n": per_job,
+        "failed_only": failed_only,
+        "min_runid": _bound_params(max_runid, window) if max_runid is not None else None,
+        "window": window,
+    }
+    return load("pgcron_recent_runs"), params
 
 
 def all_recent_runs_query(
     limit: int, *, window: int | None = DEFAULT_WINDOW, failed_only: bool = False
 ) -> tuple[str, Params]:
-    params: Params = {"n": limit, "failed_only": failed_only}
-    if window is None:
-        params["min_runid"] = None
-        return load("pgcron_all_recent_runs"), params
-    params["window"] = window
-    return load("pgcron_all_recent_runs_windowed"), params
+    params: Params = {"n": limit, "failed_only": failed_only, "min_runid": None, "window": window}
+    return load("pgcron_all_recent_runs"), params
 
 
 def _run_from_row(row: Sequence[Any]) -> Run:
@@ -167,9 +165,7 @@ def fetch_all_recent_runs(
 
 
 def list_jobs_query(*, window: int | None = DEFAULT_WINDOW) -> tuple[str, Params]:
-    if window is None:
-        return load("pgcron_list_jobs"), {"min_runid": None}
-    return load("pgcron_list_jobs_windowed"), {"window": window}
+    return load("pgcron_list_jobs"), {"min_runid": None, "window": window}
 
 
 def parse_jobs(rows: Iterable[Sequence[Any]]) -> list[CronJob]:
