@@ -267,3 +267,8 @@ def test_literal_secret_in_body_is_replaced() -> None:
     draft = draft_from_cron(CronRow(1, "j", "* * * * *", command))
     assert draft.body == {"secret": "${CRON_SECRET}", "n": 1}
     assert "CRON_SECRET" in draft.env and any("literal secret" in t for t in draft.todos)
+
+
+def test_toml_key_with_a_trailing_newline_is_quoted() -> None:
+    value = {"0\n": []}
+    assert tomllib.loads(f"x = {toml_value(value)}")["x"] == value

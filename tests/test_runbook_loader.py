@@ -460,3 +460,13 @@ def test_toml_datetimes_are_wrong_types_not_crashes() -> None:
         doc["jobs"]["send-emails"]["timeout"] = value
         with pytest.raises(RunbookError, match=r"jobs\.send-emails\.timeout"):
             parse_runbook(doc, Path("x.toml"))
+
+
+def test_identifier_with_a_trailing_newline_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "rb.toml"
+    path.write_text(
+        '[runbook]\nname = "x"\n[run_logs.r]\ntable = "cron_runs\\n"\n'
+        '[jobs.a]\nurl = "http://x"\nhistory = { run_log = "r" }\n'
+    )
+    with pytest.raises(RunbookError, match="not a plain SQL identifier"):
+        load_runbook(path)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cronctl.sources.http_trigger import BodyOptions
 
 AD_HOC_AUTH = ("none", "bearer", "apikey", "bearer+apikey", "header:<Name>", "standard-webhooks", "stripe", "github")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 HELP = """Fire jobs by hand exactly as their scheduler would: the runbook's method, URL, headers, JSON body,
 timeout and auth (Bearer, apikey, a secret header, or an HMAC signature over the exact bytes sent). Each

@@ -17,7 +17,7 @@ from typing import Any
 from cronctl.init.draft import DraftAuth, DraftJob, job_name, unique_names
 from cronctl.init.sqlexpr import Unknown, http_call
 
-_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
 _SECRET_HEADER = re.compile(r"(authorization|apikey|api-key|secret|token|signature|key)", re.IGNORECASE)
 PG_NET_DEFAULT_TIMEOUT = 5.0  # pg_net's timeout_milliseconds default
 

@@ -19,7 +19,7 @@ from typing import Any
 from cronctl.errors import RunbookError, ScheduleError, UsageError
 from cronctl.init.draft import DraftJob
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+\Z")
 
 
 @dataclass

@@ -37,9 +37,9 @@ from cronctl.runbook.model import (
 )
 
 T = TypeVar("T")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\Z")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 _PARAM_TYPES = ("int", "float", "bool", "text", "timestamp", "interval")
 _SCHEDULERS = ("pg_cron", "vercel", "github", "external")
