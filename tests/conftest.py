@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from hypothesis import settings
 from psycopg import sql
 
 from cronctl.sandbox.cluster import PgCluster
+
+# CI replays a fixed set of generated cases so a submission's verdict does not depend on the draw; local runs
+# keep drawing fresh cases, and whatever they find becomes an explicit example test.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 READ_ONLY_ROLE = "cronctl_ro"
 
