@@ -362,6 +362,18 @@ def _run_log(conn: Conn, rows: Sequence[tuple[str, str, int, int, int, str | Non
     )
 
 
+def _crashed_then_refused(
+    job: str, holder: str, crashed: datetime, ticks: Sequence[datetime], millis: int
+) -> list[tuple[Any, ...]]:
+    """run_log rows of a run that crashed holding its lock, then of the runs the leftover lock refused."""
+    refused = [
+        ("SCHEDULER", "FAILED", 0, 0, 0, f"job_lock active: {job} locked by {holder}", tick,
+         tick + timedelta(milliseconds=millis))
+        for tick in ticks
+    ]  # fmt: skip
+    return [("SCHEDULER", "RUNNING", 0, 0, 0, None, crashed, None), *refused]
+
+
 def _locks(conn: Conn, rows: Sequence[tuple[str, str, datetime, datetime | None]]) -> None:
     _executemany(
         conn,
@@ -625,20 +637,7 @@ def load_enrolment_sync(conn: Conn, now: datetime) -> None:
         )
     )
     # The crashed run never finished; its lock stayed behind.
-    rows.append(("SCHEDULER", "RUNNING", 0, 0, 0, None, crashed, None))
-    for tick in ticks[-4:]:
-        rows.append(
-            (
-                "SCHEDULER",
-                "FAILED",
-                0,
-                0,
-                0,
-                "job_lock active: enrolment-sync locked by worker-7f3c:4121",
-                tick,
-                tick + timedelta(milliseconds=120),
-            )
-        )
+    rows += _crashed_then_refused("enrolment-sync", "worker-7f3c:4121", crashed, ticks[-4:], 120)
     _run_log(conn, rows)
     _locks(
         conn,
@@ -870,20 +869,7 @@ def _load_demo(conn: Conn, now: datetime) -> None:
         for i, tick in enumerate(ticks[:-6])
     ]
     crashed = ticks[-6]
-    log.append(("SCHEDULER", "RUNNING", 0, 0, 0, None, crashed, None))
-    for tick in ticks[-5:]:
-        log.append(
-            (
-                "SCHEDULER",
-                "FAILED",
-                0,
-                0,
-                0,
-                "job_lock active: sync-enrolments locked by worker-3:912",
-                tick,
-                tick + timedelta(milliseconds=90),
-            )
-        )
+    log += _crashed_then_refused("sync-enrolments", "worker-3:912", crashed, ticks[-5:], 90)
     _run_log(conn, log)
     _locks(
         conn,
