@@ -194,3 +194,15 @@ def test_pg_cron_runs_still_waiting_for_their_pg_net_answer_are_not_outcomes() -
     older_unanswered = Run("j", "pg_cron", "succeeded", start.replace(hour=2), start.replace(hour=2), run_id="0")
     kept = outcomes([waiting, response, answered, older_unanswered])
     assert kept == [response, older_unanswered]
+
+
+def test_runs_whose_answer_is_not_attributable_still_count_as_started() -> None:
+    """The answers to the two newest runs are ambiguous (another job's window): the scheduler still ran them,
+    so the job is failing on its last known answer, not missed."""
+    answered = run(minute(3), run_id="1")
+    answer = run(minute(3), status="failed", http_status=401, message="HTTP 401", source="pg_net",
+                 detail={"pg_cron_runid": "1"})  # fmt: skip
+    unattributed = [run(minute(n), run_id=str(10 - n)) for n in (0, 1, 2)]
+    h = judge(EVERY_MINUTE, [*unattributed, answer, answered], JobFacts(), NOW)
+    assert h.state == "failing"
+    assert h.missed_runs == 0

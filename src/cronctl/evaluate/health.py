@@ -253,13 +253,22 @@ def judge(job: JobSpec, runs: Sequence[Run], facts: JobFacts, now: datetime, fai
         "grace": grace,
         "outcomes": tuple(seen),
     }
-    state, reason, missed = _state(job, seen, facts, now, schedule, grace, failures, failing_after)
+    started = latest_start(runs) or last
+    state, reason, missed = _state(job, seen, started, facts, now, schedule, grace, failures, failing_after)
     return JobHealth(state=state, reason=reason, missed_runs=missed, **base)  # type: ignore[arg-type]
+
+
+def latest_start(runs: Sequence[Run]) -> Run | None:
+    """The newest run the scheduler started, whatever its outcome: whether a run was missed depends on this,
+    not on whether its answer has arrived or could be told apart from another job's."""
+    started = [r for r in runs if r.source != "pg_net" and r.sort_time is not None]
+    return max(started, key=lambda r: _aware(r.sort_time), default=None)  # type: ignore[arg-type]
 
 
 def _state(
     job: JobSpec,
     seen: Sequence[Run],
+    started: Run | None,
     facts: JobFacts,
     now: datetime,
     schedule: Any,
@@ -280,15 +289,16 @@ def _state(
         if schedule is None:
             return "never_run", "no run recorded", 0
         return "never_run", "no run recorded in any history source", 0
+    on_time = started or last
     if schedule is not None and grace is not None:
-        missed = _missed(schedule, last, now, grace)
+        missed = _missed(schedule, on_time, now, grace)
         if missed is not None:
             return missed
     if failures >= failing_after:
         group = last.message or last.raw_status or "failed"
         return "failing", f"last {failures} run(s) failed: {_one_line(group)}", 0
     if schedule is not None and grace is not None:
-        late = _late(schedule, last, now, grace)
+        late = _late(schedule, on_time, now, grace)
         if late is not None:
             return late
     when = last.sort_time

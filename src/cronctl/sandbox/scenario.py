@@ -244,6 +244,17 @@ def _schedule(conn: Conn, name: str, schedule: str, command: str, *, active: boo
     return jobid
 
 
+def _schedule_fresh(
+    conn: Conn, schedules: dict[str, str], command_of: Callable[[str], str]
+) -> dict[str, tuple[int, str]]:
+    """Schedule these jobs anew (earlier runs forgotten): name -> (jobid, command)."""
+    _reset_jobs(conn, schedules)
+    return {
+        name: (_schedule(conn, name, schedule, command_of(name)), command_of(name))
+        for name, schedule in schedules.items()
+    }
+
+
 def _insert_runs(conn: Conn, jobs: dict[str, tuple[int, str]], runs: Iterable[_Run]) -> None:
     """Insert runs oldest first (runid follows time, as it does when pg_cron writes them)."""
     ordered = sorted(runs, key=lambda r: r.at)
@@ -717,11 +728,7 @@ def load_billing_pgcron(conn: Conn, now: datetime) -> None:
             ("scheduler_secret_token", "placeholder-scheduler-token", "Token for the scheduler endpoints"),
         ],
     )
-    _reset_jobs(conn, _BILLING_JOBS)
-    jobs = {
-        name: (_schedule(conn, name, spec[0], _billing_command(name)), _billing_command(name))
-        for name, spec in _BILLING_JOBS.items()
-    }
+    jobs = _schedule_fresh(conn, {name: spec[0] for name, spec in _BILLING_JOBS.items()}, _billing_command)
     runs: list[_Run] = []
     responses: list[_Response] = []
     for i, tick in enumerate(_ticks("* * * * *", now, 60)):
@@ -822,11 +829,7 @@ def _load_demo(conn: Conn, now: datetime) -> None:
             ("cron_secret", "placeholder-set-me", "Shared secret for dispatch-messages and refresh-quotas"),
         ],
     )
-    _reset_jobs(conn, _DEMO_PG_CRON)
-    jobs = {
-        name: (_schedule(conn, name, spec[0], _demo_command(name)), _demo_command(name))
-        for name, spec in _DEMO_PG_CRON.items()
-    }
+    jobs = _schedule_fresh(conn, {name: spec[0] for name, spec in _DEMO_PG_CRON.items()}, _demo_command)
     runs: list[_Run] = []
     responses: list[_Response] = []
     for i, tick in enumerate(_ticks("* * * * *", now, 60)):
