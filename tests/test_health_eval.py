@@ -42,9 +42,17 @@ def test_ok() -> None:
     assert h.state == "ok" and h.consecutive_failures == 0 and h.missed_runs == 0
 
 
-def test_late_within_grace() -> None:
+def test_due_within_grace_reads_due_and_stays_ok() -> None:
+    # Healthchecks' semantics: inside the grace period a due run is said, not raised.
     h = judge(EVERY_MINUTE, [run(minute(1))], JobFacts(), NOW)
-    assert h.state == "late", h.reason
+    assert h.state == "ok" and "within grace" in h.reason, h.reason
+
+
+def test_seconds_after_a_minute_boundary_an_every_minute_job_is_ok() -> None:
+    for seconds in (1, 5, 18, 40, 59):
+        now = minute(0) + timedelta(seconds=seconds)
+        h = judge(EVERY_MINUTE, [run(minute(1) + timedelta(milliseconds=40))], JobFacts(), now)
+        assert h.state == "ok" and h.tone == "ok", (seconds, h.reason)
 
 
 def test_a_slot_only_seconds_old_is_not_late() -> None:
@@ -72,7 +80,8 @@ def test_daily_job_grace_scales_with_the_schedule() -> None:
 
 def test_runbook_grace_wins() -> None:
     job = JobSpec(name="w", schedule="* * * * *", timeout=30.0, grace=3600.0)
-    assert judge(job, [run(minute(10))], JobFacts(), NOW).state == "late"
+    h = judge(job, [run(minute(10))], JobFacts(), NOW)
+    assert h.state == "ok" and "within grace 1h" in h.reason, h.reason
 
 
 def test_default_grace_bounds() -> None:
@@ -118,7 +127,8 @@ def test_never_run_and_unknown() -> None:
 def test_every_state_is_reachable() -> None:
     seen = {
         judge(EVERY_MINUTE, [run(minute(0))], JobFacts(), NOW).state,
-        judge(EVERY_MINUTE, [run(minute(1))], JobFacts(), NOW).state,
+        judge(EVERY_MINUTE, [run(minute(0), "partial")], JobFacts(), NOW).state,
+        judge(EVERY_MINUTE, [unseen(minute(0))], JobFacts(), NOW).state,
         judge(EVERY_MINUTE, [run(minute(10))], JobFacts(), NOW).state,
         judge(EVERY_MINUTE, [run(minute(0), "failed")], JobFacts(), NOW).state,
         judge(EVERY_MINUTE, [run(NOW, "running")], JobFacts(), NOW).state,
@@ -184,16 +194,28 @@ def test_percentiles_are_values_in_order(values: list[float]) -> None:
     assert p50 in values and p95 in values and p50 <= p95 <= max(values)
 
 
+def unseen(when: datetime, run_id: str = "9", attribution: str = "ambiguous", status: str = "unverified") -> Run:
+    """A pg_net outcome entry whose answer could not be linked to this run."""
+    return run(when, status=status, source="pg_net", detail={"pg_cron_runid": run_id, "attribution": attribution})
+
+
 def test_pg_cron_runs_still_waiting_for_their_pg_net_answer_are_not_outcomes() -> None:
     from cronctl.evaluate.health import outcomes
 
     start = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
     answered = Run("j", "pg_cron", "succeeded", start, start, run_id="1")
-    response = Run("j", "pg_net", "failed", start, start, http_status=401, detail={"pg_cron_runid": "1"})
+    response = Run("j", "pg_net", "failed", start, None, http_status=401, detail={"pg_cron_runid": "1"})
     waiting = Run("j", "pg_cron", "succeeded", start.replace(minute=1), start.replace(minute=1), run_id="2")
-    older_unanswered = Run("j", "pg_cron", "succeeded", start.replace(hour=2), start.replace(hour=2), run_id="0")
-    kept = outcomes([waiting, response, answered, older_unanswered])
-    assert kept == [response, older_unanswered]
+    pending = Run("j", "pg_net", "pending", start.replace(minute=1), None, detail={"pg_cron_runid": "2"})
+    kept = outcomes([pending, waiting, response, answered])
+    assert kept == [response]
+
+
+def test_a_pg_net_job_is_never_ok_from_pg_cron_succeeded() -> None:
+    """The newest answer cannot be told apart from a co-firing job's: unverified, not ok."""
+    cron = run(minute(0), run_id="5")
+    h = judge(EVERY_MINUTE, [unseen(minute(0), "5"), cron], JobFacts(), NOW)
+    assert h.state == "unverified" and h.tone != "ok"
 
 
 def test_runs_whose_answer_is_not_attributable_still_count_as_started() -> None:
@@ -201,8 +223,9 @@ def test_runs_whose_answer_is_not_attributable_still_count_as_started() -> None:
     so the job is failing on its last known answer, not missed."""
     answered = run(minute(3), run_id="1")
     answer = run(minute(3), status="failed", http_status=401, message="HTTP 401", source="pg_net",
-                 detail={"pg_cron_runid": "1"})  # fmt: skip
-    unattributed = [run(minute(n), run_id=str(10 - n)) for n in (0, 1, 2)]
-    h = judge(EVERY_MINUTE, [*unattributed, answer, answered], JobFacts(), NOW)
-    assert h.state == "failing"
+                 detail={"pg_cron_runid": "1", "attribution": "exact"})  # fmt: skip
+    started = [run(minute(n), run_id=str(10 - n)) for n in (0, 1, 2)]
+    unattributed = [unseen(minute(n), str(10 - n)) for n in (0, 1, 2)]
+    h = judge(EVERY_MINUTE, [*unattributed, *started, answer, answered], JobFacts(), NOW)
+    assert h.state == "failing" and "newest unverified" in h.reason
     assert h.missed_runs == 0

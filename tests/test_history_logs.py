@@ -96,7 +96,10 @@ def test_pg_cron_and_pg_net_outcomes(db, clean_db, tmp_path) -> None:
     assert [r["status"] for r in by_source["pg_cron"]] == ["succeeded", "succeeded"]
     net = by_source["pg_net"]
     assert [(r["http_status"], r["status"]) for r in net] == [(None, "failed"), (401, "failed")]
-    assert "Timeout" in net[0]["message"] and net[1]["detail"]["ambiguous"] is False
+    # Each run's window holds only its own answer: linked by inference, one outcome per pg_cron run.
+    assert "Timeout" in net[0]["message"] and [r["attribution"] for r in net] == ["inferred", "inferred"]
+    assert [r["detail"]["pg_cron_runid"] for r in net] == [r["run_id"] for r in by_source["pg_cron"]]
+    assert data["ambiguous_answers"] == []
     assert {s["source"]: s["state"] for s in data["sources"]} == {"pg_cron": "ok", "pg_net": "ok"}
     for fmt in FORMATS:
         out = logs(rb, clean_db, "worker", fmt=fmt)
@@ -115,8 +118,13 @@ def test_shared_window_is_ambiguous(db, clean_db, tmp_path) -> None:
     rb = runbook(tmp_path, WORKER)
     data = json.loads(logs(rb, clean_db, "worker").stdout)
     net = [r for r in data["runs"] if r["source"] == "pg_net"]
-    assert len(net) == 1 and net[0]["detail"]["ambiguous"] is True
-    assert "reconcile" in net[0]["message"]
+    # The 500 could be either co-firing job's: this job's run is unverified, never ok and never failed,
+    # and the answer itself is listed apart, not as one of the job's runs.
+    assert len(net) == 1 and net[0]["attribution"] == "ambiguous" and net[0]["status"] == "unverified"
+    assert net[0]["http_status"] is None and "reconcile" in net[0]["message"]
+    (answer,) = data["ambiguous_answers"]
+    assert answer["response_id"] == 9 and answer["http_status"] == 500
+    assert answer["candidates"] == ["notification-worker", "reconcile"]
     assert "ambiguous" in logs(rb, clean_db, "worker", fmt="plain").stdout
 
 

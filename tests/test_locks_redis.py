@@ -38,6 +38,8 @@ timeout = "60s"
 backend = "redis"
 key = "cron:{job}:lock"
 margin = "1m"
+# The seed's route: SET cron:refresh-tokens:lock 1 NX EX 300.
+ttl = "5m"
 
 [jobs.cleanup]
 url = "http://127.0.0.1:9/api/cron/cleanup"
@@ -229,3 +231,30 @@ def test_persistent_small_integer_value_needs_force_without_history(
     code, data = cli(runbook, env, "clear", "cleanup", "--force", "--yes")
     assert [item["name"] for item in data["cleared"]] == ["cleanup"]  # type: ignore[attr-defined]
     assert client.exists("cron:cleanup:lock") == 0
+
+
+def test_key_without_ttl_when_the_lock_should_expire_is_suspicious(
+    runbook: Path, client: redis.Redis, redis_url: str, clean_db: str
+) -> None:
+    """The runbook says refresh-tokens' lock is taken with EX 300; a key without TTL contradicts it."""
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE job_lock (job_name text PRIMARY KEY, locked_by text, locked_at timestamptz, "
+            "lock_expires_at timestamptz)"
+        )
+    env = {"DATABASE_URL": clean_db, "REDIS_URL": redis_url}
+    client.set("cron:refresh-tokens:lock", "worker-1")  # SET without EX: never released by itself
+    client.set("cron:cleanup:lock", "worker-2")  # cleanup declares no TTL: nothing to contradict
+    code, data = cli(runbook, env)
+    locks = names(data)
+    assert code == 0  # young: still held, but said to be suspicious
+    assert locks["refresh-tokens"]["state"] == "held"
+    assert locks["refresh-tokens"]["suspicious"] is True
+    assert "expires 5m after it is taken, but the key has no TTL" in str(locks["refresh-tokens"]["note"])
+    assert locks["cleanup"]["suspicious"] is False and locks["cleanup"]["note"] is None
+    table = run_cli("locks", "-r", str(runbook), env=env)
+    assert "suspicious" in table.stdout + table.stderr
+
+    client.set("cron:refresh-tokens:lock", "1", ex=300)
+    code, data = cli(runbook, env)
+    assert names(data)["refresh-tokens"]["suspicious"] is False

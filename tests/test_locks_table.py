@@ -51,6 +51,26 @@ timeout = "60s"
 run_log = "run_log"
 [jobs.busy-sync.lock]
 backend = "table"
+
+# Seed 003's shape: a 5-minute budget, runs in run_log, the lock in job_lock.
+[jobs.roster-sync]
+url = "http://127.0.0.1:9/jobs/roster-sync"
+timeout = "5m"
+history = { run_log = "run_log" }
+lock = { backend = "table", margin = "5m" }
+
+[jobs.grade-export]
+url = "http://127.0.0.1:9/jobs/grade-export"
+timeout = "5m"
+history = { run_log = "run_log" }
+lock = { backend = "table", margin = "5m" }
+
+# A pg_cron job running SQL that takes a job_lock row; pg_cron's job_pid says which backend runs it.
+[jobs.pg-export]
+scheduler = "pg_cron"
+timeout = "5m"
+history = { pg_cron = "pg-export" }
+lock = { backend = "table", margin = "5m" }
 """
 
 SCHEMA = """
@@ -93,9 +113,14 @@ def seed_locks(dsn: str) -> None:
         INSERT INTO job_lock VALUES
           ('enrolment-sync', 'worker-dead', now() - interval '2 hours', now() + interval '1 day'),
           ('grade-sync', 'worker-2', now() - interval '10 seconds', now() + interval '5 minutes'),
-          ('busy-sync', 'worker-3', now() - interval '3 hours', NULL),
+          ('busy-sync', 'worker-3', now() - interval '10 minutes', NULL),
           ('old-job', 'worker-9', now() - interval '3 days', now() - interval '2 days');
-        INSERT INTO run_log (job, status, started_at) VALUES ('busy-sync', 'RUNNING', now() - interval '3 hours');
+        -- busy-sync's run is slow, not dead: its lock is older than timeout + margin, and the newest rows are
+        -- runs the lock refused.
+        INSERT INTO run_log (job, status, started_at, finished_at) VALUES
+          ('busy-sync', 'RUNNING', now() - interval '10 minutes', NULL),
+          ('busy-sync', 'FAILED', now() - interval '5 minutes', now() - interval '5 minutes'),
+          ('busy-sync', 'FAILED', now() - interval '1 minute', now() - interval '1 minute');
     """,
     )
 
@@ -122,7 +147,8 @@ def test_list_judges_stale_and_live_rows(runbook: Path, db: str) -> None:
     assert 7100 < float(locks["enrolment-sync"]["age_seconds"]) < 7300  # type: ignore[arg-type]
     assert locks["grade-sync"]["state"] == "held" and locks["grade-sync"]["stale"] is False
     assert locks["busy-sync"]["state"] == "held"
-    assert "run in progress" in str(locks["busy-sync"]["reason"])
+    assert "RUNNING for 10m" in str(locks["busy-sync"]["reason"])
+    assert "started when the lock was taken" in str(locks["busy-sync"]["reason"])
     assert locks["old-job"]["state"] == "expired"
     assert set(locks["enrolment-sync"]) >= {
         "name",
@@ -323,3 +349,146 @@ def test_missing_lock_table_says_why(runbook: Path, clean_db: str) -> None:
     result = run_cli("locks", "clear", "enrolment-sync", "--yes", "-r", str(runbook), env={"DATABASE_URL": clean_db})
     assert result.exit_code == 3
     assert "does not exist" in result.stderr
+
+
+# ---------------------------------------------------------------- a live lock beside a crashed one (issue 11)
+
+INCIDENT = """
+-- roster-sync: run 1042 is still working (12 minutes, past timeout + margin but a slow run is not a dead one);
+-- the newest rows are the runs its lock refused. The lock must survive `clear --all-stale`.
+INSERT INTO run_log (id, job, status, started_at, finished_at) VALUES
+  (1041, 'roster-sync', 'SUCCESS', now() - interval '72 minutes', now() - interval '71 minutes'),
+  (1042, 'roster-sync', 'RUNNING', now() - interval '12 minutes', NULL),
+  (1043, 'roster-sync', 'FAILED', now() - interval '8 minutes', now() - interval '8 minutes'),
+  (1044, 'roster-sync', 'FAILED', now() - interval '4 minutes', now() - interval '4 minutes'),
+  (1045, 'roster-sync', 'FAILED', now() - interval '1 minute', now() - interval '1 minute');
+-- grade-export: run 1017 crashed four hours ago; its row stays RUNNING, its lock stays behind (expired 30
+-- minutes after it was taken, which the worker ignores), and every later run is refused.
+INSERT INTO run_log (id, job, status, started_at, finished_at) VALUES
+  (1016, 'grade-export', 'SUCCESS', now() - interval '5 hours', now() - interval '299 minutes'),
+  (1017, 'grade-export', 'RUNNING', now() - interval '4 hours', NULL),
+  (1018, 'grade-export', 'FAILED', now() - interval '3 hours', now() - interval '3 hours'),
+  (1019, 'grade-export', 'FAILED', now() - interval '2 hours', now() - interval '2 hours'),
+  (1020, 'grade-export', 'FAILED', now() - interval '1 hour', now() - interval '1 hour');
+INSERT INTO job_lock VALUES
+  ('roster-sync', 'worker-a:311', now() - interval '12 minutes' + interval '1 second', NULL),
+  ('grade-export', 'worker-7f3c:4121', now() - interval '4 hours' + interval '1 second',
+   now() - interval '4 hours' + interval '30 minutes');
+"""
+
+
+def test_clear_all_stale_keeps_the_live_lock_and_clears_the_crashed_one(runbook: Path, db: str) -> None:
+    sql(db, INCIDENT)
+    code, data, _ = run(runbook, db)
+    assert code == 1
+    locks = by_name(data)
+    assert locks["roster-sync"]["state"] == "held", locks["roster-sync"]["reason"]
+    assert "run 1042 (run_log) RUNNING for 12m" in str(locks["roster-sync"]["reason"])
+    assert locks["grade-export"]["state"] == "expired"
+    reason = str(locks["grade-export"]["reason"])
+    assert "run 1017 (run_log) left RUNNING" in reason and "the run that took it crashed" in reason
+    assert "newest: run 1020 (run_log) failed" in reason
+    assert locks["grade-export"]["suspicious"] is False and locks["grade-export"]["note"] is None
+
+    code, data, _ = run(runbook, db, "clear", "--all-stale", "--yes")
+    assert code == 0, data
+    assert [item["name"] for item in data["cleared"]] == ["grade-export"]  # type: ignore[attr-defined]
+    left = dict(sql(db, "SELECT job_name, locked_by FROM job_lock"))  # type: ignore[arg-type]
+    assert left == {"roster-sync": "worker-a:311"}
+
+
+def test_clear_rechecks_the_runs_inside_its_transaction(
+    runbook: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run starts while the operator reads the confirmation (after the judgement, before the delete): the
+    re-check inside the delete's transaction finds it, the delete is rolled back and the lock stays."""
+    from cronctl.cli.common import Invocation
+    from cronctl.services import locks as service
+
+    sql(db, INCIDENT)
+    monkeypatch.setenv("DATABASE_URL", db)
+    inv = Invocation(runbook_path=runbook, env_file=None, profile=None, format="json", debug=False)
+    questions: list[str] = []
+
+    def confirm_while_a_run_starts(question: str) -> bool:
+        questions.append(question)
+        # The worker's next run of grade-export starts and logs itself (committed, in its own session).
+        sql(db, "INSERT INTO run_log (id, job, status, started_at) VALUES (1021, 'grade-export', 'RUNNING', now())")
+        return True
+
+    report = service.clear(inv, None, force=False, terminate=False, dry_run=False, confirm=confirm_while_a_run_starts)
+    assert questions == ["Clear 1 lock(s) listed above?"]
+    assert report.data["cleared"] == []
+    [skipped] = report.data["skipped"]
+    assert skipped["name"] == "grade-export" and skipped["state"] == "held"
+    assert "re-checked just before clearing" in skipped["reason"]
+    assert "run 1021 (run_log) RUNNING" in skipped["reason"]
+    assert report.exit_code == 0  # nothing stale remains: the lock is held again
+    assert {row[0] for row in sql(db, "SELECT job_name FROM job_lock")} == {"roster-sync", "grade-export"}
+
+
+def test_recheck_rolls_back_a_delete_when_a_run_appears(runbook: Path, db: str) -> None:
+    """The same at the source level: the row is deleted, the re-check runs in that transaction, the row is back."""
+    from cronctl.sources.locks import StillInUse
+
+    sql(db, INCIDENT)
+    book = load_runbook(runbook)
+    spec = book.lock_tables["job_lock"]
+    with psycopg.connect(db, autocommit=True) as conn:
+        lock = next(lk for lk in read_table(conn, spec, table_jobs(book, "job_lock")) if lk.name == "grade-export")
+        seen_inside: list[int] = []
+
+        def recheck(tx: psycopg.Connection[tuple[int]]) -> str | None:
+            row = tx.execute("SELECT count(*) FROM job_lock WHERE job_name = 'grade-export'").fetchone()
+            seen_inside.append(row[0] if row else -1)
+            return "run 1021 (run_log) RUNNING"
+
+        with pytest.raises(StillInUse, match="run 1021"):
+            delete_table_lock(conn, spec, lock, recheck=recheck)
+        assert seen_inside == [0]  # the re-check ran after the delete, inside its transaction
+        assert delete_table_lock(conn, spec, lock, recheck=lambda tx: None) is True
+    assert {row[0] for row in sql(db, "SELECT job_name FROM job_lock")} == {"roster-sync"}
+
+
+def test_dry_run_says_the_runs_are_read_again(runbook: Path, db: str) -> None:
+    sql(db, INCIDENT)
+    code, data, _ = run(runbook, db, "clear", "--all-stale", "--dry-run")
+    assert code == 1
+    [planned] = data["would_clear"]  # type: ignore[misc]
+    assert planned["name"] == "grade-export"
+    assert "in the same transaction, the job's runs are read again" in planned["statement"]
+
+
+def test_pg_cron_run_whose_backend_is_gone_does_not_hold_the_lock(runbook: Path, db: str) -> None:
+    """A pg_cron run left 'sending' (pg_cron never sweeps those) whose job_pid is no connected backend runs no
+    more; the same run in a backend that is still connected keeps the lock held, however old."""
+    with psycopg.connect(db, autocommit=True) as worker:  # stands for the backend pg_cron runs the job in
+        live_pid = worker.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        dead_pid = sql(db, "SELECT pg_backend_pid()")[0][0]  # that session has ended
+        sql(db, "SELECT cron.schedule('pg-export', '0 0 31 2 *', 'SELECT 1')")  # valid, never fires
+        sql(
+            db,
+            """
+            INSERT INTO cron.job_run_details
+              (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)
+            SELECT jobid, %s, current_database(), current_user, command, 'sending', NULL,
+                   now() - interval '15 minutes', NULL
+              FROM cron.job WHERE jobname = 'pg-export'
+            """,
+            [dead_pid],
+        )
+        sql(db, "INSERT INTO job_lock VALUES ('pg-export', 'pg_cron', now() - interval '15 minutes', NULL)")
+        code, data, _ = run(runbook, db)
+        assert code == 1
+        lock = by_name(data)["pg-export"]
+        assert lock["state"] == "stale", lock["reason"]
+        assert "(pg_cron) sending since" in str(lock["reason"])
+        assert f"its backend (pid {dead_pid}) is gone" in str(lock["reason"])
+
+        sql(db, "UPDATE cron.job_run_details SET job_pid = %s, start_time = now() - interval '1 second'", [live_pid])
+        sql(db, "UPDATE job_lock SET locked_at = now() - interval '2 hours' WHERE job_name = 'pg-export'")
+        code, data, _ = run(runbook, db)
+        assert code == 0
+        lock = by_name(data)["pg-export"]
+        assert lock["state"] == "held", lock["reason"]
+        assert f"its backend (pid {live_pid}) is still connected" in str(lock["reason"])

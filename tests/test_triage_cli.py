@@ -166,13 +166,15 @@ def test_ok_exit_zero_and_job_filter(clean_db: str, tmp_path: Path) -> None:
     assert {g["group"] for g in data["failures"]} == {"DB_CONNECTION"}
 
 
-def test_warn_exit_one_for_a_late_job(clean_db: str, tmp_path: Path) -> None:
+def test_a_due_run_within_grace_is_no_problem(clean_db: str, tmp_path: Path) -> None:
     _runs(clean_db, _schedule(clean_db, "g", "*/5 * * * *"), [("succeeded", "1 row", 9)])
     text = PG_CRON_RUNBOOK.split("[jobs.h]")[0].replace('"* * * * *"', '"*/5 * * * *"') + 'grace = "10m"\n'
     code, data, _ = _triage(clean_db, _write(tmp_path, text), "--job", "g")
-    # A slot at least 4 minutes old has no run, and every slot since the last run is within the 10-minute grace.
-    assert data["jobs"][0]["state"] == "late", data["jobs"][0]["reason"]
-    assert data["status"] == "warn" and code == 1
+    # A slot at least 4 minutes old has no run, but every slot since the last run is within the 10-minute grace:
+    # it reads "due", and (as in Healthchecks) raises nothing.
+    job = data["jobs"][0]
+    assert job["state"] == "ok" and "within grace" in job["reason"], job["reason"]
+    assert data["status"] == "ok" and code == 0
 
 
 def test_unknown_exit_three(clean_db: str, tmp_path: Path) -> None:
@@ -256,7 +258,10 @@ def test_absent_net_schema(clean_db: str, tmp_path: Path) -> None:
     assert checks["pg_net"]["verdict"] == "crit"
     assert data["jobs"][0]["state"] == "failing" and data["jobs"][0]["consecutive_failures"] == 3
     assert [g["group"] for g in data["failures"]] == ["PG_NET_MISSING"]
-    assert [f["action"] for f in data["findings"]] == ["CREATE EXTENSION pg_net"]
+    # One root cause first (pg_net missing, explaining the job), then the runbook's own mode that matches.
+    first, *rest = data["findings"]
+    assert first["kind"] == "root_cause" and first["id"] == "pg_net_missing" and first["jobs"] == ["q"]
+    assert [f["action"] for f in rest] == ["CREATE EXTENSION pg_net"] and rest[0]["kind"] == "runbook"
     sources = {s["source"]: s["state"] for s in data["jobs"][0]["sources"]}
     assert sources == {"pg_cron": "ok", "pg_net": "not_installed"}
     assert code == 2

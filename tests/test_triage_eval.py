@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from cronctl.evaluate.pgnet_link import NetResponse
-from cronctl.evaluate.triage import FailureCount, group_failures, judge_net_run
+from cronctl.evaluate.triage import FailureCount, group_failures, net_judge
 from cronctl.records import Run
 from cronctl.runbook.model import SuccessRule
 
@@ -31,24 +31,18 @@ def test_counts_are_weighted_and_merged_with_single_runs() -> None:
     assert newest[("(unlinked pg_net)", "AUTH")].http_status == 401
 
 
-def _net(body: object, status: int = 200) -> tuple[Run, NetResponse]:
+def _net(body: object, status: int = 200) -> NetResponse:
     content = json.dumps(body)
-    response = NetResponse(id=1, created=T0, status_code=status, content=content, content_type="application/json")
-    run = Run("r", "pg_net", response.outcome, finished_at=T0, run_id="1", http_status=status,
-              message=response.message)  # fmt: skip
-    return run, response
+    return NetResponse(id=1, created=T0, status_code=status, content=content, content_type="application/json")
 
 
 def test_pg_net_answers_judged_by_the_rule() -> None:
-    run, response = _net({"success": False, "skipped": True, "reason": "payment key is not set"})
-    judged = judge_net_run(RULE, run, response, 4096)
-    assert judged.status == "skipped" and judged.detail["verdict"] == "skipped"
-    run, response = _net({"success": False, "error": "gateway unreachable"})
-    judged = judge_net_run(RULE, run, response, 4096)
-    assert judged.status == "failed" and judged.message == "gateway unreachable"
-    run, response = _net({"success": True})
-    assert judge_net_run(RULE, run, response, 4096) is run
-    run, response = _net({"error": "unauthorized"}, 401)
-    assert judge_net_run(RULE, run, response, 4096) is run  # already failed: counted by the pg_net aggregate
-    run, response = _net({"success": True})
-    assert judge_net_run(RULE, run, None, 4096) is run
+    verdict = net_judge({"r": RULE}, 4096)
+    assert verdict("r", _net({"success": False, "skipped": True, "reason": "payment key is not set"}))[0] == "skipped"
+    assert verdict("r", _net({"success": False, "error": "gateway unreachable"})) == ("failed", "gateway unreachable")
+    assert verdict("r", _net({"success": True})) == ("succeeded", None)
+    assert verdict("r", _net({"error": "unauthorized"}, 401))[0] == "failed"
+    # A job the runbook does not map is judged by pg_net's own rule: any 2xx.
+    assert verdict("other", _net({"success": False}))[0] == "succeeded"
+    timeout = NetResponse(id=2, created=T0, timed_out=True, error_msg="Timeout of 5000 ms reached")
+    assert verdict("r", timeout) == ("failed", "Timeout of 5000 ms reached")

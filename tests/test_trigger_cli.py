@@ -488,8 +488,12 @@ def test_audit_record_per_sent_request(trig: Trigger, server: JobServer) -> None
     rb = trig.runbook(job("fn", "/fn", extra="idempotent = true"))
     code, data = trig.json("fn", "-r", str(rb), "--yes")
     assert code == 0
-    records = [json.loads(line) for line in trig.audit.read_text().splitlines()]
-    assert len(records) == 2
+    lines = [json.loads(line) for line in trig.audit.read_text().splitlines()]
+    # Each attempt: a `pending` record before the request is sent, then its outcome under the same audit_id.
+    assert [r["phase"] for r in lines] == ["begin", "complete", "begin", "complete"]
+    assert [r["result"] for r in lines[::2]] == ["pending", "pending"]
+    assert [r["audit_id"] for r in lines[::2]] == [r["audit_id"] for r in lines[1::2]]
+    records = lines[1::2]
     for number, (record, status) in enumerate(zip(records, (429, 200), strict=True), start=1):
         assert record["action"] == "trigger" and record["target"] == "fn" and record["runbook"] == "sandbox"
         assert record["user"] and record["host"] and record["time"]
@@ -621,7 +625,16 @@ def test_unknown_job_and_missing_secret(trig: Trigger, server: JobServer) -> Non
 def test_verify_reports_the_newest_run_from_the_run_log(trig: Trigger, server: JobServer, clean_db: str) -> None:
     import psycopg
 
-    server.add_route(Route("POST", "/jobs/enrol"))
+    def record_run() -> None:  # the receiver writes its own run-log row when the request arrives
+        if arrived["write"]:
+            with psycopg.connect(clean_db, autocommit=True) as c:
+                c.execute(
+                    "INSERT INTO run_log (status, changed_records, started_at, finished_at)"
+                    " VALUES ('SUCCESS', 3, now(), now())"
+                )
+
+    arrived = {"write": False}
+    server.add_route(Route("POST", "/jobs/enrol", on_request=record_run))
     run_logs = """
 [run_logs.runs]
 table = "run_log"
@@ -645,14 +658,40 @@ statuses = { succeeded = ["SUCCESS"], failed = ["FAILED"], running = ["RUNNING"]
     env: dict[str, str | None] = {"DATABASE_URL": clean_db}
     code, data = trig.json("enrol", "-r", str(rb), "--yes", "--verify", env=env)
     assert code == 0
+    # The run an hour ago started before the request: it never confirms it.
     assert data["verify"]["confirmed"] is False and data["verify"]["after_trigger"] is False
+    assert "no run" in data["verify"]["reason"]
 
-    with psycopg.connect(clean_db, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO run_log (status, changed_records, started_at, finished_at) VALUES ('SUCCESS', 3, now(), now())"
-        )
+    arrived["write"] = True
     code, data = trig.json("enrol", "-r", str(rb), "--yes", "--verify", env=env)
     assert data["verify"]["confirmed"] is True
     assert data["verify"]["newest_run"]["records"] == 3
     table = trig("enrol", "-r", str(rb), "--yes", "--verify", env=env)
     assert "Verify" in table.stdout and "SUCCESS" in table.stdout
+
+
+def test_verify_never_confirms_from_the_schedulers_own_run(trig: Trigger, server: JobServer, clean_db: str) -> None:
+    """A manual HTTP call makes no pg_cron run: the scheduler's own run, even one that started a moment before
+    or after, says nothing about this request."""
+    import psycopg
+
+    server.add_route(Route("POST", "/jobs/tick"))
+    rb = trig.runbook(
+        job("tick", "/jobs/tick", 'kind = "none"', success="status = [200]",
+            extra='scheduler = "pg_cron"\nhistory = { pg_cron = true, pg_net = true }'),
+    )  # fmt: skip
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        jobid = conn.execute(
+            "SELECT cron.schedule('tick', '0 3 * * *', $$SELECT net.http_post(url := 'http://x/jobs/tick')$$)"
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            "INSERT INTO cron.job_run_details (jobid, job_pid, database, username, command, status, return_message,"
+            " start_time, end_time) VALUES (%s, 1, current_database(), current_user, 'x', 'succeeded', '1 row',"
+            " now() + interval '4 seconds', now() + interval '4 seconds')",
+            [jobid],
+        )
+    code, data = trig.json("tick", "-r", str(rb), "--yes", "--verify", env={"DATABASE_URL": clean_db})
+    assert code == 0
+    verify = data["verify"]
+    assert verify["confirmed"] is False and verify["can_confirm"] is False
+    assert "pg_cron cannot confirm a manual trigger" in verify["reason"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -11,6 +12,15 @@ from cronctl.errors import CronctlError, PermissionDenied, SourceUnavailable, Us
 
 if TYPE_CHECKING:
     import psycopg
+
+
+_on_connect: Callable[[Any], None] | None = None
+
+
+def set_connect_hook(hook: Callable[[Any], None] | None) -> None:
+    """Run `hook(conn)` on every new connection (the runbook's secrets table registers its values for masking)."""
+    global _on_connect
+    _on_connect = hook
 
 
 def describe_target(dsn: str) -> str:
@@ -23,8 +33,29 @@ def describe_target(dsn: str) -> str:
             return f"{host}{port}{parts.path or '/'}"
         except ValueError:
             return "(unparseable database URL)"
+    if "=" not in dsn:
+        return "(unparseable database URL)"
     fields = dict(item.split("=", 1) for item in dsn.split() if "=" in item)
     return f"{fields.get('host', 'localhost')}:{fields.get('port', '5432')}/{fields.get('dbname', '')}"
+
+
+def scrub(message: str, dsn: str, *, any_part: bool = False) -> str:
+    """`message` without the connection string's secrets: libpq quotes the part it could not parse, and that part
+    may hold the password. `any_part` hides every quoted piece of the connection string (parse errors); otherwise
+    only pieces that hold a password or userinfo are hidden (a host name that does not resolve is worth showing)."""
+    from cronctl.redact import redact, url_passwords
+
+    passwords = [p for p in url_passwords(dsn) if len(p) >= 3]
+
+    def hide(match: re.Match[str]) -> str:
+        inner = match.group(2)
+        secret = "@" in inner or "://" in inner or any(p in inner for p in passwords)
+        if len(inner) >= 3 and (secret or (any_part and inner in dsn)):
+            return f"{match.group(1)}(part of the URL, not shown){match.group(1)}"
+        return match.group(0)
+
+    text = message.replace(dsn, "(the URL)") if len(dsn) >= 3 else message
+    return redact(re.sub(r"([\"'])(.*?)\1", hide, text))
 
 
 def connect(
@@ -37,6 +68,10 @@ def connect(
 ) -> psycopg.Connection[Any]:
     """Open a connection; read-only sessions cannot change anything even by mistake."""
     import psycopg
+
+    from cronctl.redact import register_url_password
+
+    register_url_password(dsn)  # also when the URL does not parse: no error line may repeat the password
 
     options = [
         f"-c statement_timeout={int(statement_timeout * 1000)}",
@@ -54,9 +89,12 @@ def connect(
             autocommit=autocommit,
         )
     except psycopg.OperationalError as exc:
-        raise SourceUnavailable(f"cannot connect to database {describe_target(dsn)}: {first_line(exc)}") from None
-    except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid database URL: {first_line(exc)}") from None
+        reason = scrub(first_line(exc), dsn)
+        raise SourceUnavailable(f"cannot connect to database {describe_target(dsn)}: {reason}") from None
+    except (psycopg.ProgrammingError, ValueError, TypeError) as exc:
+        raise UsageError(f"invalid database URL: {scrub(first_line(exc), dsn, any_part=True)}") from None
+    if _on_connect is not None:
+        _on_connect(conn)
     return conn
 
 

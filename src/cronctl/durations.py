@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DAYS = 36500
+MAX_SECONDS = float(MAX_DAYS * 86400)  # 100 years: any longer span overflows dates, timers or makes no sense
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds in `value`; raises ValueError with a readable reason."""
+    """Seconds in `value`, at most 100 years; raises ValueError with a readable reason (also for inf and nan)."""
     if isinstance(value, bool):
         raise ValueError("expected a duration, got a boolean")
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"'{value}' is not a duration (it must be a finite number of seconds)")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded(float(value), value)
     text = value.strip().lower().replace(" ", "")
+    if len(text) > 64:
+        raise ValueError(f"'{text[:20]}…' is not a duration (use e.g. 30s, 5m, 2h, 7d, 1h30m)")
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
+        return _bounded(float(text), value)
     pos = 0
     total = 0.0
     for match in _PART.finditer(text):
@@ -28,7 +35,13 @@ def parse_duration(value: str | int | float) -> float:
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError(f"'{value}' is not a duration (use e.g. 30s, 5m, 2h, 7d, 1h30m)")
-    return total
+    return _bounded(total, value)
+
+
+def _bounded(seconds: float, value: object) -> float:
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise ValueError(f"'{value}' is too long (at most {MAX_DAYS}d)")
+    return seconds
 
 
 def format_duration(seconds: float | None) -> str:

@@ -34,6 +34,13 @@ class Run:
         return self.started_at or self.finished_at
 
     def to_json(self) -> dict[str, Any]:
+        out = self._json()
+        if self.source == "pg_net":
+            # How this outcome was linked to its pg_net answer: exact | inferred | ambiguous | none.
+            out["attribution"] = self.detail.get("attribution", "none")
+        return out
+
+    def _json(self) -> dict[str, Any]:
         return {
             "job": self.job,
             "source": self.source,
@@ -62,3 +69,25 @@ class Lock:
     expires_at: datetime | None = None
     # Backend specifics: pid / state / state_change for advisory, ttl_ms / value for redis, raw row for table.
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackedRequest:
+    """A pg_net request as cronctl's tracking trigger recorded it when it was queued: which backend queued it
+    and when. `backend_pid` equals the pg_cron run's `job_pid` of the run that called `net.http_*`."""
+
+    request_id: int
+    backend_pid: int
+    queued_at: datetime
+    method: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedRequest:
+    """A row still waiting in `net.http_request_queue` (the worker deletes it when it picks it up)."""
+
+    request_id: int
+    method: str | None = None
+    url: str | None = None
+    timeout_ms: int | None = None

@@ -9,8 +9,12 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import signal
+import sys
+import threading
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -70,6 +74,7 @@ class Invocation:
             from cronctl.runbook.loader import load_runbook
 
             self._runbook = load_runbook(self.resolve_runbook_path(), self.profile)
+            self._know_secrets()
         return self._runbook
 
     def env(self) -> Environment:
@@ -85,7 +90,26 @@ class Invocation:
                 if chosen.env_file:
                     profile_env = (runbook.path.parent / chosen.env_file).resolve()
             self._env = load_environment(self.env_file, profile_vars, profile_env)
+            self._know_secrets()
         return self._env
+
+    def _know_secrets(self) -> None:
+        """Once both the runbook and the variables are known: register every value the runbook uses as a secret,
+        and have every database connection register the runbook's secrets table values (read, never shown)."""
+        if self._runbook is None or self._env is None:
+            return
+        from cronctl import db
+        from cronctl.runbook.env import register_runbook_secrets
+
+        register_runbook_secrets(self._runbook, self._env)
+        spec = self._runbook.secrets_table
+        if spec is not None:
+            from cronctl.sources.secrets_table import register_values
+
+            def hook(conn: Any) -> None:
+                register_values(conn, spec)
+
+            db.set_connect_hook(hook)
 
     def database_url(self) -> str:
         runbook = self.runbook()
@@ -193,6 +217,18 @@ def command_options(*, error_exit: int | None = None) -> Callable[[F], F]:
 
 
 def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str = "table") -> Any:
+    """Run one command: stdout and stderr masked as they are written, SIGTERM handled like Ctrl-C, every error one
+    line with its exit code. An interrupted command completes its open audit records ("interrupted") first."""
+    from cronctl import db
+    from cronctl.sources.http_deadline import reset
+
+    reset()
+    db.set_connect_hook(None)  # set again once this command's runbook is known
+    with masked_output(), terminate_as_interrupt():
+        return _run(call, debug, error_exit, fmt)
+
+
+def _run(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str) -> Any:
     from cronctl.output import terminal
 
     if fmt not in FORMATS:
@@ -211,12 +247,68 @@ def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fm
         if exc.hint:
             terminal.status(f"hint: {exc.hint}")
         raise typer.Exit(error_exit if error_exit is not None else int(exc.exit_code)) from None
-    except KeyboardInterrupt:
-        terminal.error("interrupted")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        from cronctl.audit import interrupt_open_records
+        from cronctl.sources.http_deadline import abort_all
+
+        signum = getattr(exc, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        abort_all()
+        interrupt_open_records(f"interrupted by {name}")
+        terminal.error(f"interrupted by {name}")
+        raise typer.Exit(128 + int(signum)) from None
     except Exception as exc:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()  # through the masked stderr, unlike an uncaught exception
         text = " ".join(str(exc).split())
         terminal.error(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)")
         raise typer.Exit(error_exit if error_exit is not None else INTERNAL_ERROR) from None
+
+
+@contextmanager
+def masked_output() -> Iterator[None]:
+    """Every write to stdout and stderr masks registered secrets first: the last step of every sink."""
+    from cronctl.redact import MaskingStream
+
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, MaskingStream):
+        sys.stdout = MaskingStream(sys.stdout)
+    if not isinstance(sys.stderr, MaskingStream):
+        sys.stderr = MaskingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that open audit records are completed before the process ends."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) raise `Terminated` in the main thread while the command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise Terminated(signum)
+
+    saved: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is None:
+            continue
+        with suppress(ValueError, OSError):
+            saved[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)

@@ -14,8 +14,12 @@ Redis) and say which are stale and why.
 \b
 States:
   held      leave it: a run may be using it
-  expired   past its own expiry time
-  stale     older than the job's timeout + margin and no run in progress
+  expired   past its own expiry time, and no run in progress
+  stale     older than the job's timeout + margin, and no source shows the job's
+            run in progress since the lock was taken (any non-final run counts,
+            not only the newest row; the RUNNING row of the crashed run that
+            took the lock stops counting after 3x timeout + margin, or once its
+            pg_cron backend is gone)
             (advisory: holder idle in transaction longer than the job's timeout)
   orphaned  its holder session is gone
 
@@ -33,9 +37,10 @@ CLEAR_HELP = """Clear stale locks: one job's (JOB) or every stale one (--all-sta
 
 Only locks judged stale are cleared unless --force (one named job only; asks twice, or needs --yes --force).
 Each delete names the exact lock that was read (compare-and-delete), so a lock re-acquired in between is
-never removed; it is reported as skipped instead. Advisory locks are never deleted: cronctl shows the
-holder and the pg_terminate_backend command, and runs it only with --terminate. Every clear is written
-to the audit log.
+never removed; it is reported as skipped instead. Inside the delete's transaction the job's runs are read
+again: a run found in progress keeps the lock (rolled back, reported as skipped). Advisory locks are never
+deleted: cronctl shows the holder and the pg_terminate_backend command, and runs it only with --terminate.
+Every clear is written to the audit log.
 
 Exit codes: 0 nothing stale remains, 1 stale locks remain, 2 usage error, 3 unreachable,
 4 permission denied (e.g. a read-only role), 5 confirmation declined.

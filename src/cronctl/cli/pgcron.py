@@ -29,6 +29,7 @@ Examples:
   cronctl pgcron reschedule notification-worker "*/5 * * * *" --yes
   cronctl pgcron run notification-worker
   cronctl pgcron purge-history --older-than 7d --dry-run
+  cronctl pgcron track install --dry-run
 """
 
 
@@ -123,6 +124,9 @@ primary key (start_time is never scanned).
   cronctl pgcron purge-history --older-than 30d --batch-size 5000 --yes
 """,
     )(purge_history)
+    from cronctl.cli.pgcron_track import register as register_track
+
+    register_track(group)
     app.add_typer(group)
 
 
@@ -399,17 +403,28 @@ def reschedule(
 
 
 def _check_version(conn: Any, needed: str | None, expression: str) -> None:
+    """Refuse a schedule only when evidence says this pg_cron is too old for it; when the version cannot be
+    seen (cron.* settings are superuser-only, extversion is only a lower bound), warn on stderr and go on."""
     from cronctl.errors import ScheduleError
-    from cronctl.sources.platform import fetch_facts
+    from cronctl.output import terminal
+    from cronctl.sources.platform import FEATURES, fetch_facts, supports
 
     if not needed:
         return
-    facts = fetch_facts(conn)
-    told = facts.pg_cron_version or ""
-    have = {"1.6+": (1, 6), "1.5+": (1, 5)}.get(told, (1, 4))
     want = tuple(int(p) for p in needed.split(".")[:2])
-    if have < want:
+    feature = next((name for name, first in FEATURES.items() if first == want), None)
+    facts = fetch_facts(conn)
+    verdict = supports(facts, feature) if feature else None
+    if verdict is True:
+        return
+    told = facts.pg_cron_version or "of unknown version"
+    if verdict is False:
         raise ScheduleError(f'"{expression}" needs pg_cron {needed}+; this server runs pg_cron {told}')
+    why = "" if facts.cron_settings_visible else f"; cron.* settings are not visible to role {facts.role}"
+    terminal.warn(
+        f'"{expression}" needs pg_cron {needed}+ and this server\'s pg_cron cannot be confirmed '
+        f"(pg_cron {told}, extension {facts.pg_cron_extversion or '-'}{why}); pg_cron rejects it if too old"
+    )
 
 
 @command_options()

@@ -35,6 +35,7 @@ Examples:
   cronctl triage -f markdown | pbcopy            # paste into the incident channel
   cronctl triage -f json | jq '.jobs[] | select(.state != "ok")'
   cronctl triage --watch --interval 15          # live view until the runbook's exit condition holds
+  cronctl triage --at 2026-11-30T03:10Z         # postmortem: judge history as it stood then
 """,
     )(triage)
 
@@ -55,6 +56,15 @@ def triage(
         float, typer.Option("--interval", min=0.2, help="Seconds between refreshes with --watch.")
     ] = 30.0,
     max_rounds: Annotated[int | None, typer.Option("--max-rounds", hidden=True, min=1)] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Judge history as of this past time (ISO 8601, e.g. 2026-11-30T03:10Z) for a postmortem: "
+            "runs and answers after it are ignored; present-only facts (scheduler, queue, locks) are not judged.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     from cronctl.durations import parse_duration
     from cronctl.errors import UsageError
@@ -65,13 +75,35 @@ def triage(
         raise UsageError(f"--since: {exc}") from None
     if window <= 0:
         raise UsageError("--since must be longer than zero")
+    as_of = parse_at(at) if at is not None else None
     if watch:
+        if as_of is not None:
+            raise UsageError("--watch follows the present; it does not combine with --at")
         inv.emit(_watch(inv, window, job, interval, max_rounds))
         return
-    inv.emit(snapshot(inv, window, job)[1])
+    inv.emit(snapshot(inv, window, job, at=as_of)[1])
 
 
-def snapshot(inv: Invocation, window: float, job: str | None, note: str | None = None) -> tuple[Triage, Report]:
+def parse_at(text: str) -> Any:
+    """An ISO 8601 time; without a zone it is UTC. Must not lie in the future."""
+    from datetime import UTC, datetime
+
+    from cronctl.errors import UsageError
+
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise UsageError(f"--at: '{text}' is not an ISO 8601 time (e.g. 2026-11-30T03:10Z)") from None
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value > datetime.now(UTC):
+        raise UsageError(f"--at: {value.isoformat()} is in the future")
+    return value.astimezone(UTC)
+
+
+def snapshot(
+    inv: Invocation, window: float, job: str | None, note: str | None = None, at: Any = None
+) -> tuple[Triage, Report]:
     from datetime import UTC, datetime
 
     from cronctl.reports.triage import judge, triage_report
@@ -81,9 +113,10 @@ def snapshot(inv: Invocation, window: float, job: str | None, note: str | None =
     runbook = inv.runbook()
     env = inv.env()
     jobs = [find_job(runbook, job)] if job else list(runbook.jobs.values())
+    now = at if at is not None else datetime.now(UTC)
     conn = inv.connect(read_only=True, autocommit=True)
     try:
-        collected = collect(conn, runbook, env, jobs, datetime.now(UTC), window, runbook.connection.statement_timeout)
+        collected = collect(conn, runbook, env, jobs, now, window, runbook.connection.statement_timeout, until=at)
     finally:
         conn.close()
     result = judge(collected, runbook, env, jobs)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 AD_HOC_AUTH = ("none", "bearer", "apikey", "bearer+apikey", "header:<Name>", "standard-webhooks", "stripe", "github")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_RUNS = 10_000  # --repeat / --until-ok: a by-hand trigger loop, not a load test
+MAX_DATA_FILE = 4 * 1024 * 1024  # bytes read from `--data @file`; a bigger body is refused, not read
 
 HELP = """Fire jobs by hand exactly as their scheduler would: the runbook's method, URL, headers, JSON body,
 timeout and auth (Bearer, apikey, a secret header, or an HMAC signature over the exact bytes sent). Each
@@ -128,10 +130,10 @@ def _duration(text: str, option: str, parse: Any) -> float:
 def _repeat(repeat: int | None, until_ok: int | None, interval: float) -> Repeat:
     from cronctl.reports.trigger import Repeat
 
-    if repeat is not None and repeat < 1:
-        raise UsageError("--repeat must be at least 1")
-    if until_ok is not None and until_ok < 1:
-        raise UsageError("--until-ok must be at least 1")
+    if repeat is not None and not 1 <= repeat <= MAX_RUNS:
+        raise UsageError(f"--repeat must be between 1 and {MAX_RUNS}")
+    if until_ok is not None and not 1 <= until_ok <= MAX_RUNS:
+        raise UsageError(f"--until-ok must be between 1 and {MAX_RUNS}")
     if until_ok is not None:
         runs = repeat if repeat is not None else max(10, 3 * until_ok)
         if runs < until_ok:
@@ -159,11 +161,15 @@ def _body_options(data: str | None, sets: list[str], trigger_type: str | None) -
     if data is not None:
         text, where = data, "--data"
         if data.startswith("@"):
+            from cronctl.userfiles import read_bounded
+
             path = Path(data[1:])
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_bounded(path, MAX_DATA_FILE).decode("utf-8")
             except OSError as exc:
-                raise UsageError(f"--data: cannot read {path}: {exc.strerror}") from None
+                raise UsageError(f"--data: cannot read {path}: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise UsageError(f"--data: {path} is not UTF-8 text") from None
             where = f"--data {path}"
         try:
             document = json.loads(text)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cronctl.evaluate.secrets import Strength, judge_stored
+from cronctl.sources.platform import grants_for, missing_grants, quote_role
 
 if TYPE_CHECKING:
     from cronctl.runbook.model import Runbook
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from cronctl.sources.secrets_table import SecretRow
 
 STATUSES = ("pass", "warn", "fail", "skip")
-PG_NET_FIX = "CREATE EXTENSION IF NOT EXISTS pg_net; GRANT USAGE ON SCHEMA net TO postgres;"
+PG_NET_FIX = "CREATE EXTENSION IF NOT EXISTS pg_net; GRANT USAGE ON SCHEMA net TO {role};"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def build_checks(f: DoctorFacts) -> list[Check]:
     if f.server is not None:
         checks += _pg_cron(f)
         checks.append(_pg_net(f))
+        checks += _access(f)
         checks += _tables(f)
         checks += _secret_rows(f)
     checks += _endpoints(f)
@@ -130,17 +132,13 @@ def _database(f: DoctorFacts) -> list[Check]:
     access = f.access
     read_only = " (read-only role: trigger, locks clear and secrets rotate need a writable role)" if (
         access and access.read_only_role) else ""  # fmt: skip
-    if s.superuser:
-        checks.append(Check("role", "role", "pass", f"{s.role}, superuser: sees every job's runs{read_only}"))
-    elif access is not None and s.cron_schema and not (access.cron_job_select and access.run_details_select):
+    needs_cron, _ = needs(f)
+    if s.sees_all_rows:
+        kind = "superuser" if s.superuser else "BYPASSRLS"
+        checks.append(Check("role", "role", "pass", f"{s.role}, {kind}: sees every job's runs{read_only}"))
+    elif not needs_cron:
         checks.append(
-            Check(
-                "role",
-                "role",
-                "fail",
-                f"{s.role} may not read cron.job / cron.job_run_details",
-                "GRANT USAGE ON SCHEMA cron TO <role>; GRANT SELECT ON cron.job, cron.job_run_details TO <role>;",
-            )
+            Check("role", "role", "pass", f"{s.role}, not superuser; no runbook job reads pg_cron history{read_only}")
         )
     else:
         checks.append(
@@ -150,7 +148,7 @@ def _database(f: DoctorFacts) -> list[Check]:
                 "warn",
                 f"{s.role}, not superuser: row-level security on cron.job_run_details shows only runs "
                 f"of jobs scheduled by {s.role}{read_only}",
-                "use the role that scheduled the jobs (often postgres) to see their history",
+                "use the role that scheduled the jobs (often postgres), or one with BYPASSRLS, to see their history",
             )
         )
     return checks
@@ -161,13 +159,25 @@ def _pg_cron(f: DoctorFacts) -> list[Check]:
     assert s is not None
     home = s.setting("cron.database_name")
     checks = []
-    # pg_settings hides shared_preload_libraries and cron.* from roles without pg_read_all_settings.
-    settings_visible = s.superuser or bool(s.cron_settings)
+    # pg_settings hides shared_preload_libraries and cron.* from roles without pg_read_all_settings: absent
+    # settings then say nothing about the version (extversion is a lower bound).
     if s.pg_cron_installed:
-        version = (
-            f"pg_cron {s.pg_cron_version} by its settings" if settings_visible else "settings hidden from this role"
-        )
-        checks.append(Check("pg_cron", "pg_cron installed", "pass", f"{version} (extversion {s.pg_cron_extversion})"))
+        if s.pg_cron_level_known:
+            version = f"pg_cron {s.pg_cron_version} by its settings (extversion {s.pg_cron_extversion})"
+        else:
+            version = f"pg_cron {s.pg_cron_version or 'of unknown version'} by its extversion {s.pg_cron_extversion}"
+        checks.append(Check("pg_cron", "pg_cron installed", "pass", version))
+        hidden = grants_for(s, "cron settings")
+        if hidden:  # informative: without them the version is only "at least" extversion, cron.timezone unknown
+            checks.append(
+                Check(
+                    "cron_settings",
+                    "cron.* settings",
+                    "skip",
+                    f"not visible to role {s.role} (superuser-only)",
+                    "; ".join(hidden) + ";",
+                )
+            )
     elif home and home != s.database:
         checks.append(
             Check(
@@ -178,7 +188,7 @@ def _pg_cron(f: DoctorFacts) -> list[Check]:
                 f"point DATABASE_URL at database {home}, where pg_cron keeps its jobs",
             )
         )
-    elif settings_visible and not s.preloaded and not s.cron_settings:
+    elif s.preload_visible and not s.preloaded and not s.cron_settings_visible:
         checks.append(
             Check(
                 "pg_cron",
@@ -249,8 +259,88 @@ def _pg_net(f: DoctorFacts) -> Check:
         detail = version + ("" if s.net_response_table else "; net._http_response missing")
         return Check("pg_net", "pg_net", "pass" if s.net_response_table or not needed else "warn", detail)
     if needed:
-        return Check("pg_net", "pg_net", "fail", f'schema "net" does not exist; needed by {users}', PG_NET_FIX)
+        fix = PG_NET_FIX.format(role=quote_role(s.role))
+        return Check("pg_net", "pg_net", "fail", f'schema "net" does not exist; needed by {users}', fix)
     return Check("pg_net", "pg_net", "skip", "not installed; no job uses it")
+
+
+def needs(f: DoctorFacts) -> tuple[bool, bool]:
+    """(needs_cron, needs_net): whether some runbook job reads pg_cron history / pg_net answers. Without a
+    runbook, pg_cron's history is assumed needed where pg_cron is installed, pg_net's answers where cron.job
+    calls it."""
+    if f.runbook is None:
+        installed = f.server is not None and f.server.pg_cron_installed
+        return installed, bool(f.pgnet_jobs_in_cron)
+    jobs = list(f.runbook.jobs.values())
+    return (
+        any(j.history.pg_cron or j.scheduler == "pg_cron" for j in jobs),
+        any(j.history.pg_net for j in jobs),
+    )
+
+
+def _job_names(f: DoctorFacts, pg_net: bool) -> str:
+    if f.runbook is None:
+        return ""
+    names = [
+        j.name
+        for j in f.runbook.jobs.values()
+        if (j.history.pg_net if pg_net else bool(j.history.pg_cron or j.scheduler == "pg_cron"))
+    ]
+    return f"; needed by {', '.join(names)}" if names else ""
+
+
+def _access(f: DoctorFacts) -> list[Check]:
+    """One check per schema the runbook reads that this role cannot: what is unreadable and the exact GRANTs."""
+    s = f.server
+    assert s is not None
+    needs_cron, needs_net = needs(f)
+    out = []
+    if s.cron_schema:
+        grants = missing_grants(s, needs_net=False, needs_cron=True)
+        if not grants:
+            if needs_cron:
+                out.append(Check("access:cron", "pg_cron history", "pass", "reads cron.job and cron.job_run_details"))
+        elif needs_cron:
+            unreadable = [n for n, ok in (("cron.job", s.cron_job_readable),
+                                          ("cron.job_run_details", s.cron_runs_readable)) if not ok]  # fmt: skip
+            out.append(
+                Check(
+                    "access:cron",
+                    "pg_cron history",
+                    "fail",
+                    f"{', '.join(unreadable)} not visible to role {s.role}{_job_names(f, False)}",
+                    "; ".join(grants) + ";",
+                )
+            )
+        else:
+            out.append(
+                Check("access:cron", "pg_cron history", "skip", f"not visible to role {s.role}; no job reads it")
+            )
+    if s.net_schema:
+        grants = missing_grants(s, needs_net=True, needs_cron=False)
+        if not grants:
+            if needs_net:
+                out.append(Check("access:net", "pg_net answers", "pass", "reads net._http_response and the queue"))
+        elif not needs_net:
+            out.append(
+                Check("access:net", "pg_net answers", "skip", f"not visible to role {s.role}; no job uses pg_net")
+            )
+        else:
+            answers = s.net_response_table and not s.net_response_readable
+            unreadable = [n for n, bad in (("net._http_response", answers),
+                                           ("net.http_request_queue", s.net_queue_table and not s.net_queue_readable))
+                          if bad]  # fmt: skip
+            effect = "" if answers else " (queued requests and their URLs)"
+            out.append(
+                Check(
+                    "access:net",
+                    "pg_net answers",
+                    "fail" if answers else "warn",
+                    f"{', '.join(unreadable)}{effect} not visible to role {s.role}{_job_names(f, True)}",
+                    "; ".join(grants) + ";",
+                )
+            )
+    return out
 
 
 def _tables(f: DoctorFacts) -> list[Check]:
@@ -280,14 +370,17 @@ def _tables(f: DoctorFacts) -> list[Check]:
                     f"map the real column names under [{label}] in the runbook",
                 )
             )
-        elif not info.selectable:
+        elif not (info.selectable and info.schema_usage):
+            role = quote_role(f.server.role) if f.server else "<role>"
+            grants = ([] if info.schema_usage else [f"GRANT USAGE ON SCHEMA {info.schema} TO {role}"]) + (
+                [] if info.selectable else [f"GRANT SELECT ON {name} TO {role}"])  # fmt: skip
             out.append(
                 Check(
                     f"table:{label}",
                     f"table {label}",
                     "fail",
-                    f"this role may not SELECT from {name}",
-                    f"GRANT SELECT ON {name} TO <role>;",
+                    f"{name} not visible to role {f.server.role if f.server else '?'}",
+                    "; ".join(grants) + ";",
                 )
             )
         else:
@@ -298,6 +391,11 @@ def _tables(f: DoctorFacts) -> list[Check]:
 def _secret_rows(f: DoctorFacts) -> list[Check]:
     if f.runbook is None or f.runbook.secrets_table is None:
         return []
+    info = f.tables.get("secrets_table")
+    if f.secret_rows is None and info is not None and info.present and not (info.selectable and info.schema_usage):
+        # The table check names the missing GRANT; one cause, one finding.
+        who = f.server.role if f.server else "this role"
+        return [Check("secrets_table", "secrets table", "skip", f"not read: not visible to role {who} (see above)")]
     if f.secret_rows is None:
         return [
             Check(

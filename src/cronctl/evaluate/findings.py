@@ -53,6 +53,25 @@ class Finding:
     cause: str
     action: str
     evidence: str  # what was observed that matched
+    kind: str = "runbook"  # runbook: a known failure mode of the runbook; root_cause: a platform cause
+    id: str | None = None  # root causes: scheduler_down, pg_net_missing, pg_net_worker_down, ...
+    jobs: tuple[str, ...] = ()  # root causes: the jobs whose state it explains
+    ruled_out: str | None = None  # evidence that contradicts the stated cause
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "severity": self.severity,
+            "job": self.job,
+            "jobs": list(self.jobs),
+            "symptom": self.symptom,
+            "cause": self.cause,
+            "action": self.action,
+            "evidence": self.evidence,
+            "ruled_out": self.ruled_out is not None,
+            "ruled_out_by": self.ruled_out,
+        }
 
 
 def matches(mode: FailureMode, symptom: Symptom) -> bool:

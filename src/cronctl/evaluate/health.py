@@ -1,8 +1,12 @@
 """A job's state judged against its schedule: (job spec, runs, facts, now) → JobHealth. Pure, no I/O.
 
-States, most telling first: disabled, unknown, stuck, overrunning, running, never_run, missed, failing, late, ok.
-Missed slots are counted since the last run and capped (like Kubernetes' CronJob controller, which gives up
-counting past 100 missed start times).
+States, most telling first: disabled, unknown, stuck, overrunning, running, never_run, missed, failing,
+unverified, degraded, ok. `ok` needs a known good outcome of the newest run that has one; a run whose outcome
+cannot be seen (a pg_net answer that cannot be told apart from a co-firing job's) makes the job `unverified`.
+Inside the grace period a due run is not a problem (Healthchecks' semantics: it may read "due", it raises
+nothing). Missed slots are counted since the newest start and capped (like Kubernetes' CronJob controller,
+which gives up counting past 100 missed start times). `N seconds` schedules count from the previous start,
+as pg_cron does.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronctl.records import Run
@@ -18,7 +22,8 @@ from cronctl.runbook.model import JobSpec
 
 STATES = (
     "ok",
-    "late",
+    "degraded",
+    "unverified",
     "missed",
     "failing",
     "running",
@@ -31,11 +36,12 @@ STATES = (
 STATE_TONE = {
     "ok": "ok",
     "running": "ok",
-    "late": "warn",
+    "degraded": "warn",
     "overrunning": "warn",
     "never_run": "warn",
     "disabled": "warn",
     "unknown": "warn",
+    "unverified": "warn",
     "missed": "crit",
     "failing": "crit",
     "stuck": "crit",
@@ -46,8 +52,8 @@ NEAR_TIMEOUT = 0.9  # a run ending past 90 % of its timeout was nearly cut off
 SHORT_FAILURE = 0.3  # a failure ending before 30 % of the timeout was dropped early (EarlyDrop pattern)
 SHORT_FAILURE_MIN = 1.0
 MIN_GRACE = 60.0
-LATE_AFTER = 0.25
 STRIP_SYMBOLS = {
+    "unverified": "?",
     "succeeded": "✓",
     "failed": "✗",
     "partial": "◐",
@@ -65,6 +71,8 @@ class JobFacts:
     readable: bool = True  # at least one history source answered
     note: str | None = None  # why the history cannot be seen (row-level security, missing table, ...)
     stuck_runs: frozenset[str] = frozenset()  # run ids left in a non-final state with no live backend
+    timezone: str | None = None  # the scheduler's own time zone when visible (pg_cron's cron.timezone)
+    explained_by: str | None = None  # a root cause that explains a missed or unknown state (e.g. scheduler_down)
 
 
 @dataclass(frozen=True)
@@ -122,37 +130,45 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def outcomes(runs: Sequence[Run]) -> list[Run]:
-    """One entry per run, newest first. A pg_cron run whose pg_net response is linked takes the response's
-    outcome (pg_cron calls a run `succeeded` as soon as the request is queued). The health endpoint's
-    snapshot counts only when no other source has runs."""
+def outcomes(runs: Sequence[Run], timeout: float = 0.0) -> list[Run]:
+    """One entry per run, newest first.
+
+    - A pg_net job's pg_cron row says only that the request was queued: the pg_net entry carrying its
+      `pg_cron_runid` replaces it (its answer, or `unverified` when the answer cannot be told apart).
+    - An answer not in yet (`pending`) is no outcome.
+    - When the application's run log records the job, its rows are the outcomes; a failure of the scheduler or
+      of the HTTP call that left no run-log row near its time is kept (the function died before writing).
+    - The health endpoint's snapshot counts only when no other source has runs.
+    """
     replaced = {
         str(r.detail.get("pg_cron_runid"))
         for r in runs
-        if r.source == "pg_net" and r.detail.get("pg_cron_runid") is not None and not r.detail.get("ambiguous")
+        if r.source == "pg_net" and r.detail.get("pg_cron_runid") is not None
     }
     others = [r for r in runs if r.source != "health"]
     chosen = others if others else list(runs)
-    # pg_cron runs newer than the newest answered one have queued a request whose answer is not in yet:
-    # their `succeeded` says nothing about the endpoint, so they do not count as outcomes.
-    answered = [r.sort_time for r in runs if r.source == "pg_cron" and r.run_id in replaced and r.sort_time]
-    newest_answered = max(answered, default=None)
     out: list[Run] = []
     for run in chosen:
-        if run.source == "pg_net" and (run.detail.get("ambiguous") or run.detail.get("pg_cron_runid") is None):
-            continue  # not attributable to one run of this job
         if run.source == "pg_cron" and run.run_id in replaced:
             continue
-        if (
-            newest_answered is not None
-            and run.source == "pg_cron"
-            and run.status == "succeeded"
-            and run.sort_time is not None
-            and run.sort_time > newest_answered
-        ):
+        if run.source == "pg_net" and (run.status == "pending" or run.detail.get("pg_cron_runid") is None):
             continue
         out.append(run)
-    return out
+    logged = [r for r in out if r.source.startswith("run_log")]
+    if not logged:
+        return out
+    span = timedelta(seconds=max(timeout, 0.0) + 60.0)
+    starts = [_aware(r.sort_time) for r in logged if r.sort_time is not None]
+
+    def recorded(run: Run) -> bool:
+        when = run.sort_time
+        if when is None:
+            return False
+        t = _aware(when)
+        return any(t - span <= s <= t + span for s in starts)
+
+    kept = [r for r in out if r.source.startswith("run_log") or (r.status in ("failed", "running") and not recorded(r))]
+    return kept
 
 
 def default_grace(job: JobSpec, interval: float | None) -> float:
@@ -216,14 +232,16 @@ def consecutive_failures(runs: Sequence[Run]) -> int:
     return count
 
 
-def _schedule(job: JobSpec) -> Any:
+def _schedule(job: JobSpec, timezone: str | None = None) -> Any:
     if not job.schedule:
         return None
     from cronctl.errors import ScheduleError
     from cronctl.schedule import Schedule
 
+    # pg_cron reads every schedule of the server in its cron.timezone: when it is visible it wins.
+    tz = timezone if timezone and job.scheduler == "pg_cron" else job.timezone
     try:
-        return Schedule.parse(job.schedule, job.timezone)
+        return Schedule.parse(job.schedule, tz)
     except ScheduleError:
         return None
 
@@ -237,31 +255,44 @@ def _ago(seconds: float) -> str:
 def judge(job: JobSpec, runs: Sequence[Run], facts: JobFacts, now: datetime, failing_after: int = 1) -> JobHealth:
     """The state of one job at `now` from its runs (newest first, any sources)."""
     now = _aware(now)
-    seen = outcomes(runs)
-    schedule = _schedule(job)
+    seen = outcomes(runs, job.timeout)
+    schedule = _schedule(job, facts.timezone)
     interval = schedule.typical_interval(now) if schedule is not None else None
     grace = default_grace(job, interval) if schedule is not None else None
     last = seen[0] if seen else None
     failures = consecutive_failures(seen)
+    started = latest_start(runs) or last
     base = {
         "name": job.name,
         "last_run": last,
-        "next_run": schedule.next_run(now) if schedule is not None else None,
+        "next_run": _next_run(schedule, started, now),
         "consecutive_failures": failures,
         "durations": durations(seen, job.timeout),
         "strip": strip(seen),
         "grace": grace,
         "outcomes": tuple(seen),
     }
-    started = latest_start(runs) or last
     state, reason, missed = _state(job, seen, started, facts, now, schedule, grace, failures, failing_after)
     return JobHealth(state=state, reason=reason, missed_runs=missed, **base)  # type: ignore[arg-type]
+
+
+def _next_run(schedule: Any, started: Run | None, now: datetime) -> datetime | None:
+    if schedule is None:
+        return None
+    if schedule.every_seconds is not None and started is not None and started.sort_time is not None:
+        step = timedelta(seconds=schedule.every_seconds)
+        due: datetime = _aware(started.sort_time) + step
+        while due <= now:
+            due += step
+        return due
+    result: datetime | None = schedule.next_run(now)
+    return result
 
 
 def latest_start(runs: Sequence[Run]) -> Run | None:
     """The newest run the scheduler started, whatever its outcome: whether a run was missed depends on this,
     not on whether its answer has arrived or could be told apart from another job's."""
-    started = [r for r in runs if r.source != "pg_net" and r.sort_time is not None]
+    started = [r for r in runs if r.source != "health" and r.sort_time is not None]
     return max(started, key=lambda r: _aware(r.sort_time), default=None)  # type: ignore[arg-type]
 
 
@@ -285,25 +316,39 @@ def _state(
         return "unknown", facts.note, 0
     if last is not None and last.status == "running":
         return _running(job, last, facts, now)
-    if last is None:
+    if last is None and started is None:
         if schedule is None:
             return "never_run", "no run recorded", 0
         return "never_run", "no run recorded in any history source", 0
     on_time = started or last
-    if schedule is not None and grace is not None:
-        missed = _missed(schedule, on_time, now, grace)
+    due_note = ""
+    if schedule is not None and grace is not None and on_time is not None:
+        missed = _missed(schedule, on_time, now, grace, facts.explained_by)
         if missed is not None:
             return missed
+        due_note = _due_within_grace(schedule, on_time, now, grace)
+    if last is None:
+        return "unverified", "its runs have started but none has a known outcome yet" + due_note, 0
     if failures >= failing_after:
         group = last.message or last.raw_status or "failed"
         return "failing", f"last {failures} run(s) failed: {_one_line(group)}", 0
-    if schedule is not None and grace is not None:
-        late = _late(schedule, on_time, now, grace)
-        if late is not None:
-            return late
+    if last.status == "unverified":
+        # An unseen outcome never makes a job ok; known failures just before it still make it failing.
+        known = [r for r in seen if r.status != "unverified"]
+        before = consecutive_failures(known)
+        why = _one_line(last.message or "no answer")
+        if known and before >= failing_after:
+            failed = known[0].message or known[0].raw_status or "failed"
+            return "failing", f"last {before} known run(s) failed: {_one_line(failed)} (newest unverified: {why})", 0
+        return "unverified", f"newest run's outcome cannot be seen: {why}", 0
+    if last.status == "partial":
+        why = f": {_one_line(last.message)}" if last.message else ""
+        return "degraded", f"last run only partly succeeded{why}", 0
     when = last.sort_time
     ago = f" {_ago((now - _aware(when)).total_seconds())} ago" if when is not None else ""
-    return "ok", f"last run {last.status}{ago}", 0
+    how = last.detail.get("attribution")
+    linked = f" ({how} pg_net link)" if how in ("exact", "inferred") and last.source == "pg_net" else ""
+    return "ok", f"last run {last.status}{ago}{linked}{due_note}", 0
 
 
 def _one_line(text: str, limit: int = 100) -> str:
@@ -323,34 +368,51 @@ def _running(job: JobSpec, run: Run, facts: JobFacts, now: datetime) -> tuple[st
     return "running", f"running{since}", 0
 
 
-def _missed(schedule: Any, last: Run, now: datetime, grace: float) -> tuple[str, str, int] | None:
+def _slots_after(schedule: Any, last: datetime, now: datetime, cap: int) -> list[datetime]:
+    """Fire times after `last` up to `now`. `N seconds` jobs fire N seconds after their previous start."""
+    if schedule.every_seconds is not None:
+        step = timedelta(seconds=schedule.every_seconds)
+        out: list[datetime] = []
+        due = last + step
+        while due <= now and len(out) < cap:
+            out.append(due)
+            due += step
+        return out
+    found: list[datetime] = schedule.runs_between(last, now, cap=cap)
+    return found
+
+
+def _missed(
+    schedule: Any, last: Run, now: datetime, grace: float, explained_by: str | None = None
+) -> tuple[str, str, int] | None:
     when = last.sort_time
     if when is None:
         return None
-    due = schedule.runs_between(_aware(when), now, cap=MISSED_CAP + 1)
+    due = _slots_after(schedule, _aware(when), now, MISSED_CAP + 1)
     overdue = [slot for slot in due if (now - slot).total_seconds() > grace]
     if not overdue:
         return None
     count = min(len(overdue), MISSED_CAP)
     more = "+" if len(overdue) > MISSED_CAP else ""
     first = overdue[0]
+    cause = f"; explained by root cause {explained_by}" if explained_by else ""
     return (
         "missed",
         f"{count}{more} scheduled run(s) missed since the last run; first due {_ago((now - first).total_seconds())}"
-        f" ago (grace {_ago(grace)})",
+        f" ago (grace {_ago(grace)}){cause}",
         count,
     )
 
 
-def _late(schedule: Any, last: Run, now: datetime, grace: float) -> tuple[str, str, int] | None:
+def _due_within_grace(schedule: Any, last: Run, now: datetime, grace: float) -> str:
+    """A slot that passed but is still inside its grace: worth saying, not a problem."""
     when = last.sort_time
     if when is None:
-        return None
-    due = schedule.runs_between(_aware(when), now, cap=2)
-    # A run is written a moment after its slot: only a slot past this much of the grace counts as late.
-    if not due or (now - due[0]).total_seconds() <= min(grace * LATE_AFTER, 60.0):
-        return None
-    return "late", f"run due {_ago((now - due[0]).total_seconds())} ago, within grace {_ago(grace)}", 0
+        return ""
+    due = _slots_after(schedule, _aware(when), now, 2)
+    if not due:
+        return ""
+    return f"; next run due {_ago((now - due[0]).total_seconds())} ago, within grace {_ago(grace)}"
 
 
 def history_window(job: JobSpec, now: datetime, default: float) -> float:

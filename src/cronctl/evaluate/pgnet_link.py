@@ -97,6 +97,16 @@ def target_function(command: str | None) -> str | None:
     return None
 
 
+def target_url(command: str | None) -> str | None:
+    """The URL a pg_net command posts to, when it is written as a literal."""
+    if not command:
+        return None
+    url = _URL.search(command) or _ANY_URL.search(command)
+    if url is None:
+        return None
+    return url.group(1) if url.re is _URL else url.group(0)
+
+
 def net_timeout(command: str | None, fallback_ms: int = DEFAULT_NET_TIMEOUT_MS) -> float:
     """Seconds pg_net waits for this command's request (timeout_milliseconds, else pg_net's default)."""
     match = _TIMEOUT.search(command or "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from cronctl.records import Run
 from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode, SuccessRule
 
 STATUS_EXIT = {"ok": 0, "warn": 1, "crit": 2, "unknown": 3}
+_CHECK_OF_CAUSE = {"scheduler_down": "scheduler", "pg_net_missing": "pg_net", "pg_cron_missing": "pg_cron"}
 _RANK = {"ok": 0, "warn": 1, "crit": 2}
 SAMPLE_LIMIT = 160
 
@@ -41,12 +42,14 @@ class FailureGroup:
     last_seen: datetime | None = None
     sample: str | None = None
     http_statuses: list[int] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)  # could own the failures no run could be given
 
     def to_json(self) -> dict[str, Any]:
         return {
             "group": self.group,
             "count": self.count,
             "jobs": self.jobs,
+            "candidates": self.candidates,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "sample": self.sample,
@@ -64,6 +67,7 @@ class FailureCount:
     first_seen: datetime | None
     last_seen: datetime | None
     http_status: int | None = None
+    candidates: tuple[str, ...] = ()  # jobs that could own failures no run could be given (pg_net, no tracking)
 
     def newest_run(self, job: str) -> Run:
         """A stand-in for the newest failed run of the group, for symptoms."""
@@ -119,6 +123,9 @@ def group_failures(
         for job in item.jobs:
             if job not in entry.jobs:
                 entry.jobs.append(job)
+        for job in item.candidates:
+            if job not in entry.candidates:
+                entry.candidates.append(job)
         if item.http_status is not None and item.http_status not in entry.http_statuses:
             entry.http_statuses.append(item.http_status)
         first = _aware(item.first_seen) if item.first_seen is not None else None
@@ -160,33 +167,40 @@ def group_failures(
             newest[key] = run
     for entry in groups.values():
         entry.jobs.sort()
+        entry.candidates = sorted(c for c in entry.candidates if c not in entry.jobs)
     ordered = sorted(groups.values(), key=lambda g: (-g.count, g.group))
     return ordered, newest
 
 
-def judge_net_run(rule: SuccessRule, run: Run, response: NetResponse | None, content_limit: int) -> Run:
-    """A pg_net run judged by the job's success rule: a 2xx saying `skipped` is skipped, a 2xx whose
-    `require` predicates fail is failed. Unanswered requests and refused statuses keep their outcome."""
-    from dataclasses import replace
-
+def net_judge(
+    rules: Mapping[str, SuccessRule], content_limit: int
+) -> Callable[[str, NetResponse], tuple[str, str | None]]:
+    """(cron job, answer) → (status, message) under that job's success rule (pg_net's 2xx default for jobs the
+    runbook does not map): a 2xx saying `skipped` is skipped, a 2xx breaking `require` is failed."""
     from cronctl.evaluate.verdict import Answer, judge
+    from cronctl.runbook.model import SuccessRule
 
-    if response is None or response.status_code is None or run.status != "succeeded":
-        return run
-    headers = {"content-type": response.content_type} if response.content_type else {}
-    content = response.content or ""
-    answer = Answer(
-        status_code=response.status_code,
-        headers=headers,
-        body=content.encode("utf-8"),
-        truncated=len(content) >= content_limit,
-    )
-    judgement = judge(rule, answer)
-    if judgement.verdict == "ok":
-        return run
-    status = "skipped" if judgement.verdict == "skipped" else "failed"
-    detail = {**run.detail, "verdict": judgement.verdict, "reason": judgement.reason}
-    return replace(run, status=status, message=judgement.message or judgement.reason, detail=detail)
+    default = SuccessRule()
+
+    def verdict(cron: str, response: NetResponse) -> tuple[str, str | None]:
+        if response.failed_request or response.status_code is None:
+            return "failed", response.message
+        rule = rules.get(cron, default)
+        content = response.content or ""
+        headers = {"content-type": response.content_type} if response.content_type else {}
+        answer = Answer(
+            status_code=response.status_code,
+            headers=headers,
+            body=content.encode("utf-8"),
+            truncated=len(content) >= content_limit,
+        )
+        judgement = judge(rule, answer)
+        if judgement.verdict == "ok":
+            return "succeeded", None
+        status = "skipped" if judgement.verdict == "skipped" else "failed"
+        return status, judgement.message or judgement.reason
+
+    return verdict
 
 
 def _sample(run: Run) -> str:
@@ -259,8 +273,13 @@ def overall(
     def note(level: str, text: str) -> None:
         reasons.append((_RANK[level], text))
 
+    causes = [f for f in found if f.kind == "root_cause"]
+    explained = {job for f in causes for job in f.jobs}
+    for cause in causes:
+        shown = f" ({len(cause.jobs)} job(s))" if cause.jobs else ""
+        note(cause.severity if cause.severity in _RANK else "warn", f"{cause.symptom}{shown}")
     for job in health:
-        if job.tone != "ok":
+        if job.tone != "ok" and job.name not in explained:
             note(job.tone, f"{job.name} {job.state}")
     for backlog in backlogs:
         if backlog.verdict in ("warn", "crit"):
@@ -270,13 +289,16 @@ def overall(
     stale = [v for v in locks if v.stale]
     if stale:
         note("warn", f"{len(stale)} stale lock(s)")
+    superseded = {_CHECK_OF_CAUSE.get(c.id or "") for c in causes}
     for check in checks:
+        if check.name in superseded:
+            continue  # said once, by its root cause
         if check.verdict in ("warn", "crit"):
             note(check.verdict, check.detail)
         elif check.verdict == "error":
             note("warn", f"{check.name} could not be checked")
     for finding in found:
-        if finding.severity in ("warn", "crit"):
+        if finding.kind == "runbook" and finding.ruled_out is None and finding.severity in ("warn", "crit"):
             note(finding.severity, f"known failure: {finding.symptom}")
     if failures and not reasons:
         note("warn", f"{sum(f.count for f in failures)} failure(s) in the window")

@@ -3,11 +3,61 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from cronctl.durations import format_duration
+from cronctl.redact import redact
+
+# Characters that must never reach a terminal or a JSON reader as themselves: C0 controls (tab and newline are
+# handled by the caller), DEL and C1 controls, and every invisible format character of Unicode — bidi overrides
+# and isolates, zero-width space/joiners, word joiner, BOM, soft hyphen, interlinear annotations, tag characters —
+# plus the line and paragraph separators and lone surrogates (category Cf, Zl, Zp, Cs).
+_UNSAFE_RANGES = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
+)
+_UNSAFE = re.compile(f"[{_UNSAFE_RANGES}]")
+_UNSAFE_OR_TAB_NEWLINE = re.compile(f"[\\t\\n{_UNSAFE_RANGES}]")
+_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else (f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def escape_unsafe(text: str, *, single_line: bool = False) -> str:
+    """Write control and invisible format characters visibly (`\\x1b`, `\\u202e`); `single_line` also escapes
+    newlines and tabs, so the text cannot start a new line or row."""
+    pattern = _UNSAFE_OR_TAB_NEWLINE if single_line else _UNSAFE
+    return pattern.sub(_visible, text)
+
+
+def escape_json(text: str) -> str:
+    """JSON text with every unsafe character as a `\\uXXXX` escape (valid JSON: they only occur inside strings)."""
+
+    def encode(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        if code < 0x10000:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return _UNSAFE.sub(encode, text)
+
+
+def safe_json(data: Any, *, indent: int | None = None) -> str:
+    """`data` as JSON with secrets masked and unsafe characters escaped: what every JSON sink writes."""
+    return escape_json(redact(json.dumps(data, default=json_default, indent=indent, ensure_ascii=False)))
+
 
 # Words that carry a verdict get a colour in table output.
 TONE_OF_WORD = {
@@ -79,6 +129,8 @@ def format_cell(value: Any, limit: int | None = None) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     else:
         text = str(value)
+    # Mask first, then make it displayable, then cut: a cut never leaves the start of a secret behind.
+    text = escape_unsafe(redact(text))
     text = " ".join(text.split()) if limit else text
     if limit and len(text) > limit:
         text = text[: limit - 1] + "…"

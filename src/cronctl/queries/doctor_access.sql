@@ -1,6 +1,11 @@
 -- What this role may read in pg_cron's schema, and whether the role itself is configured read-only.
-SELECT coalesce(has_table_privilege(to_regclass('cron.job'), 'SELECT'), false) AS cron_job_select,
-       coalesce(has_table_privilege(to_regclass('cron.job_run_details'), 'SELECT'), false) AS run_details_select,
+-- Catalog lookups by name (no regclass cast): a role without USAGE on schema cron gets false, not an error.
+SELECT coalesce((SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'cron' AND c.relname = 'job'), false) AS cron_job_select,
+       coalesce((SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'cron' AND c.relname = 'job_run_details'), false) AS run_details_select,
        EXISTS (SELECT 1
                  FROM pg_db_role_setting s
                  JOIN pg_roles r ON r.oid = s.setrole

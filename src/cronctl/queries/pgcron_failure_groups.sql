@@ -26,5 +26,6 @@ SELECT coalesce(j.jobname, j.jobid::text) AS job, left(d.return_message, 300) AS
  WHERE d.runid >= (SELECT s.lo FROM search s WHERE s.lo >= s.hi)
    AND d.status = 'failed'
    AND (d.start_time IS NULL OR d.start_time >= %(since)s)
+   AND (%(until)s::timestamptz IS NULL OR d.start_time <= %(until)s::timestamptz)
    AND (j.jobname = ANY(%(jobnames)s::text[]) OR j.jobid::text = ANY(%(jobnames)s::text[]))
  GROUP BY 1, 2

@@ -1,5 +1,7 @@
--- The last %(n)s runs of each named job, walking the runid primary key backwards per job.
--- The walk is bounded below: by min_runid when given, else by the newest `window` runids (both NULL: no bound).
+-- The last %(n)s runs of each named job (and, with %(with_net)s, of every job whose command calls pg_net: they
+-- compete for the same answers), walking the runid primary key backwards per job.
+-- The walk is bounded below: by min_runid when given, else by the newest `window` runids (both NULL: no bound),
+-- and above by %(until)s when judging as of a past time.
 SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command, r.status,
        r.return_message, r.start_time, r.end_time
   FROM cron.job j
@@ -10,8 +12,10 @@ SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command
          WHERE d.jobid = j.jobid
            AND d.runid > coalesce(%(min_runid)s::bigint, (SELECT max(runid) FROM cron.job_run_details) - %(window)s::bigint, 0)
            AND (NOT %(failed_only)s OR d.status = 'failed')
+           AND (%(until)s::timestamptz IS NULL OR d.start_time <= %(until)s::timestamptz)
          ORDER BY d.runid DESC
          LIMIT %(n)s
        ) r
  WHERE j.jobname = ANY(%(jobnames)s::text[]) OR j.jobid::text = ANY(%(jobnames)s::text[])
+    OR (%(with_net)s AND j.command ~* 'net\s*\.\s*http_(post|get|delete)')
  ORDER BY j.jobid, r.runid DESC

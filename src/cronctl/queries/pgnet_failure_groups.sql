@@ -4,5 +4,6 @@ SELECT status_code, coalesce(timed_out, false) AS timed_out, left(error_msg, 300
        left(content, 300) AS content, count(*) AS responses, min(created) AS first_seen, max(created) AS last_seen
   FROM net._http_response
  WHERE created >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created <= %(until)s::timestamptz)
    AND (coalesce(timed_out, false) OR status_code IS NULL OR status_code NOT BETWEEN 200 AND 299)
  GROUP BY 1, 2, 3, 4

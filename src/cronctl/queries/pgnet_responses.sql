@@ -3,5 +3,6 @@
 SELECT id, status_code, content_type, left(content, %(content_limit)s) AS content, timed_out, error_msg, created
   FROM net._http_response
  WHERE created >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created <= %(until)s::timestamptz)
  ORDER BY created DESC, id DESC
  LIMIT %(n)s

@@ -15,7 +15,10 @@ def doctor_report(checks: list[Check], runbook: str | None) -> Report:
     code = exit_code(checks)
     rows = [[_MARK[c.status], c.name, c.detail, c.fix or "-"] for c in checks]
     sections: list[Any] = [Table(["status", "check", "detail", "fix"], rows, wrap=(2, 3))]
-    fixes = [c for c in checks if c.status in ("fail", "warn") and c.fix]
+    # Failures first; each fix in full (table cells are trimmed, and a GRANT cut short is no fix).
+    fixes = sorted((c for c in checks if c.status in ("fail", "warn") and c.fix), key=lambda c: c.status != "fail")
+    for c in fixes:
+        sections.append(Text(f"fix {c.name}: {c.fix}", tone="crit" if c.status == "fail" else "warn"))
     if fixes:
         sections.append(Text(f"{len(fixes)} fix(es) listed above; run cronctl doctor again after applying them.",
                              tone="warn" if code == 1 else "crit"))  # fmt: skip

@@ -33,6 +33,8 @@ def verdict_json(verdict: LockVerdict) -> dict[str, Any]:
         "stale": verdict.stale,
         "state": verdict.state,
         "reason": verdict.reason,
+        "suspicious": verdict.suspicious,
+        "note": verdict.note,
         "pid": lock.detail.get("pid") if lock.backend == "advisory" else None,
         "terminate_sql": terminate_sql(lock) if lock.backend == "advisory" else None,
     }
@@ -52,16 +54,17 @@ def _backends_json(reads: Sequence[BackendRead]) -> list[dict[str, Any]]:
 
 def _lock_rows(verdicts: Sequence[LockVerdict]) -> list[list[Any]]:
     return [
-        [
-            v.lock.name,
-            backend_label(v),
-            v.lock.holder,
-            v.lock.acquired_at,
-            v.lock.expires_at,
-            v.age if v.age is None else _age_cell(v.age),
-            v.state,
-            v.reason,
-        ]
+        [v.lock.name, v.state, v.age if v.age is None else _age_cell(v.age), v.lock.holder, backend_label(v)]
+        for v in verdicts
+    ]
+
+
+def _reasons(verdicts: Sequence[LockVerdict]) -> list[Section]:
+    """Each lock's reason in full, under the table (it names the evidence: too long for a cell)."""
+    return [
+        Text(
+            f"{v.lock.name} [{backend_label(v)} {v.lock.key}] {v.state}: {v.reason}", tone="warn" if v.stale else "info"
+        )
         for v in verdicts
     ]
 
@@ -74,6 +77,14 @@ def _age_cell(age: float) -> Any:
 
 def _backend_notes(reads: Sequence[BackendRead]) -> list[Section]:
     return [Text(f"{r.backend}: {r.error}", tone="warn") for r in reads if r.error]
+
+
+def _suspicious_notes(verdicts: Sequence[LockVerdict]) -> list[Section]:
+    return [
+        Text(f"{v.lock.name} [{backend_label(v)} {v.lock.key}]: {v.note}", tone="warn")
+        for v in verdicts
+        if v.suspicious and v.note
+    ]
 
 
 def _advisory_notes(verdicts: Sequence[LockVerdict]) -> list[Section]:
@@ -101,21 +112,26 @@ def list_report(
         sections.append(Text("this runbook declares no locks (add [jobs.<name>.lock] tables)", tone="muted"))
     sections.append(
         Table(
-            ["job", "backend", "holder", "acquired", "expires", "age", "state", "reason"],
+            ["job", "state", "age", "holder", "backend"],
             _lock_rows(shown),
             title="Stale locks" if stale_only else "Locks",
             empty="no stale locks" if stale_only else "no locks held",
-            wrap=(2, 7),
+            wrap=(3, 4),
         )
     )
+    sections += _reasons(shown)
+    sections += _suspicious_notes(shown)
     sections += _advisory_notes(stale)
     sections += _backend_notes(reads)
+    suspicious = sum(1 for v in shown if v.suspicious)
     if stale:
         counts = Counter(v.state for v in stale)
         detail = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         headline, tone = f"{len(stale)} stale lock(s) ({detail}) — clear with `cronctl locks clear --all-stale`", "warn"
     else:
-        headline, tone = f"no stale locks ({len(verdicts)} held)", "ok"
+        headline, tone = f"no stale locks ({len(verdicts)} held)", "warn" if suspicious else "ok"
+    if suspicious:
+        headline += f"; {suspicious} suspicious (see notes)"
     exit_code = ExitCode.NOT_OK if stale else ExitCode.OK
     if reads and all(r.error for r in reads):
         headline, tone, exit_code = "no lock backend could be read", "crit", ExitCode.UNAVAILABLE
@@ -161,13 +177,15 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
     if outcome.dry_run:
         sections.append(
             Table(
-                ["job", "backend", "holder", "state", "would run"],
-                [[v.lock.name, backend_label(v), v.lock.holder, v.state, s] for v, s in outcome.planned],
+                ["job", "backend", "holder", "state"],
+                [[v.lock.name, backend_label(v), v.lock.holder, v.state] for v, _ in outcome.planned],
                 title="Would clear (dry run, nothing changed)",
                 empty="nothing to clear",
-                wrap=(2, 4),
+                wrap=(2,),
             )
         )
+        # The exact statements, in full (a table cell would cut them).
+        sections += [Text(f"{v.lock.name}: {statement}", tone="muted") for v, statement in outcome.planned]
     else:
         sections.append(
             Table(
@@ -179,17 +197,11 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
             )
         )
     if outcome.skipped:
-        sections.append(
-            Table(
-                ["job", "backend", "state", "why skipped"],
-                [
-                    [name, backend_label(v) if v else "-", v.state if v else "-", reason]
-                    for v, name, reason in outcome.skipped
-                ],
-                title="Skipped",
-                wrap=(3,),
-            )
-        )
+        sections.append(Text("Skipped", tone="info"))
+        sections += [
+            Text(f"{name} [{backend_label(v) if v else '-'}] {v.state if v else '-'}: {reason}", tone="warn")
+            for v, name, reason in outcome.skipped
+        ]
     sections += _backend_notes(reads)
     remaining = [v for v, _, _ in outcome.skipped if v is not None and v.stale]
     if outcome.dry_run:

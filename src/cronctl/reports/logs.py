@@ -49,6 +49,27 @@ def source_notes(result: HistoryResult) -> list[Section]:
     return notes
 
 
+def _run_json(run: Run) -> dict[str, Any]:
+    """A run as JSON; answers that only could be this run's are listed apart (`ambiguous_answers`)."""
+    out = run.to_json()
+    if "possible_answers" in out["detail"]:
+        out["detail"] = {k: v for k, v in out["detail"].items() if k != "possible_answers"}
+    return out
+
+
+def ambiguous_answers(runs: list[Run]) -> list[dict[str, Any]]:
+    """pg_net answers that could belong to this job's unverified runs or to a co-firing job's: not its runs."""
+    seen: dict[Any, dict[str, Any]] = {}
+    for run in runs:
+        for answer in run.detail.get("possible_answers", []) or []:
+            entry = seen.setdefault(answer.get("response_id"), {**answer, "runs": [], "candidates": []})
+            entry["runs"].append(run.detail.get("pg_cron_runid"))
+            for c in run.detail.get("candidates", []):
+                if c not in entry["candidates"]:
+                    entry["candidates"].append(c)
+    return list(seen.values())
+
+
 def logs_report(result: HistoryResult, *, limit: int, failed_only: bool, since: str | None) -> Report:
     runs = result.runs
     failed = sum(1 for r in runs if r.status == "failed")
@@ -57,15 +78,18 @@ def logs_report(result: HistoryResult, *, limit: int, failed_only: bool, since: 
         "function": result.function,
         "filters": {"limit": limit, "failed_only": failed_only, "since": since},
         "sources": [s.to_json() for s in result.sources],
-        "runs": [r.to_json() for r in runs],
+        "runs": [_run_json(r) for r in runs],
+        "ambiguous_answers": ambiguous_answers(runs),
     }
     sections: list[Section] = [Table(RUN_COLUMNS, [run_row(r) for r in runs], wrap=(6,), empty="(no runs)")]
     sections.extend(source_notes(result))
-    ambiguous = sum(1 for r in runs if r.detail.get("ambiguous"))
+    ambiguous = [r for r in runs if r.source == "pg_net" and r.detail.get("attribution") == "ambiguous"]
     if ambiguous:
+        others = sorted({c for r in ambiguous for c in r.detail.get("candidates", []) if c})
         sections.append(
             Text(
-                f"{ambiguous} pg_net response(s) fall in the window of more than one job: link is ambiguous",
+                f"{len(ambiguous)} run(s) unverified: their pg_net answers are ambiguous between co-firing jobs "
+                f"({', '.join(others)}); `cronctl pgcron track install` links every answer exactly",
                 tone="warn",
             )
         )

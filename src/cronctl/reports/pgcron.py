@@ -12,7 +12,9 @@ from cronctl.reports.logs import RUN_COLUMNS, run_row, trim
 from cronctl.sources.pgcron import CronJob
 from cronctl.sources.platform import RunDetailsSize, SchedulerState, ServerFacts
 
-RLS_NOTE = "connected role {role} is not a superuser: row-level security hides other users' jobs and runs"
+RLS_NOTE = (
+    "connected role {role} is neither superuser nor BYPASSRLS: row-level security hides other users' jobs and runs"
+)
 
 
 def _schedule_text(expr: str) -> tuple[str | None, Any]:
@@ -94,7 +96,7 @@ def list_report(jobs: list[CronJob], now: datetime, facts: ServerFacts | None) -
             empty="(no jobs in cron.job)",
         )
     ]
-    if facts is not None and not facts.superuser:
+    if facts is not None and not facts.sees_all_rows:
         sections.append(Text(RLS_NOTE.format(role=facts.role), tone="warn"))
     failing = sum(1 for j in jobs if j.last_run and j.last_run.status == "failed")
     return Report(
@@ -116,7 +118,7 @@ def history_report(
     columns = ["job", "runid", *RUN_COLUMNS[:4], "message"]
     rows = [[r.job, r.run_id, *run_row(r)[:4], trim(r.message)] for r in runs]
     sections: list[Section] = [Table(columns, rows, wrap=(6,), empty="(no runs)")]
-    if facts is not None and not facts.superuser:
+    if facts is not None and not facts.sees_all_rows:
         sections.append(Text(RLS_NOTE.format(role=facts.role), tone="warn"))
     failed = sum(1 for r in runs if r.status == "failed")
     return Report(
@@ -157,7 +159,7 @@ def status_report(
         crit.append("no 'pg_cron scheduler' backend in pg_stat_activity: no job will run")
     if stuck:
         warnings.append(f"{len(stuck)} run(s) stuck in a non-final status with no live backend")
-    if not facts.superuser:
+    if not facts.sees_all_rows:
         warnings.append(RLS_NOTE.format(role=facts.role))
     if not facts.net_schema:
         warnings.append("pg_net: not installed (no net schema); jobs calling net.http_post fail")

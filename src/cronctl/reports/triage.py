@@ -41,44 +41,117 @@ class Triage:
 def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> Triage:
     from cronctl.evaluate import health as health_eval
     from cronctl.evaluate import locks as lock_eval
+    from cronctl.evaluate import root_causes
     from cronctl.evaluate import triage as triage_eval
 
     now = collected.now
-    health = [_job_health(collected.jobs[j.name], now, health_eval) for j in jobs]
+    down = scheduler_alive(collected) is False and collected.until is None
+    health = [_job_health(collected.jobs[j.name], now, collected, down) for j in jobs]
     failed: list[Run] = []
     for data in collected.jobs.values():
         assert data.window_start is not None
-        runs = triage_eval.failed_runs(health_eval.outcomes(data.runs), data.window_start)
+        runs = triage_eval.failed_runs(health_eval.outcomes(data.runs, data.spec.timeout), data.window_start)
         failed.extend(r for r in runs if not _aggregated(r, collected))
-    failed.extend(collected.unlinked_failures)
     groups, newest = triage_eval.group_failures(failed, runbook.failure_groups, collected.failure_counts)
     backlogs = _backlogs(collected, runbook)
     running = {h.name for h in health if h.state in ("running", "overrunning")}
     unverified = {h.name: h.reason for h in health if h.state == "unknown"}
-    verdicts = lock_eval.judge_all(collected.locks, runbook.jobs, now, running, unverified)
+    verdicts = _judge_locks(lock_eval, collected, runbook, now, running, unverified)
     checks = platform_checks(collected, runbook, env, jobs)
+    evidence = _evidence(collected, jobs)
+    causes = root_causes.find(evidence, health)
     observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks)
-    found = triage_eval.findings(runbook.failure_modes, observed)
+    found = root_causes.rule_out(triage_eval.findings(runbook.failure_modes, observed), evidence)
+    found = [*causes, *found]
     status, reasons = triage_eval.overall(health, backlogs, verdicts, checks, found, groups)
     return Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected)
 
 
+def _judge_locks(
+    lock_eval: Any, collected: Collected, runbook: Runbook, now: datetime, running: set[str], unverified: dict[str, str]
+) -> list[LockVerdict]:
+    """Locks judged from the same runs the jobs were judged from (the one history path)."""
+    runs_by_job = {name: data.runs for name, data in collected.jobs.items()}
+    verdicts: list[LockVerdict] = lock_eval.judge_all(
+        collected.locks, runbook.jobs, now, running, unverified, runs_by_job=runs_by_job
+    )
+    return verdicts
+
+
+def scheduler_alive(collected: Collected) -> bool | None:
+    """Is the pg_cron scheduler running? None when it was not read or this role cannot see it."""
+    state = collected.scheduler
+    if state is None or not collected.facts or not collected.facts.cron_schema:
+        return None
+    if state.alive:
+        return True
+    if not (collected.facts.superuser or getattr(collected.facts, "reads_all_stats", False)):
+        return None  # other roles' backends are hidden from this role: absence proves nothing
+    return False
+
+
+def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
+    from cronctl.evaluate.root_causes import Evidence
+    from cronctl.sources.triage import cron_name
+
+    facts = collected.facts
+    pg_cron_jobs = tuple(j.name for j in jobs if cron_name(j))
+    pg_net_jobs = tuple(j.name for j in jobs if collected.jobs[j.name].pg_net)
+    stalled: dict[str, int] = {}
+    if collected.attribution is not None:
+        by_cron = {cron_name(j): j.name for j in jobs if cron_name(j)}
+        for answer in collected.attribution.answers.values():
+            if answer.status == "unverified" and "still queued after" in (answer.message or ""):
+                name = by_cron.get(answer.cron, answer.cron)
+                stalled[name] = stalled.get(name, 0) + 1
+    hidden: dict[str, str] = {}
+    for data in collected.jobs.values():
+        why = data.why_unseen()
+        if why and any(n.hidden or "not visible" in (n.message or "") or "permission denied" in (n.message or "")
+                       for n in data.notes):  # fmt: skip
+            hidden[data.spec.name] = why
+    net_installed = bool(facts.net_schema or facts.net_response_table)
+    net_hidden = collected.net_note if net_installed and collected.net_note else None
+    return Evidence(
+        database=facts.database,
+        role=facts.role,
+        past=collected.until is not None,
+        pg_cron_jobs=pg_cron_jobs,
+        pg_net_jobs=pg_net_jobs,
+        cron_installed=bool(facts.cron_schema),
+        scheduler_alive=scheduler_alive(collected),
+        net_installed=net_installed,
+        net_hidden=net_hidden,
+        queue_waiting=len(collected.queue) if collected.queue_read else None,
+        stalled=stalled,
+        hidden=hidden,
+        active={d.spec.name: d.active for d in collected.jobs.values()},
+        scheduled=frozenset(d.spec.name for d in collected.jobs.values() if cron_name(d.spec) in collected.cron_jobs),
+    )
+
+
 def _aggregated(run: Run, collected: Collected) -> bool:
     """True when the run's source counted it in its window aggregate (so it is not counted twice): inside the
-    window, and for pg_net only what the aggregate sees as failed (a 2xx failed by the success rule is not)."""
+    window, and for pg_net only answers that failed at the HTTP level (a 2xx failed by the success rule, or an
+    answer pg_net never recorded, is not in the aggregate)."""
     from cronctl.evaluate.triage import run_time
 
     if run.source not in collected.aggregated:
         return False
-    if run.source == "pg_net" and run.detail.get("verdict") is not None:
-        return False
+    if run.source == "pg_net":
+        if run.detail.get("response_id") is None:
+            return False
+        if run.http_status is not None and 200 <= run.http_status < 300:
+            return False
     when = run_time(run)
     since = collected.failure_since
     return when is None or since is None or when >= since
 
 
-def _job_health(data: JobData, now: datetime, health_eval: Any) -> JobHealth:
+def _job_health(data: JobData, now: datetime, collected: Collected, scheduler_down: bool) -> JobHealth:
+    from cronctl.evaluate import health as health_eval
     from cronctl.sources.history import merge_runs
+    from cronctl.sources.triage import cron_name
 
     by_source: dict[str, list[Run]] = {}
     for run in data.runs:
@@ -89,9 +162,10 @@ def _job_health(data: JobData, now: datetime, health_eval: Any) -> JobHealth:
         readable=data.readable,
         note=data.why_unseen(),
         stuck_runs=frozenset(data.stuck),
+        timezone=getattr(collected.facts, "cron_timezone", None) if collected.facts else None,
+        explained_by="scheduler_down" if scheduler_down and cron_name(data.spec) else None,
     )
-    result: JobHealth = health_eval.judge(data.spec, merged, facts, now)
-    return result
+    return health_eval.judge(data.spec, merged, facts, now)
 
 
 def _backlogs(collected: Collected, runbook: Runbook) -> list[BacklogResult]:
@@ -236,18 +310,28 @@ def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
         "backlog": [b.to_json() for b in result.backlogs],
         "locks": [verdict_json(v) for v in result.locks],
         "checks": [c.to_json() for c in result.checks],
-        "findings": [
-            {
-                "severity": f.severity,
-                "job": f.job,
-                "symptom": f.symptom,
-                "cause": f.cause,
-                "action": f.action,
-                "evidence": f.evidence,
-            }
-            for f in result.findings
-        ],
+        "findings": [f.to_json() for f in result.findings],
+        "as_of": collected.until,
+        "pg_net": _pg_net_json(collected),
         "round_trips": collected.round_trips,
+    }
+
+
+def _pg_net_json(collected: Collected) -> dict[str, Any] | None:
+    if not collected.uses_pg_net:
+        return None
+    counts: dict[str, int] = {}
+    if collected.attribution is not None:
+        for answer in collected.attribution.answers.values():
+            counts[answer.attribution] = counts.get(answer.attribution, 0) + 1
+    return {
+        "tracking": collected.tracking,
+        "tracking_note": collected.tracking_note,
+        "readable": collected.net_note is None,
+        "note": collected.net_note,
+        "queued": len(collected.queue) if collected.queue_read else None,
+        "attribution": counts,
+        "unlinked_answers": len(collected.attribution.unlinked) if collected.attribution is not None else None,
     }
 
 

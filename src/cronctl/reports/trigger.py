@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -118,15 +117,26 @@ def run_one(
 
     request = plan.build()
     judged: list[tuple[Attempt, Judgement]] = []
+    open_audits: dict[int, str] = {}
+
+    def before_attempt(number: int) -> None:
+        open_audits[number] = _begin_audit(ctx, plan, request, number)
 
     def on_attempt(number: int, attempt: Attempt) -> None:
         judgement = judge(plan.rule, attempt.answer)
         judged.append((attempt, judgement))
-        _audit(ctx, plan, request, number, attempt, judgement)
+        interrupted = _complete_audit(open_audits.pop(number), request, plan, number, attempt, judgement)
         if progress is not None:
-            progress(plan.job.name, _attempt_line(label, number, attempt, judgement))
+            line = (
+                f"{label}attempt {number}: interrupted"
+                if interrupted
+                else _attempt_line(label, number, attempt, judgement)
+            )
+            progress(plan.job.name, line)
 
-    send_with_retries(client, request, idempotent=plan.job.idempotent, on_attempt=on_attempt)
+    send_with_retries(
+        client, request, idempotent=plan.job.idempotent, on_attempt=on_attempt, before_attempt=before_attempt
+    )
     attempt, judgement = judged[-1]
     status = attempt.answer.status_code
     group = answer_group(judgement, status, ctx.failure_groups)
@@ -146,28 +156,48 @@ def _attempt_line(label: str, number: int, attempt: Attempt, judgement: Judgemen
     return line
 
 
-def _audit(
-    ctx: Context, plan: TriggerPlan, request: PreparedRequest, number: int, attempt: Attempt, judgement: Judgement
-) -> None:
-    from cronctl.audit import write_audit
+def _request_details(plan: TriggerPlan, request: PreparedRequest, number: int) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "method": request.method,
+        "url": request.display_url,
+        "dispatch": plan.dispatch,
+        "attempt": number,
+    }
 
-    write_audit(
+
+def _begin_audit(ctx: Context, plan: TriggerPlan, request: PreparedRequest, number: int) -> str:
+    """The `pending` record, written before the request is sent: an interrupted trigger still leaves a trace."""
+    from cronctl.audit import begin_audit
+
+    return begin_audit(
         "trigger",
         runbook=ctx.runbook,
         profile=ctx.profile,
         target=plan.job.name,
-        result=judgement.verdict,
-        details={
-            "request_id": request.request_id,
-            "method": request.method,
-            "url": request.display_url,
-            "dispatch": plan.dispatch,
-            "attempt": number,
+        details=_request_details(plan, request, number),
+    )
+
+
+def _complete_audit(
+    audit_id: str, request: PreparedRequest, plan: TriggerPlan, number: int, attempt: Attempt, judgement: Judgement
+) -> bool:
+    """Write the attempt's outcome; True when the command is being interrupted (the outcome is `interrupted`)."""
+    from cronctl.audit import complete_audit
+    from cronctl.sources.http_deadline import aborted
+
+    interrupted = aborted()
+    complete_audit(
+        audit_id,
+        "interrupted" if interrupted else judgement.verdict,
+        {
+            **_request_details(plan, request, number),
             "status_code": attempt.answer.status_code,
             "latency_ms": round(attempt.elapsed_ms, 1),
             "error": attempt.answer.error,
         },
     )
+    return interrupted
 
 
 def run_job(
@@ -176,9 +206,12 @@ def run_job(
     ctx: Context,
     repeat: Repeat,
     progress: Progress | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> JobResult:
     """One job's runs: once, `--repeat N`, or until K consecutive ok verdicts (at most N runs)."""
+    from cronctl.sources.http_deadline import pause
+
+    sleep = sleep or pause
     result = JobResult(plan)
     streak = 0
     for index in range(repeat.runs):
@@ -225,6 +258,7 @@ def run_jobs(
     tls: bool = True,
 ) -> list[JobResult]:
     """Every plan concurrently (bounded); results in the order given."""
+    from cronctl.sources.http_deadline import abort_all
     from cronctl.sources.http_trigger import make_client
 
     workers = max(1, min(concurrency, len(plans)))
@@ -232,9 +266,17 @@ def run_jobs(
     try:
         if workers == 1:
             return [run_job(client, plan, ctx, repeat, progress) for plan in plans]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trigger") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trigger")
+        try:
             futures = [pool.submit(run_job, client, plan, ctx, repeat, progress) for plan in plans]
             return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM reaches the main thread only: shut every socket, so the workers' blocked reads
+            # return now and their audit records are completed as interrupted, then let the caller report it.
+            abort_all()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         client.close()
 
@@ -524,19 +566,37 @@ def dry_run_report(requests: Sequence[tuple[TriggerPlan, PreparedRequest]]) -> R
 
 
 def verify_json(runs: Sequence[Any], sources: Sequence[Any], started: datetime) -> dict[str, Any]:
-    """The newest run after the trigger, as the job's own history records it."""
-    newest = runs[0] if runs else None
-    after = None
-    if newest is not None and newest.sort_time is not None:
-        when = newest.sort_time if newest.sort_time.tzinfo else newest.sort_time.replace(tzinfo=UTC)
-        after = when >= started
-    confirmed = bool(newest is not None and after and newest.status == "succeeded")
+    """The newest run that started after the request was sent, as the job's own history records it.
+
+    A manual HTTP call creates no pg_cron row (and so no pg_net outcome): pg_cron's and pg_net's entries are
+    the scheduler's own runs and never confirm a manual trigger. Only a run-log table or a health endpoint can.
+    """
+    own = [r for r in runs if r.source not in ("pg_cron", "pg_net")]
+    after_start = [r for r in own if r.sort_time is not None and _utc(r.sort_time) >= started]
+    newest = after_start[0] if after_start else None
+    confirmed = bool(newest is not None and newest.status == "succeeded")
+    can_confirm = any(s.name not in ("pg_cron", "pg_net") for s in sources)
+    if newest is not None:
+        reason = f"run at {_utc(newest.sort_time).isoformat()} in {newest.source}: {newest.status}"
+    elif can_confirm:
+        reason = "no run in the job's run log or health endpoint started after the request was sent"
+    else:
+        reason = (
+            "pg_cron cannot confirm a manual trigger: the HTTP call made no pg_cron run; map a run-log table "
+            "or health endpoint to the job to verify"
+        )
     return {
         "confirmed": confirmed,
         "newest_run": newest.to_json() if newest is not None else None,
-        "after_trigger": after,
+        "after_trigger": newest is not None,
+        "can_confirm": can_confirm,
+        "reason": reason,
         "sources": [s.to_json() for s in sources],
     }
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _verify_section(verify: dict[str, Any], job: str | None = None) -> KeyValues:
@@ -547,6 +607,7 @@ def _verify_section(verify: dict[str, Any], job: str | None = None) -> KeyValues
         ("source", newest.get("source") or "-"),
         ("status", newest.get("raw_status") or newest.get("status") or "-"),
         ("after the trigger", verify.get("after_trigger")),
+        ("why", verify.get("reason") or "-"),
     ]
     if newest.get("records") is not None:
         items.append(("records", newest["records"]))
@@ -557,4 +618,4 @@ def _verify_section(verify: dict[str, Any], job: str | None = None) -> KeyValues
     for source in verify.get("sources", []):
         if source["state"] != "ok":
             items.append((f"source {source['source']}", f"{source['state']}: {source['message']}"))
-    return KeyValues(items, title=f"Verify{f' {job}' if job else ''}: newest run in the job's history")
+    return KeyValues(items, title=f"Verify{f' {job}' if job else ''}: newest run started after the request")

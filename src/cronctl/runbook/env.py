@@ -6,11 +6,16 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cronctl import redact
 from cronctl.errors import MissingVariableError, UsageError
 
+if TYPE_CHECKING:
+    from cronctl.runbook.model import Runbook
+
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_ENV_FILE_BYTES = 1024 * 1024
 
 
 def references(template: str) -> list[str]:
@@ -92,7 +97,11 @@ def load_environment(
     profile_env_file: Path | None = None,
 ) -> Environment:
     """Read `.env` (or `env_file`) without ever overriding variables already set in the process."""
+    import io
+
     from dotenv import dotenv_values
+
+    from cronctl.userfiles import read_bounded
 
     dotenv: dict[str, str] = {}
     path: Path | None = None
@@ -100,20 +109,80 @@ def load_environment(
     if profile_env_file is not None:
         candidates.append(profile_env_file)
     if env_file is not None:
-        if not env_file.is_file():
+        if not env_file.exists():
             raise UsageError(f"env file not found: {env_file}")
         candidates.append(env_file)
     elif Path(".env").is_file():
         candidates.append(Path(".env"))
     for candidate in candidates:
-        if not candidate.is_file():
+        if not candidate.exists():
             raise UsageError(f"env file not found: {candidate}")
         try:
-            values = dotenv_values(candidate)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read env file {candidate}: {exc}") from None
+            text = read_bounded(candidate, MAX_ENV_FILE_BYTES).decode("utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read env file {candidate}: {exc.strerror or type(exc).__name__}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"cannot read env file {candidate}: not UTF-8 text") from None
+        values = dotenv_values(stream=io.StringIO(text))
         for key, value in values.items():
             if value is not None:
                 dotenv.setdefault(key, value)
         path = path or candidate
     return Environment(os.environ, dotenv, profile_vars, path)
+
+
+def register_runbook_secrets(runbook: Runbook, env: Environment) -> None:
+    """Register for masking every value the runbook uses as a secret, whatever its variable is called.
+
+    Auth secrets and API keys, workflow tokens, every variable a request header refers to (and each resolved
+    header value), variables in a URL's userinfo or query string, a URL's password, and the database and Redis
+    passwords. Unset variables are skipped: the command that needs one says so itself."""
+
+    def value_of(name: str | None) -> None:
+        if name:
+            redact.register(env.get(name))
+
+    def template(text: str | None, *, whole: bool) -> None:
+        if not text:
+            return
+        for name in references(text):
+            value_of(name)
+        if whole:
+            redact.register(_resolved(env, text))
+
+    def url(text: str | None) -> None:
+        if not text:
+            return
+        resolved = _resolved(env, text)
+        if resolved:
+            redact.register_url_password(resolved)
+        head, _, query = text.partition("?")
+        secret_part = query + (head.split("://", 1)[-1].rpartition("@")[0] if "@" in head else "")
+        template(secret_part, whole=False)
+
+    for job in runbook.jobs.values():
+        for name in (*job.auth.env_vars(), job.dispatch.token_env if job.dispatch else None):
+            value_of(name)
+        for header, value in job.headers.items():
+            template(value, whole=_credential_header(header))
+        url(job.url)
+    for spec in runbook.health.values():
+        for name in spec.auth.env_vars():
+            value_of(name)
+        url(spec.url)
+    url(runbook.connection.database_url)
+    url(runbook.connection.redis_url)
+
+
+def _credential_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in ("authorization", "apikey", "cookie", "proxy-authorization") or any(
+        word in lowered for word in ("secret", "token", "key", "auth", "signature", "password")
+    )
+
+
+def _resolved(env: Environment, text: str) -> str | None:
+    try:
+        return env.resolve(text, "masking")
+    except MissingVariableError:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ from cronctl.runbook.model import (
     SecretsTableSpec,
     SuccessRule,
 )
+from cronctl.userfiles import read_bounded
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -43,6 +45,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 _PARAM_TYPES = ("int", "float", "bool", "text", "timestamp", "interval")
 _SCHEDULERS = ("pg_cron", "vercel", "github", "external")
+_PG_TIMEOUT_MAX = 24 * 86400.0  # PostgreSQL's timeouts are int milliseconds: at most 24.8 days
+MAX_RUNBOOK_BYTES = 4 * 1024 * 1024  # a runbook is a page of TOML; a bigger file is refused, not read
 
 
 class _Table:
@@ -92,7 +96,15 @@ class _Table:
 
     def number(self, key: str, default: float | None = None) -> Any:
         value = self._get(key, (int, float), "a number", False)
-        return default if value is None else float(value)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except OverflowError:
+            raise self.error(key, "number is too large") from None
+        if math.isnan(number):
+            raise self.error(key, "expected a number, got nan")
+        return number
 
     def duration(self, key: str, default: float | None = None) -> Any:
         value = self._get(key, (str, int, float), 'a duration like "30s", "5m", "2h"', False)
@@ -197,7 +209,7 @@ def _toml_type(value: Any) -> str:
 def load_runbook(path: Path, profile: str | None = None) -> Runbook:
     """Read, parse and validate one runbook file."""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_RUNBOOK_BYTES)
     except FileNotFoundError:
         raise RunbookError(f"runbook not found: {path}") from None
     except IsADirectoryError:
@@ -283,15 +295,17 @@ def _connection(t: _Table | None) -> ConnectionSpec:
     return ConnectionSpec(
         database_url=t.text("database_url", default.database_url),
         redis_url=t.text("redis_url", default.redis_url),
-        statement_timeout=_positive(t, "statement_timeout", default.statement_timeout),
-        connect_timeout=_positive(t, "connect_timeout", default.connect_timeout),
+        statement_timeout=_positive(t, "statement_timeout", default.statement_timeout, _PG_TIMEOUT_MAX),
+        connect_timeout=_positive(t, "connect_timeout", default.connect_timeout, _PG_TIMEOUT_MAX),
     )
 
 
-def _positive(t: _Table, key: str, default: float) -> float:
+def _positive(t: _Table, key: str, default: float, maximum: float | None = None) -> float:
     value: float = t.duration(key, default)
     if value <= 0:
         raise t.error(key, "must be greater than zero")
+    if maximum is not None and value > maximum:
+        raise t.error(key, f"must be at most {maximum / 86400:g}d")
     return value
 
 
@@ -378,7 +392,7 @@ def _history(t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health
 def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> LockSpec | None:
     if t is None:
         return None
-    t.check_keys(["backend", "key", "table", "margin"])
+    t.check_keys(["backend", "key", "table", "margin", "ttl"])
     backend = t.choice("backend", LOCK_BACKENDS)
     if backend is None:
         raise t.error("backend", f"required key is missing (one of: {', '.join(LOCK_BACKENDS)})")
@@ -396,7 +410,10 @@ def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> 
             raise t.error("table", f"'{table}' is not defined under [lock_tables]{_suggest(table, lock_tables)}")
     if backend == "advisory" and not re.fullmatch(r"-?\d+(:-?\d+)?", key):
         raise t.error("key", "an advisory lock key is a bigint or 'classid:objid'")
-    return LockSpec(backend=backend, key=key, table=table, margin=t.duration("margin", 300.0))
+    ttl = t.duration("ttl")
+    if ttl is not None and backend != "redis":
+        raise t.error("ttl", "only a Redis lock has a TTL (a lock table has its own expires_column)")
+    return LockSpec(backend=backend, key=key, table=table, margin=t.duration("margin", 300.0), ttl=ttl)
 
 
 def _dispatch(t: _Table | None) -> DispatchSpec | None:

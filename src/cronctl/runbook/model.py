@@ -65,6 +65,7 @@ class LockSpec:
     key: str  # job_name value, Redis key, or advisory key ("123" or "1:2")
     table: str | None = None  # name of a [lock_tables.*] entry (backend = table)
     margin: float = 300.0  # seconds past the job's timeout before a lock counts as stale
+    ttl: float | None = None  # Redis: how long the lock is meant to live (`SET ... NX EX`); no TTL is suspicious
 
 
 @dataclass(frozen=True)

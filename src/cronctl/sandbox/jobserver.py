@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,6 +100,9 @@ class Route:
     timestamp_header: str = ""
     tolerance: int = 300
     run_details: bool = False
+    # Called for each authenticated request before the reply is sent: what the receiver does (e.g. write its
+    # run-log row), so tests see the job's own history change because the request arrived.
+    on_request: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_KINDS:
@@ -596,6 +599,8 @@ class JobServer:
             run_id = self._dispatch_runs
         if reply is None and route.auth == "github-dispatch":
             reply = _dispatch_success(route, body, self.url, run_id)
+        if route.on_request is not None:
+            route.on_request()
         return _Verdict(0, reply=reply)
 
 

@@ -116,15 +116,22 @@ def _database_facts(url: str, facts: DoctorFacts) -> None:
         facts.database_error = exc.message
         return
     with conn:
+        # Catalog reads only: they need no privilege on schema cron or net, so a restricted role gets them too.
         try:
             facts.server = platform.fetch_facts(conn)
-            facts.scheduler = platform.fetch_scheduler(conn)
-            facts.access = catalog.fetch_access(conn)
         except psycopg.Error as exc:
             facts.database_error = translate(exc, "reading server facts").message
             facts.server = None
             return
-        if facts.server.cron_schema and facts.access.cron_job_select:
+        try:
+            facts.scheduler = platform.fetch_scheduler(conn)
+        except psycopg.Error:
+            facts.scheduler = None
+        try:
+            facts.access = catalog.fetch_access(conn)
+        except psycopg.Error:
+            facts.access = None
+        if facts.server.cron_job_readable:
             try:
                 facts.pgnet_jobs_in_cron = catalog.fetch_pgnet_jobs(conn)
             except psycopg.Error:

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING, Any
 from cronctl.errors import Aborted, CronctlError, SourceUnavailable, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cronctl.evaluate.locks import LockVerdict
     from cronctl.output.report import Report
+    from cronctl.records import Lock, Run
     from cronctl.reports.locks import ClearOutcome
     from cronctl.services import CommandContext
     from cronctl.sources.locks import BackendRead, LockSources
@@ -56,7 +59,7 @@ def clear(
         targets = _pick_targets(verdicts, job, force, outcome)
         advisory = [v for v in targets if v.lock.backend == "advisory"]
         deletable = [v for v in targets if v.lock.backend != "advisory"]
-        _handle_advisory(ctx, writer, advisory, terminate=terminate, confirm=confirm, outcome=outcome)
+        _handle_advisory(ctx, sources, writer, advisory, terminate=terminate, confirm=confirm, outcome=outcome)
         _handle_deletable(ctx, sources, writer, deletable, confirm=confirm, outcome=outcome)
     finally:
         writer.close()
@@ -75,27 +78,74 @@ def _sources(ctx: CommandContext) -> LockSources:
 
 
 def _judge(sources: LockSources, reads: list[BackendRead], now: datetime) -> list[LockVerdict]:
-    """Verdicts for every lock read; job history is read only for locks whose verdict depends on it."""
-    from cronctl.evaluate.locks import judge_all, needs_history
-    from cronctl.sources.locks import has_history, running_jobs
+    """Verdicts for every lock read; job history is read only for locks whose verdict depends on it, and then
+    every run of the job back to when the lock was taken, from every source (not only the newest rows)."""
+    from cronctl.evaluate.locks import judge_all
 
     jobs = sources.runbook.jobs
     locks = [lock for read in reads for lock in read.locks]
-    need = sorted({
-        lock.name for lock in locks
-        if needs_history(lock, jobs.get(lock.name), now) and has_history(jobs[lock.name])
-    })  # fmt: skip
-    running: set[str] = set()
-    unverified: dict[str, str] = {}
-    if need:
-        try:
-            conn = sources.db()
-        except CronctlError as exc:
-            unverified = dict.fromkeys(need, exc.message)
-        else:
-            running, unverified = running_jobs(conn, sources.runbook, sources.env, [jobs[n] for n in need])
-    verdicts = judge_all(locks, jobs, now, running, unverified)
+    runs_by_job, unverified = _job_runs(sources, lambda: sources.db(), locks, now)
+    verdicts = judge_all(locks, jobs, now, frozenset(), unverified, runs_by_job=runs_by_job)
     return sorted(verdicts, key=lambda v: (v.lock.name, v.lock.backend, v.lock.key))
+
+
+def _job_runs(
+    sources: LockSources, conn: Callable[[], Any], locks: Sequence[Lock], now: datetime
+) -> tuple[dict[str, list[Run]], dict[str, str]]:
+    """The runs of each job whose lock verdict depends on them (job → runs), and jobs whose history could not
+    be fully read (job → why)."""
+    from cronctl.evaluate.locks import history_since, needs_history
+    from cronctl.sources.locks import has_history, lock_history
+
+    jobs = sources.runbook.jobs
+    since: dict[str, datetime | None] = {}
+    for lock in locks:
+        job = jobs.get(lock.name)
+        if job is None or not needs_history(lock, job, now) or not has_history(job):
+            continue
+        start = history_since(lock, job, now)
+        if lock.name not in since:
+            since[lock.name] = start
+        else:
+            known = since[lock.name]
+            since[lock.name] = None if start is None or known is None else min(known, start)
+    if not since:
+        return {}, {}
+    try:
+        db = conn()
+    except CronctlError as exc:
+        return {}, dict.fromkeys(since, exc.message)
+    return lock_history(db, sources.runbook, sources.env, [jobs[name] for name in sorted(since)], since)
+
+
+def _recheck(sources: LockSources, verdict: LockVerdict) -> Callable[[Callable[[], Any]], str | None] | None:
+    """The re-judgement a clear runs right before it takes effect (for a lock table: inside the delete's own
+    transaction, on its connection): the job's runs are read again and the lock judged again; it returns why
+    the lock must stay, or None. No re-check when nothing depends on the runs, or for --force on a held lock
+    (the operator overrides the evidence, after two confirmations)."""
+    from cronctl.evaluate.locks import judge
+    from cronctl.sources.locks import has_history
+
+    lock = verdict.lock
+    job = sources.runbook.jobs.get(lock.name)
+    if not verdict.stale or job is None or not has_history(job):
+        return None
+
+    def again(connect: Callable[[], Any]) -> str | None:
+        now = _now()
+        runs_by_job, unverified = _job_runs(sources, connect, [lock], now)
+        if not runs_by_job and not unverified:
+            return None  # the verdict does not depend on the job's runs
+        fresh = judge(lock, job, now, frozenset(), unverified, runs_by_job=runs_by_job)
+        return None if fresh.stale else f"re-checked just before clearing: {fresh.reason}"
+
+    return again
+
+
+def _still_held(verdict: LockVerdict, reason: str) -> LockVerdict:
+    from dataclasses import replace
+
+    return replace(verdict, state="held", reason=reason)
 
 
 def _pick_targets(
@@ -161,6 +211,7 @@ def _audit(ctx: CommandContext, verdict: LockVerdict, result: str, *, dry_run: b
 
 def _handle_advisory(
     ctx: CommandContext,
+    sources: LockSources,
     writer: _Writer,
     verdicts: list[LockVerdict],
     *,
@@ -189,6 +240,12 @@ def _handle_advisory(
             _audit(ctx, verdict, "would terminate", dry_run=True, action="locks.terminate")
             continue
         _ask(confirm, f"Terminate {lock.holder}, which holds the advisory lock of '{lock.name}' ({verdict.state})?")
+        recheck = _recheck(sources, verdict)
+        why = recheck(sources.db) if recheck is not None else None
+        if why is not None:
+            outcome.skipped.append((_still_held(verdict, why), lock.name, f"{why}; nothing was terminated"))
+            _audit(ctx, verdict, "skipped: run in progress", dry_run=False, action="locks.terminate")
+            continue
         try:
             done = terminate_holder(writer.conn(), lock)
         except Exception as exc:
@@ -219,7 +276,11 @@ def _handle_deletable(
         return
     if outcome.dry_run:
         for verdict in verdicts:
-            outcome.planned.append((verdict, _statement(sources, verdict)))
+            statement = _statement(sources, verdict)
+            if _recheck(sources, verdict) is not None:
+                when = "in the same transaction" if verdict.lock.backend == "table" else "first"
+                statement += f"  -- {when}, the job's runs are read again: a run in progress keeps the lock"
+            outcome.planned.append((verdict, statement))
             _audit(ctx, verdict, "would clear", dry_run=True, action="locks.clear")
         return
     for verdict in verdicts:
@@ -229,9 +290,15 @@ def _handle_deletable(
     live = [v.lock.name for v in verdicts if not v.stale]
     if live:
         _ask(confirm, f"{', '.join(live)}: not judged stale — a run may still be using it. Clear it anyway?")
+    from cronctl.sources.locks import StillInUse
+
     for verdict in verdicts:
         try:
             done = _delete(sources, writer, verdict)
+        except StillInUse as exc:
+            outcome.skipped.append((_still_held(verdict, exc.reason), verdict.lock.name, f"{exc.reason}; left alone"))
+            _audit(ctx, verdict, f"skipped: {exc.reason}", dry_run=False, action="locks.clear")
+            continue
         except Exception as exc:
             _audit(ctx, verdict, f"error: {exc}", dry_run=False, action="locks.clear")
             raise
@@ -256,9 +323,18 @@ def _statement(sources: LockSources, verdict: LockVerdict) -> str:
 
 
 def _delete(sources: LockSources, writer: _Writer, verdict: LockVerdict) -> bool:
-    from cronctl.sources.locks import delete_redis_lock, delete_table_lock
+    """Compare-and-delete; the job's runs are re-checked first (Redis) or inside the delete's transaction
+    (lock table). Raises StillInUse when the re-check finds the job's run in progress."""
+    from cronctl.sources.locks import StillInUse, delete_redis_lock, delete_table_lock
 
     lock = verdict.lock
+    recheck = _recheck(sources, verdict)
     if lock.backend == "redis":
+        # Redis cannot join a database transaction: re-read the runs, then the atomic compare-and-delete.
+        why = recheck(sources.db) if recheck is not None else None
+        if why is not None:
+            raise StillInUse(why)
         return delete_redis_lock(sources.redis(), lock)
-    return delete_table_lock(writer.conn(), sources.runbook.lock_tables[lock.detail["table"]], lock)
+    spec = sources.runbook.lock_tables[lock.detail["table"]]
+    in_transaction = (lambda conn: recheck(lambda: conn)) if recheck is not None else None
+    return delete_table_lock(writer.conn(), spec, lock, recheck=in_transaction)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cronctl.services import CommandContext
     from cronctl.sources.http_trigger import BodyOptions, PreparedRequest
 
-VERIFY_SLACK = timedelta(seconds=5)  # clock difference tolerated between this host and the job's database
+VERIFY_SLACK = timedelta(seconds=1)  # clock difference tolerated between this host and the job's database
 
 
 def trigger(

@@ -22,8 +22,9 @@ class TableColumns:
     schema: str
     table: str
     present: bool
-    selectable: bool
+    selectable: bool  # SELECT on the table
     columns: frozenset[str]
+    schema_usage: bool = True  # USAGE on its schema (also needed to read it)
 
 
 def fetch_access(conn: Any) -> CronAccess:
@@ -36,11 +37,20 @@ def fetch_columns(conn: Any, tables: Iterable[tuple[str, str]]) -> dict[tuple[st
     rows = conn.execute(load("doctor_columns"), {"tables": [f"{s}.{t}" for s, t in wanted]}).fetchall()
     found: dict[tuple[str, str], set[str]] = {}
     selectable: dict[tuple[str, str], bool] = {}
-    for schema, table, column, can_select in rows:
+    usage: dict[tuple[str, str], bool] = {}
+    for schema, table, column, can_select, schema_usage in rows:
         found.setdefault((schema, table), set()).add(column)
         selectable[(schema, table)] = bool(can_select)
+        usage[(schema, table)] = bool(schema_usage)
     return {
-        key: TableColumns(key[0], key[1], key in found, selectable.get(key, False), frozenset(found.get(key, ())))
+        key: TableColumns(
+            key[0],
+            key[1],
+            key in found,
+            selectable.get(key, False),
+            frozenset(found.get(key, ())),
+            usage.get(key, False),
+        )
         for key in wanted
     }
 

@@ -76,23 +76,47 @@ def _headers(spec: HealthSpec, env: Environment) -> dict[str, str]:
     return headers
 
 
+MAX_BODY = 1024 * 1024  # a health answer larger than this is not a health answer
+
+
 def fetch_health(spec: HealthSpec, env: Environment) -> dict[str, Run]:
+    """GET the endpoint; one deadline (`spec.timeout`) covers connect, status line, headers and body."""
+    import json
+
     import httpx
 
+    from cronctl.sources.http_deadline import DeadlineExceeded, deadline, make_client, read_limited
+
     url = env.resolve(spec.url, f"health.{spec.name}.url")
-    where = f"health.{spec.name} ({url})"
+    where = f"health.{spec.name} ({_safe_url(url)})"
     try:
-        response = httpx.get(url, headers=_headers(spec, env), timeout=spec.timeout, follow_redirects=False)
-    except httpx.TimeoutException:
-        raise SourceUnavailable(f"{where}: no answer within {spec.timeout:g}s") from None
+        with deadline(spec.timeout), make_client(verify=url.lower().startswith("https:")) as client:
+            request = client.build_request("GET", url, headers=_headers(spec, env), timeout=spec.timeout)
+            response = client.send(request, stream=True, follow_redirects=False)
+            try:
+                body, _, truncated = read_limited(response, MAX_BODY, decoded=True)
+            finally:
+                response.close()
+    except (httpx.TimeoutException, DeadlineExceeded):
+        raise SourceUnavailable(f"{where}: no complete answer within {spec.timeout:g}s") from None
     except httpx.HTTPError as exc:
         raise SourceUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+    except ValueError as exc:  # an URL httpx cannot use
+        raise SourceUnavailable(f"{where}: {exc}") from None
     if response.status_code in (401, 403):
         raise SourceUnavailable(f"{where}: HTTP {response.status_code} (check the endpoint's secret)")
+    if truncated:
+        raise SourceUnavailable(f"{where}: HTTP {response.status_code}, answer larger than {MAX_BODY} bytes")
     try:
-        payload = response.json()
+        payload = json.loads(body.decode("utf-8"))
     except ValueError:
         raise SourceUnavailable(f"{where}: HTTP {response.status_code}, answer is not JSON") from None
     if response.status_code >= 400 and not isinstance(payload, dict):
         raise SourceUnavailable(f"{where}: HTTP {response.status_code}")
     return parse_health(payload, spec)
+
+
+def _safe_url(url: str) -> str:
+    from cronctl.sources.http_trigger import safe_url
+
+    return safe_url(url)

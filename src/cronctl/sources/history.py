@@ -160,110 +160,112 @@ def collect_history(
     since: datetime | None = None,
     *,
     failed_only: bool = False,
+    now: datetime | None = None,
 ) -> HistoryResult:
-    """Every source of `job`'s history; `inv_or_conn` is an Invocation (connects when needed) or a
+    """Every source of `job`'s history, through triage's collection (the one history path: the same linking of
+    pg_net answers and the same outcome rules). `inv_or_conn` is an Invocation (connects when needed) or a
     connection the caller owns."""
-    from cronctl.evaluate import pgnet_link
-    from cronctl.sources import pgcron, runlog
-    from cronctl.sources.health import fetch_health
+    from cronctl.sources.triage import cron_name
 
+    needs_db = bool(cron_name(job) or job.history.run_log)
+    if not needs_db:
+        return _health_only(runbook, env, job, limit, since)
     if hasattr(inv_or_conn, "connect") and hasattr(inv_or_conn, "runbook"):
         lazy = _Lazy(lambda: inv_or_conn.connect(read_only=True, autocommit=True))
     else:
         lazy = _Lazy(_given)
         lazy._conn = inv_or_conn
     result = HistoryResult(job=job.name)
-    groups: list[list[Run]] = []
-    history = job.history
-    cron_name = history.pg_cron or (job.name if job.scheduler == "pg_cron" else None)
     try:
-        pg_runs: list[Run] = []
-        if cron_name:
-            name = cron_name
-
-            def read_pg_cron(conn: Any) -> list[Run] | None:
-                if not _relation_exists(conn, "cron.job_run_details"):
-                    raise NotInstalled("pg_cron is not installed in this database (no cron schema)")
-                found = pgcron.find_cron_job(conn, name)
-                if found is None:
-                    raise SourceUnavailable(f"pg_cron: no job named '{name}' in cron.job (visible to this role)")
-                result.function = pgnet_link.target_function(found.command)
-                runs = pgcron.fetch_recent_runs(conn, [name], limit, failed_only=failed_only)
-                return _relabel(next(iter(runs.values()), []), job.name)
-
-            pg_runs = _run_source(result, "pg_cron", _in_savepoint(lazy, read_pg_cron))
-            groups.append(pg_runs)
-        if history.pg_net and cron_name:
-            groups.append(
-                _run_source(
-                    result,
-                    "pg_net",
-                    _in_savepoint(lazy, lambda conn: _read_pg_net(conn, job.name, cron_name, pg_runs, since)),
-                )
-            )
-        if history.run_log:
-            spec = runbook.run_logs[history.run_log]
-            key = history.run_log_key or (job.name if spec.job_column else "*")
-            per = min(limit * RUN_LOG_FAILED_FACTOR, 1000) if failed_only else limit
-
-            hidden_from: list[str] = []
-
-            def read_run_log(conn: Any) -> list[Run]:
-                runs, role = runlog.read_recent_runs(conn, spec, [key], per)
-                hidden_from.extend([role] if role else [])
-                return _relabel(runs.get(key, []), job.name)
-
-            log_runs = _run_source(result, runlog.source_name(spec), _in_savepoint(lazy, read_run_log))
-            if not log_runs and hidden_from and result.sources[-1].state == "ok":
-                # Nothing visible is not "never ran" when policies decide what this role sees.
-                result.sources[-1].message = runlog.rls_note(spec, hidden_from[0])
-            groups.append(log_runs)
-        if history.health:
-            health_spec = runbook.health[history.health]
-            keys = [k for k in (job.name, history.run_log_key, cron_name) if k]
-
-            def read_health() -> list[Run]:
-                checks = fetch_health(health_spec, env)
-                for k in keys:
-                    if k in checks:
-                        return _relabel([checks[k]], job.name)
-                raise SourceUnavailable(f"health.{health_spec.name}: no check named '{job.name}' in its answer")
-
-            groups.append(_run_source(result, "health", read_health))
+        try:
+            conn = lazy.get()
+        except CronctlError as exc:
+            result.sources.append(SourceState("database", "error", exc.message))
+            return result
+        try:
+            _from_collection(result, conn, runbook, env, job, limit, since, failed_only, now)
+        except CronctlError as exc:
+            result.sources.append(SourceState("database", "error", exc.message))
     finally:
         lazy.close()
-    if not result.sources:
-        result.sources.append(SourceState("runbook", "error", f"job '{job.name}' maps no history source"))
-    merged = merge_runs(groups)
+    return result
+
+
+def _from_collection(
+    result: HistoryResult,
+    conn: Any,
+    runbook: Runbook,
+    env: Environment,
+    job: JobSpec,
+    limit: int,
+    since: datetime | None,
+    failed_only: bool,
+    now: datetime | None,
+) -> None:
+    from cronctl.evaluate import pgnet_link
+    from cronctl.sources.triage import collect, cron_name
+
+    at = now or datetime.now(UTC)
+    window = max((at - since).total_seconds(), 60.0) if since is not None else 24 * 3600.0
+    per_job = min(max(limit, 100) * (RUN_LOG_FAILED_FACTOR if failed_only else 1), 2000)
+    collected = collect(
+        conn,
+        runbook,
+        env,
+        [job],
+        at,
+        window,
+        runbook.connection.statement_timeout,
+        until=now,
+        history_only=True,
+        runs_per_job=per_job,
+    )
+    data = collected.jobs[job.name]
+    cron = cron_name(job)
+    if cron and cron in collected.cron_jobs:
+        result.function = pgnet_link.target_function(collected.cron_jobs[cron][1])
+    counts: dict[str, int] = {}
+    for run in data.runs:
+        counts[run.source] = counts.get(run.source, 0) + 1
+    for note in data.notes:
+        state = "error" if note.state == "timeout" else note.state
+        if note.name.startswith("run_log") and state == "not_installed":
+            state = "error"  # a mapped table or column that is missing is a runbook or grant problem
+        result.sources.append(SourceState(note.name, state, note.message, runs=counts.get(note.name, 0)))
+    by_source: dict[str, list[Run]] = {}
+    for run in data.runs:
+        by_source.setdefault(run.source, []).append(run)
+    merged = merge_runs(list(by_source.values()))
     if failed_only:
         merged = [r for r in merged if r.status == "failed"]
     if since is not None:
         merged = [r for r in merged if r.sort_time is None or _aware(r.sort_time) >= since]
     result.runs = merged[:limit]
+    if not result.sources:
+        result.sources.append(SourceState("runbook", "error", f"job '{job.name}' maps no history source"))
+
+
+def _health_only(runbook: Runbook, env: Environment, job: JobSpec, limit: int, since: datetime | None) -> HistoryResult:
+    """A job recorded only by a health endpoint (or nothing): no database is needed."""
+    from cronctl.sources.health import fetch_health
+
+    result = HistoryResult(job=job.name)
+    if not job.history.health:
+        result.sources.append(SourceState("runbook", "error", f"job '{job.name}' maps no history source"))
+        return result
+    health_spec = runbook.health[job.history.health]
+    keys = [k for k in (job.name, job.history.run_log_key) if k]
+
+    def read_health() -> list[Run]:
+        checks = fetch_health(health_spec, env)
+        for k in keys:
+            if k in checks:
+                return _relabel([checks[k]], job.name)
+        raise SourceUnavailable(f"health.{health_spec.name}: no check named '{job.name}' in its answer")
+
+    runs = _run_source(result, "health", read_health)
+    result.runs = [r for r in runs if since is None or r.sort_time is None or _aware(r.sort_time) >= since][:limit]
     return result
-
-
-def _read_pg_net(conn: Any, job: str, cron_name: str, own_runs: list[Run], since: datetime | None) -> list[Run] | None:
-    from cronctl.evaluate import pgnet_link
-    from cronctl.sources import pgcron, pgnet
-
-    if not pgnet.fetch_net_installed(conn):
-        raise NotInstalled("pg_net is not installed in this database (no net._http_response)")
-    # Every pg_net-driven cron job competes for the same responses: link against all of them.
-    cron_jobs = [j for j in pgcron.fetch_jobs(conn) if pgnet_link.uses_pg_net(j.command)]
-    names = [j.name for j in cron_jobs]
-    if cron_name not in names:
-        names.append(cron_name)
-    starts = [_aware(r.started_at) for r in own_runs if r.started_at is not None]
-    lower = min(starts) if starts else datetime.now(UTC) - PG_NET_LOOKBACK
-    if since is not None:
-        lower = max(lower, since)
-    runs_by_job = pgcron.fetch_recent_runs(conn, names, max(len(own_runs), 20) * 2)
-    timeouts = {j.name: pgnet_link.net_timeout(j.command) for j in cron_jobs}
-    responses = pgnet.fetch_responses(conn, lower)
-    linked = pgnet_link.link(runs_by_job, responses, timeouts, PG_NET_SLACK)
-    functions = {j.name: pgnet_link.target_function(j.command) for j in cron_jobs}
-    return _relabel(pgnet_link.response_runs(linked, cron_name, functions), job)
 
 
 def job_history(

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from cronctl import __version__, redact
 from cronctl.errors import UsageError
 from cronctl.evaluate.verdict import Answer
-from cronctl.runbook.env import Environment
+from cronctl.runbook.env import Environment, references
 from cronctl.runbook.model import AuthSpec, JobSpec
 from cronctl.signing import SignContext, auth_headers, display_auth_headers
 
@@ -77,12 +77,13 @@ def new_request_id() -> str:
 # ---------------------------------------------------------------- building
 
 
-def display_template(template: str, env: Environment, where: str) -> str:
-    """Resolve a template, writing secret-looking variables as `$NAME` instead of their values."""
+def display_template(template: str, env: Environment, where: str, *, every_variable: bool = False) -> str:
+    """Resolve a template, writing secret-looking variables (with `every_variable`: all of them, as in a header)
+    as `$NAME` instead of their values."""
 
     def keep(match: re.Match[str]) -> str:
         name = match.group(1)
-        return f"${name}" if redact.looks_secret(name) else match.group(0)
+        return f"${name}" if every_variable or redact.looks_secret(name) else match.group(0)
 
     return redact.redact(env.resolve(_REFERENCE.sub(keep, template), where))
 
@@ -164,13 +165,15 @@ def build_request(
         display_headers["Content-Type"] = "application/json"
     for name, value in job.headers.items():
         headers[name] = env.resolve(value, f"{where} (header {name})")
-        display_headers[name] = display_template(value, env, f"{where} (header {name})")
+        # A variable sent in a header is treated as a secret whatever its name; so is a credential header's value.
+        for variable in references(value):
+            redact.register(env.get(variable))
+        if _looks_secret_header(name):
+            redact.register(headers[name])
+        display_headers[name] = display_template(value, env, f"{where} (header {name})", every_variable=True)
     if job.idempotency_header:
         headers[job.idempotency_header] = rid
         display_headers[job.idempotency_header] = rid
-    for name in job.headers:
-        if _looks_secret_header(name):
-            redact.register(headers[name])
     ctx = SignContext(
         body=body or b"",
         request_id=rid,
@@ -215,6 +218,7 @@ def _check_url(url: str, job: str) -> None:
 
 def safe_url(url: str) -> str:
     """The URL without a user:password part, secrets masked."""
+    redact.register_url_password(url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -229,33 +233,38 @@ def safe_url(url: str) -> str:
 def make_client(concurrency: int = 1, *, tls: bool = True) -> Any:
     """A client shared by concurrent triggers. `tls=False` (every URL is plain http, and redirects are never
     followed) skips loading the CA bundle, which is most of a client's start-up cost."""
-    import httpx
+    from cronctl.sources.http_deadline import make_client as bounded_client
 
-    limits = httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency))
-    return httpx.Client(follow_redirects=False, limits=limits, verify=tls)
+    return bounded_client(concurrency=concurrency, verify=tls)
 
 
 def send_once(client: Any, request: PreparedRequest, max_kept: int = MAX_KEPT) -> Attempt:
-    """One request; every failure to get an answer becomes an Answer with `error` set."""
+    """One request; every failure to get an answer becomes an Answer with `error` set.
+
+    One deadline (`request.timeout`) covers name resolution, connect, TLS, the status line, the headers and the
+    body: a server that trickles any of them one byte at a time is cut off when it passes.
+    """
     import httpx
+
+    from cronctl.sources.http_deadline import DeadlineExceeded, deadline, read_limited
 
     timeout = httpx.Timeout(request.timeout, connect=min(request.timeout, CONNECT_TIMEOUT))
     start = time.monotonic()
-    deadline = start + request.timeout
     try:
-        built = client.build_request(
-            request.method, request.url, headers=request.headers, content=request.body, timeout=timeout
-        )
-        response = client.send(built, stream=True, follow_redirects=False)
-        try:
-            kept, read, truncated = _read_bounded(response, max_kept, deadline)
-        finally:
-            response.close()
+        with deadline(request.timeout):
+            built = client.build_request(
+                request.method, request.url, headers=request.headers, content=request.body, timeout=timeout
+            )
+            response = client.send(built, stream=True, follow_redirects=False)
+            try:
+                kept, read, truncated = read_limited(response, max_kept)
+            finally:
+                response.close()
     except httpx.TimeoutException as exc:
         phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for the answer"
         message = f"timeout after {request.timeout:g}s {phase}"
         return _no_answer(message, "timeout", start)
-    except _DeadlineExceeded:
+    except DeadlineExceeded:
         return _no_answer(f"timeout after {request.timeout:g}s reading the answer", "timeout", start)
     except httpx.ConnectError as exc:
         kind, message = _connect_failure(str(exc), request)
@@ -269,24 +278,6 @@ def send_once(client: Any, request: PreparedRequest, max_kept: int = MAX_KEPT) -
     headers = {k.lower(): v for k, v in response.headers.items()}
     answer = Answer(response.status_code, headers, kept, truncated)
     return Attempt(answer, elapsed, retry_after=parse_retry_after(headers.get("retry-after")), bytes_read=read)
-
-
-class _DeadlineExceeded(Exception):
-    pass
-
-
-def _read_bounded(response: Any, max_kept: int, deadline: float) -> tuple[bytes, int, bool]:
-    kept = bytearray()
-    read = 0
-    for chunk in response.iter_raw():
-        read += len(chunk)
-        room = max_kept - len(kept)
-        kept += chunk[:room]
-        if read > max_kept:
-            return bytes(kept), read, True
-        if time.monotonic() > deadline:
-            raise _DeadlineExceeded
-    return bytes(kept), read, False
 
 
 def _no_answer(message: str, kind: str, start: float) -> Attempt:
@@ -346,14 +337,25 @@ def send_with_retries(
     *,
     idempotent: bool,
     on_attempt: Callable[[int, Attempt], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     backoff: Sequence[float] = BACKOFF,
+    before_attempt: Callable[[int], None] | None = None,
 ) -> list[Attempt]:
-    """Send; for idempotent jobs retry on 429 (Retry-After, bounded), 5xx and timeouts, 3 s then 6 s."""
+    """Send; for idempotent jobs retry on 429 (Retry-After, bounded), 5xx and timeouts, 3 s then 6 s.
+
+    `before_attempt(number)` runs just before each send (the audit record that says a request is going out);
+    once the command is being interrupted no further attempt starts."""
+    from cronctl.sources.http_deadline import aborted, pause
+
+    wait = sleep or pause  # a pause that abort_all() cuts short
     attempts: list[Attempt] = []
     while True:
-        attempt = send_once(client, request)
         number = len(attempts) + 1
+        if aborted():
+            raise KeyboardInterrupt(f"interrupted before attempt {number}")
+        if before_attempt is not None:
+            before_attempt(number)
+        attempt = send_once(client, request)
         delay, note = retry_decision(attempt, number, backoff) if idempotent else (None, None)
         attempt = replace(attempt, next_delay=delay, note=note)
         attempts.append(attempt)
@@ -361,4 +363,4 @@ def send_with_retries(
             on_attempt(number, attempt)
         if delay is None:
             return attempts
-        sleep(delay)
+        wait(delay)

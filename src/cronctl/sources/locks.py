@@ -7,14 +7,14 @@ lock re-acquired in between is never removed (the caller is told it was skipped)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from cronctl.errors import SourceUnavailable, UsageError
-from cronctl.records import Lock
+from cronctl.errors import CronctlError, SourceUnavailable, UsageError
+from cronctl.records import Lock, Run
 from cronctl.runbook.model import JobSpec, LockTableSpec, Runbook
 
 TABLE_ROW_LIMIT = 1000
@@ -119,13 +119,33 @@ def table_delete(spec: LockTableSpec, lock: Lock) -> tuple[Any, dict[str, Any]]:
     return statement, params
 
 
-def delete_table_lock(conn: Any, spec: LockTableSpec, lock: Lock) -> bool:
-    """Delete the row if it is still exactly as read; False when it changed or is gone."""
+class StillInUse(Exception):
+    """The re-check inside the clear's transaction found the job's run in progress; nothing was deleted."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Called inside the clear's transaction, on its connection: why the lock must stay after all, or None.
+Recheck = Callable[[Any], "str | None"]
+
+
+def delete_table_lock(conn: Any, spec: LockTableSpec, lock: Lock, recheck: Recheck | None = None) -> bool:
+    """Delete the row if it is still exactly as read; False when it changed or is gone.
+
+    With `recheck`, the job's runs are read again inside the same transaction, after the delete (which keeps
+    the row locked, so no run can take it over meanwhile) and before the commit: when a run is found in
+    progress the transaction is rolled back, the row stays, and StillInUse says why."""
     from cronctl.db import guarded
 
     statement, params = table_delete(spec, lock)
     with guarded(f"clear lock '{lock.key}' in {spec.schema}.{spec.table}"), conn.transaction():
         deleted = conn.execute(statement, params).fetchall()
+        if len(deleted) == 1 and recheck is not None:
+            why = recheck(conn)
+            if why is not None:
+                raise StillInUse(why)  # leaves the transaction: rolled back, the row is back
     return len(deleted) == 1
 
 
@@ -383,6 +403,85 @@ def running_jobs(conn: Any, runbook: Runbook, env: Any, jobs: list[JobSpec]) -> 
             reasons = "; ".join(s.message or s.state for s in result.sources)
             unverified[job.name] = reasons or "no source answered"
     return running, unverified
+
+
+LOCK_HISTORY_LIMIT = 500  # runs read per job for a lock verdict, back to when the lock was taken
+BACKEND_REUSE_SLACK = timedelta(seconds=60)
+
+
+def lock_history(
+    conn: Any,
+    runbook: Runbook,
+    env: Any,
+    jobs: Sequence[JobSpec],
+    since: Mapping[str, datetime | None],
+    limit: int = LOCK_HISTORY_LIMIT,
+) -> tuple[dict[str, list[Run]], dict[str, str]]:
+    """Each job's runs from every history source, back to `since[job]` (see evaluate.locks.history_since),
+    and the jobs whose history could not be fully read (job → why): a source that failed, or more than
+    `limit` runs since then (so the run that took the lock may not be among them)."""
+    from cronctl.sources.history import collect_history
+
+    runs_by_job: dict[str, list[Run]] = {}
+    unverified: dict[str, str] = {}
+    for job in jobs:
+        if not has_history(job):
+            continue  # nothing records its runs: nothing shows one in progress
+        start = since.get(job.name)
+        result = collect_history(conn, runbook, env, job, limit=limit, since=start)
+        try:
+            runs_by_job[job.name] = mark_backends(conn, result.runs)
+        except CronctlError:
+            runs_by_job[job.name] = result.runs  # liveness unknown: judged by age, as without pg_cron's pids
+        failed = [f"{s.name}: {s.message or s.state}" for s in result.sources if s.state == "error"]
+        if failed:
+            unverified[job.name] = "; ".join(failed)
+        elif not any(s.state == "ok" for s in result.sources):
+            unverified[job.name] = "; ".join(s.message or s.state for s in result.sources) or "no source answered"
+        elif len(result.runs) >= limit:
+            back_to = f"since {start.isoformat(timespec='seconds')}" if start is not None else "in its history"
+            unverified[job.name] = (
+                f"it has more than {limit} runs {back_to}; the run that took the lock may not be among those read"
+            )
+    return runs_by_job, unverified
+
+
+def mark_backends(conn: Any, runs: list[Run]) -> list[Run]:
+    """pg_cron runs in a non-final state, with `detail["backend_alive"]`: False when their job_pid is no
+    connected backend (or a newer one reuses it), True when that same backend is still connected, unset when
+    this role cannot tell (pg_stat_activity hides other users' backend_start)."""
+    from dataclasses import replace
+
+    from cronctl.db import guarded
+    from cronctl.queries import load
+
+    pending = [
+        r for r in runs
+        if r.source == "pg_cron" and r.status == "running" and "backend_alive" not in r.detail
+        and isinstance(r.detail.get("job_pid"), int)
+    ]  # fmt: skip
+    if not pending:
+        return runs
+    pids = sorted({int(r.detail["job_pid"]) for r in pending})
+    with guarded("pg_stat_activity (backends of pg_cron runs)"), conn.transaction():
+        rows = conn.execute(load("locks_run_backends"), {"pids": pids}).fetchall()
+    started = {int(pid): backend_start for pid, backend_start in rows}
+    pending_ids = {id(r) for r in pending}
+    marked: list[Run] = []
+    for run in runs:
+        if id(run) in pending_ids:
+            pid = int(run.detail["job_pid"])
+            alive: bool | None
+            if pid not in started:
+                alive = False
+            elif started[pid] is None or run.started_at is None:
+                alive = None
+            else:
+                alive = started[pid] <= run.started_at + BACKEND_REUSE_SLACK
+            if alive is not None:
+                run = replace(run, detail={**run.detail, "backend_alive": alive})
+        marked.append(run)
+    return marked
 
 
 # --- all backends -----------------------------------------------------------------------------------------

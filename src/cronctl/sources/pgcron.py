@@ -81,8 +81,11 @@ def recent_runs_query(
     max_runid: int | None = None,
     window: int | None = DEFAULT_WINDOW,
     failed_only: bool = False,
+    with_net: bool = False,
+    until: datetime | None = None,
 ) -> tuple[str, Params]:
-    """Newest `per_job` runs of each job (jobname or jobid as text), optionally failed runs only.
+    """Newest `per_job` runs of each job (jobname or jobid as text), optionally failed runs only; `with_net`
+    adds every job whose command calls pg_net; `until` ignores runs that started later.
 
     Without `max_runid` the bound is computed in the statement itself from max(runid) (one index step).
     """
@@ -92,7 +95,9 @@ def recent_runs_query(
         "n": per_job,
         "failed_only": failed_only,
         "min_runid": _bound_params(max_runid, window) if max_runid is not None else None,
-        "window": window,
+        "window": None if until is not None else window,
+        "with_net": with_net,
+        "until": until,
     }
     return load("pgcron_recent_runs"), params
 
@@ -223,12 +228,13 @@ def find_cron_job(conn: Any, job: str) -> CronJob | None:
 FAILURE_SEARCH_SLACK = timedelta(minutes=5)
 
 
-def failure_groups_query(jobnames: list[str], since: datetime) -> tuple[str, Params]:
-    """Failed runs of the named jobs since `since`, aggregated by (job, message) in one statement."""
+def failure_groups_query(jobnames: list[str], since: datetime, until: datetime | None = None) -> tuple[str, Params]:
+    """Failed runs of the named jobs since `since` (and up to `until`), aggregated by (job, message)."""
     return load("pgcron_failure_groups"), {
         "jobnames": list(jobnames),
         "since": since,
         "search_from": since - FAILURE_SEARCH_SLACK,
+        "until": until,
     }
 
 

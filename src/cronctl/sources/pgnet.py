@@ -21,13 +21,15 @@ CONTENT_LIMIT = 4096  # characters of a response body read: enough to judge a su
 SOURCE = "pg_net"
 
 
-def responses_query(since: datetime, limit: int = DEFAULT_LIMIT) -> tuple[str, dict[str, Any]]:
-    return load("pgnet_responses"), {"since": since, "n": limit, "content_limit": CONTENT_LIMIT}
+def responses_query(
+    since: datetime, limit: int = DEFAULT_LIMIT, until: datetime | None = None
+) -> tuple[str, dict[str, Any]]:
+    return load("pgnet_responses"), {"since": since, "n": limit, "content_limit": CONTENT_LIMIT, "until": until}
 
 
-def failure_groups_query(since: datetime) -> tuple[str, dict[str, Any]]:
+def failure_groups_query(since: datetime, until: datetime | None = None) -> tuple[str, dict[str, Any]]:
     """Failed responses since `since`, aggregated by what came back, in one statement."""
-    return load("pgnet_failure_groups"), {"since": since}
+    return load("pgnet_failure_groups"), {"since": since, "until": until}
 
 
 FailureKey = tuple[int | None, bool, str | None, str | None]
@@ -82,8 +84,10 @@ def parse_responses(rows: Iterable[Sequence[Any]]) -> list[NetResponse]:
     return out
 
 
-def fetch_responses(conn: Any, since: datetime, limit: int = DEFAULT_LIMIT) -> list[NetResponse]:
-    query, params = responses_query(since, limit)
+def fetch_responses(
+    conn: Any, since: datetime, limit: int = DEFAULT_LIMIT, until: datetime | None = None
+) -> list[NetResponse]:
+    query, params = responses_query(since, limit, until)
     return parse_responses(conn.execute(query, params).fetchall())
 
 

@@ -103,7 +103,9 @@ def check_columns(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> None:
 
 
 def recent_runs_query(spec: RunLogSpec, keys: list[str], per_job: int) -> tuple[Any, dict[str, Any]]:
-    """Newest `per_job` rows per key, walking the order column backwards (use an indexed column)."""
+    """Newest `per_job` rows per key, newest first: by the start column, then the order column and the id in
+    their own types (a numeric id sorts as a number, never as text; a uuid or text id only breaks ties). Index
+    the start column (with the job column) so the newest rows are one index walk."""
     from psycopg import sql
 
     from cronctl.queries import load
@@ -176,9 +178,12 @@ def failure_groups_query(spec: RunLogSpec, keys: list[str], since: datetime, kin
     finished = sql.SQL("t.{}").format(ident(spec.finished_column)) if spec.finished_column else started
     message = sql.SQL("t.{}::text").format(ident(spec.message_column)) if spec.message_column else sql.SQL("NULL::text")
     status = sql.SQL("t.{}::text").format(ident(spec.status_column))
+    # The same rule as `normalise`: the runbook's values (ignoring case and blanks), else the defaults.
     failed = sql.SQL(
-        "({status} = ANY(%(failed_exact)s::text[]) OR (lower(trim({status})) = ANY(%(failed_default)s::text[])"
-        " AND NOT {status} = ANY(%(mapped)s::text[])))"
+        "({status} = ANY(%(failed_exact)s::text[]) OR (lower(trim({status})) = ANY(%(failed_folded)s::text[])"
+        " AND NOT {status} = ANY(%(mapped)s::text[]))"
+        " OR (lower(trim({status})) = ANY(%(failed_default)s::text[])"
+        " AND NOT lower(trim({status})) = ANY(%(mapped_folded)s::text[])))"
     ).format(status=status)
     key: sql.Composable = sql.Literal(_ALL_KEYS)
     jobs: sql.Composable = sql.SQL("true")
@@ -208,7 +213,9 @@ def failure_groups_query(spec: RunLogSpec, keys: list[str], since: datetime, kin
         "search_from": search_from,
         "failed_exact": exact,
         "failed_default": defaults,
+        "failed_folded": [raw.strip().lower() for raw in exact],
         "mapped": list(spec.statuses),
+        "mapped_folded": [raw.strip().lower() for raw in spec.statuses],
         "keys": list(keys),
     }
     return query, params
@@ -227,17 +234,25 @@ def parse_failure_groups(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> lis
 
 
 def normalise(spec: RunLogSpec, raw: str | None) -> str:
+    """The runbook's mapping (exact, then ignoring case and surrounding blanks), else the defaults."""
     if raw is None:
         return "unknown"
     if raw in spec.statuses:
         return spec.statuses[raw]
-    return DEFAULT_STATUSES.get(raw.strip().lower(), "unknown")
+    folded = raw.strip().lower()
+    for value, status in spec.statuses.items():
+        if value.strip().lower() == folded:
+            return status
+    return DEFAULT_STATUSES.get(folded, "unknown")
 
 
 def parse_runs(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> dict[str, list[Run]]:
-    """Runs keyed by the job column's value (`*` for a one-job table), newest first."""
+    """Runs keyed by the job column's value (`*` for a one-job table), newest first in the order the query
+    gives (start time, then the order column and the id in their own types). A `partial` row stays `partial`
+    with its message: it is not a success."""
     out: dict[str, list[Run]] = {}
-    for key, rid, started, finished, status, message, records, extras in rows:
+    for row in rows:
+        key, rid, started, finished, status, message, records, extras = row[:8]
         out.setdefault(key, []).append(
             Run(
                 job=key,

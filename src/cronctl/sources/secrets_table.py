@@ -125,3 +125,33 @@ def secret_users(conn: Any) -> dict[str, list[str]]:
         for key in dict.fromkeys(re.findall(r"get_secret\s*\(\s*'([^']+)'", job.command)):
             users.setdefault(key, []).append(job.name)
     return users
+
+
+def register_values(conn: Any, spec: SecretsTableSpec) -> int:
+    """Read the table's set values and register them for masking: a value stored here and echoed back in a
+    `return_message`, a response body or a queued request's headers is masked like any other secret.
+
+    The values never leave this function. The read waits at most one second for a lock, ends the transaction
+    it opened (so the caller's first statement starts a fresh one), and any failure (no table, no permission)
+    only means there is nothing more to mask. Returns how many values were registered."""
+    import psycopg
+    from psycopg import sql
+
+    from cronctl.redact import register
+
+    statement = sql.SQL(load("secrets_values")).format(
+        value=sql.Identifier(spec.value_column), table=sql.Identifier(spec.schema, spec.table)
+    )
+    values: list[str] = []
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', '1000', true)")
+            values = [str(row[0]) for row in conn.execute(statement, {"prefix": spec.placeholder_prefix})]
+    except psycopg.Error:
+        pass
+    finally:
+        if not conn.autocommit and not conn.closed:
+            conn.rollback()
+    for value in values:
+        register(value)
+    return len(values)

@@ -20,13 +20,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronctl.errors import CronctlError, SourceUnavailable
+from cronctl.evaluate.attribution import Attribution
 from cronctl.evaluate.triage import FailureCount
-from cronctl.records import Lock, Run
+from cronctl.records import Lock, QueuedRequest, Run
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import BacklogSpec, JobSpec, Runbook
 
 RUNS_PER_JOB = 100  # newest runs per job: strip, durations, streaks, pg_net linking and failure groups
 RUN_LOG_PER_JOB = 100
+QUEUE_LIMIT = 2000  # queue rows read (id, method, url only: never headers or bodies, which carry secrets)
+TRACKING_LIMIT = 20000
 PG_NET_SLACK = 2.0
 SEND_SLACK = 10.0  # seconds beyond the statement timeouts before a round trip is given up
 
@@ -154,7 +157,7 @@ def _get(pg: Any, deadline: float) -> Any:
 @dataclass
 class SourceNote:
     name: str
-    state: str  # ok | not_installed | error | timeout
+    state: str  # ok | not_installed | error | timeout | hidden (row-level security hides the job from this role)
     message: str | None = None
     hidden: bool = False  # answered, but row-level security may hide this job's rows from the role
 
@@ -170,6 +173,7 @@ class JobData:
     notes: list[SourceNote] = field(default_factory=list)
     stuck: set[str] = field(default_factory=set)
     window_start: datetime | None = None
+    pg_net: bool = False  # the job's outcomes are pg_net answers
 
     @property
     def readable(self) -> bool:
@@ -210,6 +214,15 @@ class Collected:
     failure_since: datetime | None = None
     failure_counts: list[FailureCount] = field(default_factory=list)
     aggregated: set[str] = field(default_factory=set)
+    # Judging as of a past time (`triage --at`): rows after it are ignored, present-only facts are not read.
+    until: datetime | None = None
+    attribution: Attribution | None = None
+    tracking: bool | None = None  # request tracking installed (None: not asked, e.g. no pg_net job)
+    tracking_note: str | None = None
+    queue: list[QueuedRequest] = field(default_factory=list)
+    queue_read: bool = False
+    net_note: str | None = None  # why pg_net's answers cannot be read, when they cannot
+    cron_jobs: dict[str, tuple[bool, str]] = field(default_factory=dict)  # cron job → (active, command)
 
 
 def cron_name(job: JobSpec) -> str | None:
@@ -224,23 +237,35 @@ def collect(
     now: datetime,
     since: float,
     statement_timeout: float,
+    *,
+    until: datetime | None = None,
+    history_only: bool = False,
+    runs_per_job: int = RUNS_PER_JOB,
 ) -> Collected:
-    """Read everything triage judges; `since` is the failure window in seconds (per job at least one interval)."""
+    """Read everything triage judges; `since` is the failure window in seconds (per job at least one interval).
+
+    This is the one history path: `logs`, `trigger --verify` and the lock judgement read a job's runs through
+    it too (`history_only` skips backlogs, locks and secrets), so every command links and judges alike.
+    `until` judges as of a past time: `now` should equal it, and rows after it are ignored.
+    """
     from cronctl.evaluate.health import history_window
 
     session = Session(conn, statement_timeout)
-    out = Collected(now=now, failure_since=now - timedelta(seconds=since))
+    out = Collected(now=now, failure_since=now - timedelta(seconds=since), until=until)
     for job in jobs:
         window = history_window(job, now, since)
         out.jobs[job.name] = JobData(job, window_start=now - timedelta(seconds=window))
     out.uses_pg_cron = any(cron_name(j) for j in jobs)
-    out.uses_pg_net = any(j.history.pg_net and cron_name(j) for j in jobs)
-    first = session.run(_catalog_statements(runbook, jobs))
+    out.uses_pg_net = any(cron_name(j) and (j.history.pg_net or j.scheduler == "pg_cron") for j in jobs)
+    first = session.run(_catalog_statements(runbook, jobs, out))
     _read_catalog(out, first)
-    second = session.run(_data_statements(out, runbook, jobs))
+    second = session.run(_data_statements(out, runbook, jobs, history_only, runs_per_job))
     _read_data(out, runbook, second)
+    # Which jobs call pg_net is known once cron.job's commands are read; the platform check follows that.
+    out.uses_pg_net = any(d.pg_net or d.spec.history.pg_net for d in out.jobs.values())
     _read_http(out, runbook, env, jobs)
-    _read_redis(out, runbook, env, jobs)
+    if not history_only and until is None:
+        _read_redis(out, runbook, env, jobs)
     out.round_trips = session.round_trips
     return out
 
@@ -249,7 +274,7 @@ def _run_logs_used(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[str]:
     return list(dict.fromkeys(j.history.run_log for j in jobs if j.history.run_log))
 
 
-def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statement]:
+def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec], out: Collected) -> list[Statement]:
     from cronctl.sources import platform, runlog
 
     # Every check is an index walk over few rows: starting parallel workers (the planner guesses a third of
@@ -262,6 +287,11 @@ def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[State
     for name in _run_logs_used(runbook, jobs):
         query, params = runlog.columns_query(runbook.run_logs[name])
         statements.append(Statement(f"runlog_columns:{name}", query, params, f"run_logs.{name}"))
+    if out.uses_pg_net:
+        from cronctl.sources import pgnet_tracking
+
+        query, params = pgnet_tracking.tracking_installed_query()
+        statements.append(Statement("tracking_installed", query, params, "pg_net request tracking"))
     return statements
 
 
@@ -279,6 +309,27 @@ def _read_catalog(out: Collected, answers: dict[str, Answer]) -> None:
     else:
         out.errors["scheduler"] = _message(scheduler)
     out.runlog_columns = {k: a for k, a in answers.items() if k.startswith("runlog_columns:")}
+    tracking = answers.get("tracking_installed")
+    if tracking is not None:
+        from cronctl.sources import pgnet_tracking
+
+        if tracking.ok:
+            state = pgnet_tracking.parse_tracking_installed(tracking.rows)
+            out.tracking = state.installed and state.readable
+            if state.installed and not state.readable:
+                out.tracking_note = f"request tracking is installed but not readable by role {out.facts.role}"
+            elif state.installed and not state.trigger_enabled:
+                out.tracking_note = (
+                    "request tracking is installed but its trigger does not fire (an extension upgrade may have "
+                    "recreated net.http_request_queue): run `cronctl pgcron track install` again"
+                )
+            elif not state.installed:
+                out.tracking_note = (
+                    "request tracking is not installed: `cronctl pgcron track install` links answers exactly"
+                )
+        else:
+            out.tracking = False
+            out.tracking_note = _message(tracking)
 
 
 def _message(answer: Answer) -> str:
@@ -289,26 +340,59 @@ def _cron_names(jobs: Sequence[JobSpec]) -> list[str]:
     return list(dict.fromkeys(n for n in (cron_name(j) for j in jobs) if n))
 
 
-def _data_statements(out: Collected, runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statement]:
-    from cronctl.sources import pgcron, pgnet, platform, runlog
+def net_readable(facts: Any) -> tuple[bool, str | None]:
+    """Can this role read pg_net's answers? (False, why) names the missing piece and the grant."""
+    if not facts.net_response_table and not facts.net_schema:
+        return False, "pg_net is not installed (no net._http_response)"
+    role = facts.role
+    if not getattr(facts, "net_usage", True):
+        return False, (
+            f"pg_net's answers are not visible to role {role}: needs GRANT USAGE ON SCHEMA net TO {role}; "
+            f"GRANT SELECT ON net._http_response, net.http_request_queue TO {role}"
+        )
+    if not facts.net_response_table:
+        return False, "pg_net is not installed (no net._http_response)"
+    if not getattr(facts, "net_response_readable", True):
+        return (
+            False,
+            f"net._http_response is not visible to role {role}: needs GRANT SELECT ON net._http_response TO {role}",
+        )
+    return True, None
+
+
+def _data_statements(
+    out: Collected, runbook: Runbook, jobs: Sequence[JobSpec], history_only: bool, runs_per_job: int
+) -> list[Statement]:
+    from cronctl.sources import pgcron, pgnet, pgnet_tracking, platform, runlog
 
     statements: list[Statement] = []
     facts = out.facts
     names = _cron_names(jobs)
+    readable, out.net_note = net_readable(facts) if out.uses_pg_net else (False, None)
     if names and facts.cron_schema:
         statements.append(Statement("cron_jobs", _load("triage_cron_jobs"), {}, "cron.job"))
-        query, params = pgcron.recent_runs_query(names, RUNS_PER_JOB)
+        query, params = pgcron.recent_runs_query(names, runs_per_job, with_net=readable, until=out.until)
         statements.append(Statement("cron_runs", query, params, "cron.job_run_details"))
-        query, params = platform.stuck_runs_query()
-        statements.append(Statement("stuck", query, params, "stuck pg_cron runs"))
-        query, params = pgcron.failure_groups_query(names, _failure_since(out))
+        if out.until is None:
+            query, params = platform.stuck_runs_query()
+            statements.append(Statement("stuck", query, params, "stuck pg_cron runs"))
+        query, params = pgcron.failure_groups_query(names, _failure_since(out), out.until)
         statements.append(Statement("failures:pg_cron", query, params, "pg_cron failures in the window"))
-    if out.uses_pg_net and facts.net_response_table:
+    if out.uses_pg_net and readable:
         lower = min((d.window_start for d in out.jobs.values() if d.window_start), default=out.now)
-        query, params = pgnet.responses_query(lower)
+        query, params = pgnet.responses_query(lower, until=out.until)
         statements.append(Statement("net_responses", query, params, "net._http_response"))
-        query, params = pgnet.failure_groups_query(_failure_since(out))
+        query, params = pgnet.failure_groups_query(_failure_since(out), out.until)
         statements.append(Statement("failures:pg_net", query, params, "pg_net failures in the window"))
+        if out.until is None and getattr(facts, "net_queue_readable", True):
+            # The queue is a present-tense fact: what waits now says nothing about a past `--at`.
+            query, params = pgnet_tracking.queue_query(QUEUE_LIMIT)
+            statements.append(Statement("net_queue", query, params, "net.http_request_queue"))
+        if out.tracking:
+            query, params = pgnet_tracking.tracking_query(
+                lower - timedelta(minutes=5), TRACKING_LIMIT, until=out.until
+            )
+            statements.append(Statement("net_tracking", query, params, "pg_net request tracking"))
     columns = out.runlog_columns
     for name in _run_logs_used(runbook, jobs):
         spec = runbook.run_logs[name]
@@ -330,7 +414,10 @@ def _data_statements(out: Collected, runbook: Runbook, jobs: Sequence[JobSpec]) 
         statements.append(
             Statement(f"failures:run_log:{name}", query, params, f"run_logs.{name} failures in the window")
         )
-    statements.extend(_lock_statements(runbook, jobs))
+    if history_only:
+        return statements
+    if out.until is None:  # locks are a present-tense fact: a postmortem `--at` does not judge them
+        statements.extend(_lock_statements(runbook, jobs))
     if runbook.secrets_table is not None:
         statements.append(_secrets_statement(runbook))
     for backlog in _backlogs_for(runbook, jobs):
@@ -398,6 +485,13 @@ def _note_all(out: Collected, pred: Any, note: SourceNote) -> None:
             data.notes.append(SourceNote(note.name, note.state, note.message))
 
 
+def is_pg_net_job(spec: JobSpec | None, command: str) -> bool:
+    """A job whose outcome is a pg_net answer: its runbook says so, or its command calls net.http_*."""
+    from cronctl.evaluate import pgnet_link
+
+    return pgnet_link.uses_pg_net(command) or bool(spec is not None and spec.history.pg_net)
+
+
 def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
     from cronctl.sources import pgcron, platform
 
@@ -410,6 +504,10 @@ def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
             uses,
             SourceNote("pg_cron", "not_installed", "pg_cron is not installed in this database (no cron schema)"),
         )
+        readable, why = net_readable(out.facts)
+        if not readable:
+            state = "not_installed" if "not installed" in (why or "") else "error"
+            _note_all(out, lambda job: bool(job.history.pg_net), SourceNote("pg_net", state, why))
         return
     jobs_answer = answers["cron_jobs"]
     runs_answer = answers["cron_runs"]
@@ -418,52 +516,104 @@ def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
         _note_all(out, uses, SourceNote("pg_cron", "timeout" if bad.timed_out else "error", _message(bad)))
         return
     visible: dict[str, tuple[bool, str]] = {}
-    for _jobid, jobname, _schedule, command, active, _user in jobs_answer.rows:
-        visible[str(jobname or _jobid)] = (bool(active), command or "")
-        visible[str(_jobid)] = (bool(active), command or "")
-    runs = pgcron.parse_runs(runs_answer.rows)
-    # A walk for failed runs only would cover far more rows for a rarely failing job; the newest runs suffice.
-    failed: dict[str, list[Run]] = {}
-    stuck_answer = answers["stuck"]
-    stuck = {r.run_id for r in platform.parse_stuck_runs(stuck_answer.rows)} if stuck_answer.ok else set()
-    combined: dict[str, list[Run]] = {}
-    for key in set(runs) | set(failed):
-        by_id = {r.run_id: r for r in [*failed.get(key, []), *runs.get(key, [])]}
-        combined[key] = sorted(by_id.values(), key=lambda r: int(r.run_id or 0), reverse=True)
-    net_runs = _link_pg_net(out, answers, combined, visible)
+    for jobid, jobname, _schedule, command, active, _user in jobs_answer.rows:
+        visible[str(jobname or jobid)] = (bool(active), command or "")
+        visible[str(jobid)] = (bool(active), command or "")
+    out.cron_jobs = visible
+    runs = {k: _until(v, out.until) for k, v in pgcron.parse_runs(runs_answer.rows).items()}
+    stuck_answer = answers.get("stuck")
+    stuck = (
+        {r.run_id for r in platform.parse_stuck_runs(stuck_answer.rows)}
+        if stuck_answer is not None and stuck_answer.ok
+        else set()
+    )
+    specs = {cron_name(d.spec): d.spec for d in out.jobs.values() if cron_name(d.spec)}
+    net_crons = [n for n, (_a, command) in visible.items() if n in runs and is_pg_net_job(specs.get(n), command)]
+    for name, spec in specs.items():
+        if name and name in visible and name not in net_crons and is_pg_net_job(spec, visible[name][1]):
+            net_crons.append(name)
+    attribution = _attribute(out, answers, {n: runs.get(n, []) for n in net_crons}, visible, specs)
     role = out.facts.role
     for data in out.jobs.values():
-        cron = cron_name(data.spec)
-        if cron is None:
+        name = cron_name(data.spec)
+        if name is None:
             continue
-        name = cron
         if name not in visible:
             hidden = f"no job named '{name}' in cron.job visible to role {role}" + (
-                "" if out.facts.superuser else " (pg_cron shows a non-superuser only its own jobs: row-level security)"
+                "" if _sees_all(out.facts) else " (pg_cron shows a non-superuser only its own jobs: row-level security)"
             )
-            data.notes.append(SourceNote("pg_cron", "error", hidden))
+            state = "error" if _sees_all(out.facts) else "hidden"
+            data.notes.append(SourceNote("pg_cron", state, hidden, hidden=state == "hidden"))
             continue
         data.active = visible[name][0]
         data.notes.append(SourceNote("pg_cron", "ok"))
-        data.stuck = {r.run_id for r in combined.get(name, []) if r.run_id in stuck and r.run_id}
-        data.runs.extend(_relabel(combined.get(name, []), data.spec.name))
-        if data.spec.history.pg_net:
-            if not out.facts.net_response_table:
-                data.notes.append(
-                    SourceNote("pg_net", "not_installed", "pg_net is not installed (no net._http_response)")
-                )
-            elif net_runs is None:
-                data.notes.append(SourceNote("pg_net", "error", out.errors.get("pg_net", "not read")))
-            else:
-                data.notes.append(SourceNote("pg_net", "ok"))
-                data.runs.extend(_relabel(net_runs.get(name, []), data.spec.name))
+        own = runs.get(name, [])
+        data.stuck = {r.run_id for r in own if r.run_id in stuck and r.run_id}
+        data.runs.extend(_relabel(own, data.spec.name))
+        if not is_pg_net_job(data.spec, visible[name][1]):
+            continue
+        data.pg_net = True
+        if attribution is None:
+            why = out.net_note or out.errors.get("pg_net", "pg_net's answers could not be read")
+            state = "not_installed" if "not installed" in why else "error"
+            data.notes.append(SourceNote("pg_net", state, why))
+            data.runs.extend(_unseen_answers(own, data.spec.name, why))
+        else:
+            data.notes.append(SourceNote("pg_net", "ok"))
+            data.runs.extend(attribution_runs(attribution, name, data.spec.name))
 
 
-def _link_pg_net(
-    out: Collected, answers: dict[str, Answer], runs: dict[str, list[Run]], visible: dict[str, tuple[bool, str]]
-) -> dict[str, list[Run]] | None:
-    from cronctl.evaluate import pgnet_link
-    from cronctl.sources import pgnet
+def attribution_runs(attribution: Attribution, cron: str, job: str) -> list[Run]:
+    from cronctl.evaluate.attribution import as_runs
+
+    return as_runs(attribution.for_job(cron), job)
+
+
+def _sees_all(facts: Any) -> bool:
+    return bool(facts.superuser or getattr(facts, "bypassrls", False))
+
+
+def _until(runs: list[Run], until: datetime | None) -> list[Run]:
+    if until is None:
+        return runs
+    return [r for r in runs if r.sort_time is None or _aware(r.sort_time) <= until]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _unseen_answers(runs: Sequence[Run], job: str, why: str) -> list[Run]:
+    """pg_cron's `succeeded` for a pg_net job only says the request was queued: without its answer the run's
+    outcome is not known."""
+    from dataclasses import replace
+
+    return [
+        replace(
+            r,
+            job=job,
+            source="pg_net",
+            status="unverified",
+            finished_at=None,
+            message=why,
+            raw_status="unverified",
+            detail={"attribution": "none", "pg_cron_runid": r.run_id, "how": why, "candidates": []},
+        )
+        for r in runs
+        if r.status == "succeeded"
+    ]
+
+
+def _attribute(
+    out: Collected,
+    answers: dict[str, Answer],
+    runs: dict[str, list[Run]],
+    visible: dict[str, tuple[bool, str]],
+    specs: dict[str | None, JobSpec],
+) -> Attribution | None:
+    from cronctl.evaluate import attribution, pgnet_link
+    from cronctl.evaluate.triage import net_judge
+    from cronctl.sources import pgnet, pgnet_tracking
 
     answer = answers.get("net_responses")
     if answer is None:
@@ -471,51 +621,45 @@ def _link_pg_net(
     if not answer.ok:
         out.errors["pg_net"] = _message(answer)
         return None
-    responses = pgnet.parse_responses(answer.rows)
-    net_jobs = {name for name, (_a, command) in visible.items() if pgnet_link.uses_pg_net(command) and name in runs}
-    for data in out.jobs.values():
-        name = cron_name(data.spec)
-        if name and data.spec.history.pg_net and name in runs:
-            net_jobs.add(name)
-    timeouts = {n: pgnet_link.net_timeout(visible.get(n, (True, ""))[1]) for n in net_jobs}
-    linked = pgnet_link.link({n: runs[n] for n in net_jobs}, responses, timeouts, PG_NET_SLACK)
-    functions = {n: pgnet_link.target_function(visible.get(n, (True, ""))[1]) for n in net_jobs}
-    by_cron = {cron_name(d.spec): d.spec for d in out.jobs.values() if cron_name(d.spec)}
-    judged = {n: _judged(pgnet_link.response_runs(linked, n, functions), by_cron.get(n), responses) for n in net_jobs}
-    _read_net_failure_counts(out, answers, linked, judged)
-    if "pg_net" in out.aggregated:
-        return judged
-    for item in linked.unlinked:
-        if item.response.outcome == "failed":
-            out.unlinked_failures.append(
-                Run(
-                    job="(unlinked pg_net)",
-                    source="pg_net",
-                    status="failed",
-                    finished_at=item.response.created,
-                    run_id=str(item.response.id),
-                    message=item.response.message,
-                    http_status=item.response.status_code,
-                )
-            )
-    return judged
+    responses = [r for r in pgnet.parse_responses(answer.rows) if out.until is None or _aware(r.created) <= out.until]
+    queue_answer = answers.get("net_queue")
+    if queue_answer is not None and queue_answer.ok:
+        out.queue = pgnet_tracking.parse_queue(queue_answer.rows)
+        out.queue_read = True
+    elif queue_answer is not None:
+        out.errors["pg_net queue"] = _message(queue_answer)
+    tracked = None
+    tracking_answer = answers.get("net_tracking")
+    if tracking_answer is not None and tracking_answer.ok:
+        tracked = [
+            t
+            for t in pgnet_tracking.parse_tracking(tracking_answer.rows)
+            if out.until is None or _aware(t.queued_at) <= out.until
+        ]
+    elif tracking_answer is not None:
+        out.tracking_note = _message(tracking_answer)
+    commands = {n: visible.get(n, (True, ""))[1] for n in runs}
+    timeouts = {n: pgnet_link.net_timeout(c) for n, c in commands.items()}
+    urls = {n: pgnet_link.target_url(c) for n, c in commands.items()}
+    rules = {n: spec.success for n, spec in specs.items() if n is not None}
+    linked = attribution.attribute(
+        runs,
+        responses,
+        timeouts,
+        out.now,
+        net_judge(rules, pgnet.CONTENT_LIMIT),
+        tracked=tracked,
+        queued=out.queue,
+        urls=urls,
+    )
+    out.attribution = linked
+    _read_net_failure_counts(out, answers, linked)
+    return linked
 
 
-def _judged(runs: list[Run], spec: JobSpec | None, responses: Sequence[Any]) -> list[Run]:
-    """Responses judged by the job's success rule (a 2xx saying `skipped`, or breaking `require`)."""
-    from cronctl.evaluate.triage import judge_net_run
-    from cronctl.sources.pgnet import CONTENT_LIMIT
-
-    if spec is None:
-        return runs
-    by_id = {r.id: r for r in responses}
-    return [judge_net_run(spec.success, run, by_id.get(int(run.run_id or 0)), CONTENT_LIMIT) for run in runs]
-
-
-def _read_net_failure_counts(
-    out: Collected, answers: dict[str, Answer], linked: Any, judged: dict[str, list[Run]]
-) -> None:
-    """The window's failed responses; each group names the jobs its recent responses are linked to."""
+def _read_net_failure_counts(out: Collected, answers: dict[str, Answer], linked: Attribution) -> None:
+    """The window's failed responses; each group names the jobs that own them (exact or inferred links) and,
+    apart, the jobs that could own the answers no run could be given."""
     from dataclasses import replace
 
     from cronctl.sources import pgnet
@@ -526,16 +670,34 @@ def _read_net_failure_counts(
     if not answer.ok:
         out.errors["failures:pg_net"] = _message(answer)
         return
+    owners = linked.owners()
+    unplaced = linked.unplaced()
     jobs_by_key: dict[pgnet.FailureKey, list[str]] = {}
-    for item in linked.links:
-        if item.job is not None and item.response.outcome == "failed":
-            names = jobs_by_key.setdefault(pgnet.failure_key(item.response), [])
-            spec_name = _job_for_cron(out, item.job)
-            if spec_name not in names:
-                names.append(spec_name)
+    candidates_by_key: dict[pgnet.FailureKey, list[str]] = {}
+    responses = {a.response.id: a.response for a in linked.answers.values() if a.response is not None}
+    for a in linked.answers.values():
+        for r in a.possible:
+            responses[r.id] = r
+    for r in linked.unlinked:
+        responses[r.id] = r
+    for rid, response in responses.items():
+        if response.outcome != "failed":
+            continue
+        key = pgnet.failure_key(response)
+        if rid in owners:
+            names = jobs_by_key.setdefault(key, [])
+            name = _job_for_cron(out, owners[rid])
+            if name not in names:
+                names.append(name)
+        for cron in unplaced.get(rid, ()):
+            names = candidates_by_key.setdefault(key, [])
+            name = _job_for_cron(out, cron)
+            if name not in names:
+                names.append(name)
     for key, count in pgnet.parse_failure_groups(answer.rows):
-        jobs = tuple(jobs_by_key.get(key, [])) or ("(unlinked pg_net)",)
-        out.failure_counts.append(replace(count, jobs=jobs))
+        out.failure_counts.append(
+            replace(count, jobs=tuple(jobs_by_key.get(key, [])), candidates=tuple(candidates_by_key.get(key, [])))
+        )
     out.aggregated.add("pg_net")
 
 

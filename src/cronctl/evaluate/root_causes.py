@@ -1,0 +1,203 @@
+"""Platform root causes: one finding per cause, ranked, naming the jobs it explains. Pure.
+
+A dead scheduler is one finding, not N missed jobs; a missing grant is one finding, not N unknown jobs. The
+runbook's own failure modes still match their symptoms, but a mode whose stated cause the evidence contradicts
+("the job is inactive" while cron.job says active) is marked ruled out instead of being offered as the cause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from cronctl.evaluate.findings import Finding
+from cronctl.evaluate.health import JobHealth
+
+ROOT_CAUSES = ("scheduler_down", "pg_cron_missing", "pg_net_missing", "pg_net_worker_down", "history_hidden")
+_EXPLAINABLE = ("missed", "never_run", "unknown", "unverified")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Platform facts the sources saw, reduced to what root causes are judged from."""
+
+    database: str
+    role: str
+    past: bool = False  # judging as of a past time: present-tense facts (scheduler, queue) do not apply
+    pg_cron_jobs: tuple[str, ...] = ()  # runbook jobs pg_cron starts
+    pg_net_jobs: tuple[str, ...] = ()  # runbook jobs whose outcome is a pg_net answer
+    cron_installed: bool = True
+    scheduler_alive: bool | None = None  # None: not read, or not visible to this role
+    net_installed: bool = True
+    net_hidden: str | None = None  # pg_net installed but its answers not visible to this role: why
+    queue_waiting: int | None = None  # rows waiting in net.http_request_queue (None: not read)
+    stalled: Mapping[str, int] = field(default_factory=dict)  # job → requests queued past timeout + stall
+    hidden: Mapping[str, str] = field(default_factory=dict)  # job → why its history is hidden from this role
+    active: Mapping[str, bool | None] = field(default_factory=dict)  # job → cron.job.active
+    scheduled: frozenset[str] = frozenset()  # runbook jobs visible in cron.job
+
+
+def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
+    """Root causes, most severe first."""
+    states = {h.name: h.state for h in health}
+    out: list[Finding] = []
+
+    def explained(jobs: Sequence[str], wanted: Sequence[str] = _EXPLAINABLE) -> tuple[str, ...]:
+        return tuple(j for j in jobs if states.get(j) in wanted)
+
+    if evidence.pg_cron_jobs and not evidence.cron_installed:
+        jobs = tuple(evidence.pg_cron_jobs)
+        out.append(
+            _cause(
+                "pg_cron_missing", "crit", jobs,
+                symptom="pg_cron is not installed in this database",
+                cause=f"database {evidence.database} has no cron schema: nothing schedules these jobs here",
+                action="connect to the database pg_cron runs in (cron.database_name), or CREATE EXTENSION pg_cron",
+                evidence="no schema cron",
+            )
+        )  # fmt: skip
+    elif evidence.pg_cron_jobs and evidence.scheduler_alive is False and not evidence.past:
+        jobs = explained(evidence.pg_cron_jobs, ("missed", "never_run", "stuck", "running", "overrunning"))
+        out.append(
+            _cause(
+                "scheduler_down", "crit", jobs or tuple(evidence.pg_cron_jobs),
+                symptom="the pg_cron scheduler is not running: no job is being started",
+                cause="no backend with application_name 'pg_cron scheduler' in pg_stat_activity",
+                action=(
+                    "check the server log for pg_cron errors; pg_cron needs shared_preload_libraries = 'pg_cron' "
+                    "and cron.database_name set to this database; restart PostgreSQL (Supabase: restart the "
+                    "project) to start the scheduler again"
+                ),
+                evidence=f"{len(jobs)} job(s) missed or not started" if jobs else "no scheduler backend",
+            )
+        )  # fmt: skip
+    if evidence.pg_net_jobs and not evidence.net_installed:
+        jobs = tuple(evidence.pg_net_jobs)
+        out.append(
+            _cause(
+                "pg_net_missing", "crit", jobs,
+                symptom="pg_net is not installed: pg_net jobs cannot queue their requests",
+                cause=f"database {evidence.database} has no net schema: the commands fail with "
+                'schema "net" does not exist',
+                action="CREATE EXTENSION pg_net (Supabase: Database → Extensions → pg_net)",
+                evidence="no schema net",
+            )
+        )  # fmt: skip
+    elif evidence.pg_net_jobs and evidence.net_hidden:
+        jobs = tuple(evidence.pg_net_jobs)
+        out.append(
+            _cause(
+                "history_hidden", "warn", explained(jobs) or jobs,
+                symptom="pg_net's answers are not visible to this role: pg_net jobs cannot be judged",
+                cause=evidence.net_hidden,
+                action=_grant_action(evidence.net_hidden),
+                evidence=f"role {evidence.role}",
+            )
+        )  # fmt: skip
+    stalled = {j: n for j, n in evidence.stalled.items() if n}
+    if stalled and not evidence.past:
+        waiting = f"{evidence.queue_waiting} request(s) waiting" if evidence.queue_waiting else "requests waiting"
+        out.append(
+            _cause(
+                "pg_net_worker_down", "crit", tuple(sorted(stalled)),
+                symptom="pg_net's worker is not sending requests: they stay in net.http_request_queue",
+                cause=f"{waiting}; {sum(stalled.values())} past their timeout",
+                action=(
+                    "check the server log for pg_net worker errors; SELECT net.worker_restart() (pg_net 0.8+) or "
+                    "restart PostgreSQL; check pg_net.batch_size and that pg_net is in shared_preload_libraries"
+                ),
+                evidence=", ".join(f"{j}: {n} stalled" for j, n in sorted(stalled.items())),
+            )
+        )  # fmt: skip
+    hidden = {j: why for j, why in evidence.hidden.items() if states.get(j) in ("unknown", "never_run", "unverified")}
+    if hidden:
+        first = next(iter(hidden.values()))
+        out.append(
+            _cause(
+                "history_hidden", "warn", tuple(sorted(hidden)),
+                symptom="job history is hidden from this role",
+                cause=first,
+                action=_grant_action(first),
+                evidence=f"role {evidence.role}; {len(hidden)} job(s) cannot be judged",
+            )
+        )  # fmt: skip
+    order = {"crit": 0, "warn": 1, "info": 2}
+    return sorted(out, key=lambda f: order.get(f.severity, 3))
+
+
+def _cause(
+    cause_id: str, severity: str, jobs: tuple[str, ...], *, symptom: str, cause: str, action: str, evidence: str
+) -> Finding:
+    return Finding(
+        severity=severity,
+        job=None,
+        symptom=symptom,
+        cause=cause,
+        action=action,
+        evidence=evidence,
+        kind="root_cause",
+        id=cause_id,
+        jobs=jobs,
+    )
+
+
+def _grant_action(why: str) -> str:
+    grant = re.search(r"(GRANT .*)", why)
+    if grant:
+        return f"run as the owner: {grant.group(1)} (or triage with a role that has it)"
+    return "triage with a role that sees every row (superuser or BYPASSRLS), or grant this role what it lacks"
+
+
+# --- runbook modes contradicted by evidence ------------------------------------------------------------------
+
+_ASSUMPTIONS = (
+    ("scheduler_down", re.compile(r"pg_cron (is )?not running|scheduler (stopped|is not running|is down)", re.I)),
+    ("job_unscheduled", re.compile(r"not scheduled|no (such )?job in cron\.job|never scheduled", re.I)),
+    ("job_inactive", re.compile(r"\binactive\b|disabled in cron\.job|active\s*=\s*false", re.I)),
+    ("pg_net_missing", re.compile(r"pg_net\b.{0,20}\b(not installed|not enabled|missing)", re.I)),
+)
+_ALTERNATIVES = re.compile(r"\s+or\s+|\s*/\s*|;\s*|,\s*", re.I)
+
+
+def assumptions(cause: str) -> list[str] | None:
+    """The platform facts a mode's cause states, one per alternative; None when some alternative is not a
+    platform fact cronctl can check (then the mode can never be ruled out)."""
+    found: list[str] = []
+    for part in (p for p in _ALTERNATIVES.split(cause) if p.strip()):
+        hits = [name for name, pattern in _ASSUMPTIONS if pattern.search(part)]
+        if not hits:
+            return None
+        found.extend(hits)
+    return found or None
+
+
+def rule_out(found: Sequence[Finding], evidence: Evidence) -> list[Finding]:
+    """Mark runbook findings whose every stated cause is contradicted by what the sources saw."""
+    out: list[Finding] = []
+    for finding in found:
+        stated = assumptions(finding.cause) if finding.kind == "runbook" else None
+        if not stated:
+            out.append(finding)
+            continue
+        against = [_contradiction(name, finding.job, evidence) for name in stated]
+        if all(against):
+            out.append(replace(finding, ruled_out="; ".join(dict.fromkeys(a for a in against if a))))
+        else:
+            out.append(finding)
+    live = [f for f in out if f.ruled_out is None]
+    return live + [f for f in out if f.ruled_out is not None]
+
+
+def _contradiction(assumption: str, job: str | None, evidence: Evidence) -> str | None:
+    jobs = [job] if job else list(evidence.pg_cron_jobs)
+    if assumption == "scheduler_down":
+        return "the pg_cron scheduler is running" if evidence.scheduler_alive and not evidence.past else None
+    if assumption == "job_inactive":
+        seen = [evidence.active.get(j) for j in jobs]
+        return "cron.job says active = true" if seen and all(a is True for a in seen) else None
+    if assumption == "job_unscheduled":
+        return "the job is in cron.job" if jobs and all(j in evidence.scheduled for j in jobs) else None
+    if assumption == "pg_net_missing":
+        return "pg_net is installed" if evidence.net_installed else None
+    return None
