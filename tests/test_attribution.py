@@ -131,20 +131,34 @@ def test_runs_strictly_ordered_in_time_take_ids_in_order() -> None:
     assert result.answers[("a", "1")].status == "failed" and result.answers[("b", "2")].status == "succeeded"
 
 
-def test_a_closed_window_with_one_answer_owns_it_even_when_shared() -> None:
-    """A job with a long timeout co-fires with a short one: the short one's closed window holds one answer."""
+def test_each_run_takes_the_first_batch_after_it_was_queued() -> None:
+    """pg_net stamps every answer of a batch with the batch start: a run queued while a batch was starting goes
+    into the next batch. Here `early` ended before batch 1 started, `late` after it: one answer each."""
+    start = T0
+    runs = {
+        "early": [Run("early", "pg_cron", "succeeded", start, start + timedelta(milliseconds=10), "1")],
+        "late": [Run("late", "pg_cron", "succeeded", start + timedelta(milliseconds=40),
+                     start + timedelta(milliseconds=60), "2")],
+    }  # fmt: skip
+    answers = [
+        NetResponse(20, start + timedelta(milliseconds=50), 401),
+        NetResponse(21, start + timedelta(milliseconds=900), 200),
+    ]
+    result = attribute(runs, answers, {"early": 5.0, "late": 60.0}, NOW, JUDGE)
+    assert result.answers[("early", "1")].status == "failed"
+    assert result.answers[("late", "2")].status == "succeeded"
+
+
+def test_cofiring_runs_share_one_batch_and_stay_ambiguous_when_answers_differ() -> None:
     start = T0
     runs = {
         "short": [Run("short", "pg_cron", "succeeded", start, start + timedelta(milliseconds=10), "1")],
-        "long": [Run("long", "pg_cron", "succeeded", start, start + timedelta(milliseconds=10), "2")],
+        "long": [Run("long", "pg_cron", "succeeded", start, start + timedelta(milliseconds=12), "2")],
     }
-    answers = [
-        NetResponse(20, start + timedelta(seconds=0.3), 401),
-        NetResponse(21, start + timedelta(seconds=40), 200),
-    ]
+    batch = start + timedelta(milliseconds=300)
+    answers = [NetResponse(20, batch, 401), NetResponse(21, batch, 200)]
     result = attribute(runs, answers, {"short": 5.0, "long": 60.0}, NOW, JUDGE)
-    assert result.answers[("short", "1")].status == "failed"
-    assert result.answers[("long", "2")].status == "succeeded"
+    assert {a.status for a in result.answers.values()} == {"unverified"}
 
 
 def test_fewer_answers_than_runs_in_a_shared_window_stays_ambiguous() -> None:

@@ -34,7 +34,7 @@ from cronctl.records import QueuedRequest, Run, TrackedRequest
 
 ATTRIBUTIONS = ("exact", "inferred", "ambiguous", "none")
 SLACK = 2.0  # seconds an answer's batch may start after the request's own timeout
-EARLY = 0.5  # seconds a batch may appear to start before the run (clock granularity between backends)
+EARLY = 0.01  # seconds a batch may appear to start before the run (timestamp granularity)
 PID_SLACK = timedelta(seconds=1)
 WORKER_STALL = 60.0  # seconds past its timeout a request may wait in the queue before the worker is suspect
 PG_NET_TTL = timedelta(hours=6)  # pg_net.ttl default: older answers are deleted
@@ -99,6 +99,17 @@ def _base_url(url: str | None) -> str | None:
     return url.split("?", 1)[0].rstrip("/") if url else None
 
 
+def _calls(target: str | None, queued_url: str | None) -> bool:
+    """Does a job whose command targets `target` (a literal URL, or only its path when the host comes from an
+    expression such as get_secret('supabase_url')) queue requests to `queued_url`?"""
+    base, queued = _base_url(target), _base_url(queued_url)
+    if not base or not queued:
+        return False
+    if base.startswith(("http://", "https://")):
+        return base == queued
+    return queued.endswith(base)
+
+
 def timeout_of(response: NetResponse) -> int | None:
     """The request's own timeout in ms, read from pg_net's timeout text."""
     match = _TIMEOUT_TEXT.search(response.error_msg or "")
@@ -116,9 +127,13 @@ def attribute(
     queued: Sequence[QueuedRequest] = (),
     urls: Mapping[str, str | None] | None = None,
     ttl: timedelta = PG_NET_TTL,
+    horizon: datetime | None = None,
 ) -> Attribution:
     """One `RunAnswer` per succeeded pg_cron run in `runs_by_cron` (runs in other states queued nothing or
-    are still running: their own status stands). `tracked` is None when tracking is not installed."""
+    are still running: their own status stands). `tracked` is None when tracking is not installed.
+
+    `horizon`: before it, some co-firing job's runs were not read (the walk stops at a number of runs), so an
+    answer there could belong to a run that is not here: runs before it are not linked by inference."""
     now = _aware(now)
     result = Attribution(tracking=tracked is not None)
     candidates = [
@@ -129,17 +144,28 @@ def attribute(
     ]
     open_runs: dict[tuple[str, str], Run] = {(cron, str(run.run_id)): run for cron, run in candidates}
     by_id = {r.id: r for r in responses}
+    unread: dict[tuple[str, str], Run] = {}
     open_responses: dict[int, NetResponse] = dict(by_id)
     pending_ids = {q.request_id: q for q in queued}
 
     if tracked is not None:
         _exact(
             result, tracked, open_runs, open_responses, pending_ids, judge, now,
-            lambda cron, run: _no_answer(cron, run, timeouts, now, ttl, False),
+            lambda cron, run: _no_answer(cron, run, timeouts, now, ttl, False), timeouts,
         )  # fmt: skip
 
+    if horizon is not None:
+        edge = _aware(horizon)
+        unread = {k: r for k, r in open_runs.items() if _start(r) < edge}
+        for k in unread:
+            del open_runs[k]
+        for old_id in [i for i, r in open_responses.items() if _aware(r.created) < edge]:
+            result.unlinked.append(open_responses.pop(old_id))
     _queued_by_url(result, open_runs, pending_ids, urls or {}, timeouts, now)
     _infer(result, open_runs, open_responses, timeouts, judge, now)
+    for (cron, rid), run in unread.items():
+        why = "older than the runs read for its co-firing jobs: its answer cannot be told apart"
+        result.answers[(cron, rid)] = RunAnswer(cron, run, "none", "unverified", why, how="outside the linked range")
     for (cron, rid), run in open_runs.items():
         result.answers[(cron, rid)] = _no_answer(cron, run, timeouts, now, ttl, bool(pending_ids))
     result.unlinked = sorted([*result.unlinked, *open_responses.values()], key=lambda r: r.id)
@@ -160,6 +186,7 @@ def _exact(
     judge: Judge,
     now: datetime,
     no_answer: Callable[[str, Run], RunAnswer],
+    timeouts: Mapping[str, float],
 ) -> None:
     by_pid: dict[int, list[tuple[str, str, Run]]] = {}
     for (cron, rid), run in open_runs.items():
@@ -181,9 +208,13 @@ def _exact(
         if response is not None:
             result.answers[(cron, rid)] = _judged(cron, run, response, judge, "exact", how)
         elif request.request_id in pending:
-            result.answers[(cron, rid)] = RunAnswer(
-                cron, run, "exact", "pending", f"request {request.request_id} still queued", how=how
-            )
+            waited = (now - _aware(request.queued_at)).total_seconds()
+            limit = timeouts.get(cron, DEFAULT_NET_TIMEOUT_MS / 1000) + WORKER_STALL
+            if waited > limit:
+                status, message = "unverified", f"request {request.request_id} still queued after {int(waited)}s"
+            else:
+                status, message = "pending", f"request {request.request_id} still queued"
+            result.answers[(cron, rid)] = RunAnswer(cron, run, "exact", status, message, how=how)
         else:
             # Its answer is gone (pg_net.ttl) or outside the read window: no other answer may be given to it.
             from dataclasses import replace
@@ -211,13 +242,8 @@ def _queued_by_url(
 ) -> None:
     """A request still in the queue carries its URL: when one job calls that URL, its newest open run is the
     one waiting (a job runs one at a time, so older runs were picked up before it)."""
-    by_url: dict[str, list[str]] = {}
-    for cron, url in urls.items():
-        base = _base_url(url)
-        if base:
-            by_url.setdefault(base, []).append(cron)
     for request in sorted(pending.values(), key=lambda q: q.request_id, reverse=True):
-        jobs = by_url.get(_base_url(request.url) or "", [])
+        jobs = [cron for cron, url in urls.items() if _calls(url, request.url)]
         if len(jobs) != 1:
             continue
         cron = jobs[0]
@@ -236,17 +262,30 @@ def _queued_by_url(
         del open_runs[(cron, rid)]
 
 
-def _window(run: Run, timeout: float) -> tuple[datetime, datetime]:
+def _window(run: Run, timeout: float, batches: Sequence[datetime]) -> tuple[datetime, datetime]:
+    """When the answer's batch can have started. The request is queued between the run's start and end, and
+    pg_net's worker takes every waiting request into its next batch, stamping them all with the batch start:
+    so the answer carries the first batch start at or after the run's end, unless that batch started before
+    the request was committed (then it is the next one). Bounded by the request's own timeout when no batch
+    follows (the answer is not in yet, or the worker is busy with a slow batch)."""
     start = _start(run)
-    return start - timedelta(seconds=EARLY), start + timedelta(seconds=timeout + SLACK)
+    lo = start - timedelta(seconds=EARLY)
+    wide = start + timedelta(seconds=timeout + SLACK)
+    end = _aware(run.finished_at) if run.finished_at is not None else start
+    i = bisect_left(batches, end)
+    hi = batches[i] if i < len(batches) and batches[i] <= wide else wide
+    return lo, hi
 
 
 def _components(
-    open_runs: Mapping[tuple[str, str], Run], open_responses: Mapping[int, NetResponse], timeouts: Mapping[str, float]
+    open_runs: Mapping[tuple[str, str], Run],
+    open_responses: Mapping[int, NetResponse],
+    timeouts: Mapping[str, float],
+    batches: Sequence[datetime],
 ) -> list[tuple[list[tuple[str, str]], list[int]]]:
     """Runs and answers that share possibilities: connected through "this answer falls in that run's window"."""
     keys = list(open_runs)
-    windows = {k: _window(open_runs[k], timeouts.get(k[0], DEFAULT_NET_TIMEOUT_MS / 1000)) for k in keys}
+    windows = {k: _window(open_runs[k], timeouts.get(k[0], DEFAULT_NET_TIMEOUT_MS / 1000), batches) for k in keys}
     parent: dict[object, object] = {}
 
     def find(x: object) -> object:
@@ -288,10 +327,11 @@ def _infer(
     judge: Judge,
     now: datetime,
 ) -> None:
-    for run_keys, response_ids in _components(open_runs, open_responses, timeouts):
+    batches = sorted({_aware(r.created) for r in open_responses.values()})
+    for run_keys, response_ids in _components(open_runs, open_responses, timeouts, batches):
         runs = {k: open_runs[k] for k in run_keys}
         answers = {i: open_responses[i] for i in response_ids}
-        _settle(result, runs, answers, timeouts, judge, now)
+        _settle(result, runs, answers, timeouts, judge, now, batches)
         for k in run_keys:
             if k in result.answers:
                 open_runs.pop(k, None)
@@ -314,11 +354,12 @@ def _settle(
     timeouts: Mapping[str, float],
     judge: Judge,
     now: datetime,
+    batches: Sequence[datetime],
 ) -> None:
     """Apply the sure rules until none applies; what is settled leaves `runs` and `answers`."""
 
     def window(key: tuple[str, str]) -> tuple[datetime, datetime]:
-        return _window(runs[key], timeouts.get(key[0], DEFAULT_NET_TIMEOUT_MS / 1000))
+        return _window(runs[key], timeouts.get(key[0], DEFAULT_NET_TIMEOUT_MS / 1000), batches)
 
     def take(key: tuple[str, str], response: NetResponse, how: str) -> None:
         result.answers[key] = _judged(key[0], runs.pop(key), response, judge, "inferred", how)
@@ -343,6 +384,18 @@ def _settle(
                 take(key, inside[0], "the only answer in its closed window")
                 progress = True
                 break
+        if progress:
+            continue
+        # As many answers as runs and every window closed: each run has its answer here and no answer is
+        # foreign (a webhook's, a manual call's), so an answer that only one run's window holds is that run's.
+        if len(answers) == len(runs) and all(window(k)[1] < now for k in runs):
+            for response in sorted(answers.values(), key=lambda r: r.id):
+                created = _aware(response.created)
+                owners = [k for k in runs if window(k)[0] <= created <= window(k)[1]]
+                if len(owners) == 1:
+                    take(owners[0], response, "the only run whose window holds this answer")
+                    progress = True
+                    break
         if progress:
             continue
         for response in sorted(answers.values(), key=lambda r: r.id):
@@ -427,6 +480,9 @@ def _no_answer(
         )  # fmt: skip
     if queue_busy and age <= timeout + WORKER_STALL:
         return RunAnswer(cron, run, "none", "pending", "request may still be queued", how="queue not drained")
+    if queue_busy:
+        why = f"no answer after {int(age)}s while requests are still waiting in pg_net's queue"
+        return RunAnswer(cron, run, "none", "unverified", why, how="stalled")
     why = "no answer recorded (still queued, or lost: a restart empties pg_net's unlogged tables)"
     return RunAnswer(cron, run, "none", "unverified", why, how="no answer found")
 

@@ -329,6 +329,9 @@ def _state(
         due_note = _due_within_grace(schedule, on_time, now, grace)
     if last is None:
         return "unverified", "its runs have started but none has a known outcome yet" + due_note, 0
+    behind = _live_behind_refusals(job, seen, facts, now)
+    if behind is not None:
+        return behind
     if failures >= failing_after:
         group = last.message or last.raw_status or "failed"
         return "failing", f"last {failures} run(s) failed: {_one_line(group)}", 0
@@ -344,11 +347,43 @@ def _state(
     if last.status == "partial":
         why = f": {_one_line(last.message)}" if last.message else ""
         return "degraded", f"last run only partly succeeded{why}", 0
+    if last.status == "skipped":
+        # The endpoint answered but did nothing (the runbook's `skipped` rule): alive, not doing its work.
+        why = f": {_one_line(last.message)}" if last.message else ""
+        return "degraded", f"last run answered but skipped its work{why}", 0
     when = last.sort_time
     ago = f" {_ago((now - _aware(when)).total_seconds())} ago" if when is not None else ""
     how = last.detail.get("attribution")
     linked = f" ({how} pg_net link)" if how in ("exact", "inferred") and last.source == "pg_net" else ""
     return "ok", f"last run {last.status}{ago}{linked}{due_note}", 0
+
+
+LIVE_FACTOR = 3.0  # a run in progress this many times past timeout + lock margin is a crashed leftover
+
+
+def _live_behind_refusals(
+    job: JobSpec, seen: Sequence[Run], facts: JobFacts, now: datetime
+) -> tuple[str, str, int] | None:
+    """Newer runs refused by the job's own lock while an older run is still in progress: the job is running (the
+    refusals are the lock doing its work), unless that run is a crashed leftover."""
+    from cronctl.evaluate.classify import classify
+
+    refused = 0
+    for run in seen:
+        if run.status == "failed" and classify(run.message, run.http_status) == "LOCK_CONFLICT":
+            refused += 1
+            continue
+        if refused == 0 or run.status != "running":
+            return None
+        state, reason, _ = _running(job, run, facts, now)
+        if state == "stuck" or run.started_at is None:
+            return None
+        margin = job.lock.margin if job.lock is not None else 300.0
+        elapsed = (now - _aware(run.started_at)).total_seconds()
+        if elapsed > LIVE_FACTOR * (job.timeout + margin):
+            return None  # left behind by a crash: the refusals are failures
+        return state, f"{reason}; {refused} newer run(s) refused by its lock", 0
+    return None
 
 
 def _one_line(text: str, limit: int = 100) -> str:

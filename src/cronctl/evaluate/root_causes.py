@@ -14,7 +14,14 @@ from dataclasses import dataclass, field, replace
 from cronctl.evaluate.findings import Finding
 from cronctl.evaluate.health import JobHealth
 
-ROOT_CAUSES = ("scheduler_down", "pg_cron_missing", "pg_net_missing", "pg_net_worker_down", "history_hidden")
+ROOT_CAUSES = (
+    "scheduler_down",
+    "pg_cron_missing",
+    "pg_net_missing",
+    "pg_net_worker_down",
+    "secret_placeholder",
+    "history_hidden",
+)
 _EXPLAINABLE = ("missed", "never_run", "unknown", "unverified")
 
 
@@ -36,6 +43,9 @@ class Evidence:
     hidden: Mapping[str, str] = field(default_factory=dict)  # job → why its history is hidden from this role
     active: Mapping[str, bool | None] = field(default_factory=dict)  # job → cron.job.active
     scheduled: frozenset[str] = frozenset()  # runbook jobs visible in cron.job
+    # Secrets-table keys still holding a placeholder → the jobs whose pg_cron command reads that key.
+    placeholders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    secrets_table: str | None = None
 
 
 def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
@@ -108,6 +118,22 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
                     "restart PostgreSQL; check pg_net.batch_size and that pg_net is in shared_preload_libraries"
                 ),
                 evidence=", ".join(f"{j}: {n} stalled" for j, n in sorted(stalled.items())),
+            )
+        )  # fmt: skip
+    for key, users in sorted(evidence.placeholders.items()):
+        if not users:
+            continue
+        broken = explained(users, ("failing", "unverified"))
+        if not broken:
+            continue  # nothing fails while sending it: the secrets check alone reports the placeholder
+        out.append(
+            _cause(
+                "secret_placeholder", "crit", broken,
+                symptom=f"secret {key} is still a placeholder, and {', '.join(broken)} fail(s) sending it",
+                cause=f"{evidence.secrets_table or 'the secrets table'}.{key} was never set to its real value "
+                "(a migration placeholder), and the job's command sends it",
+                action=f"cronctl secrets rotate {key}  (then: cronctl trigger {broken[0]} --verify)",
+                evidence=f"the pg_cron command of {', '.join(users)} reads '{key}'",
             )
         )  # fmt: skip
     hidden = {j: why for j, why in evidence.hidden.items() if states.get(j) in ("unknown", "never_run", "unverified")}

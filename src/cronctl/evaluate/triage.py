@@ -16,7 +16,12 @@ from cronctl.records import Run
 from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode, SuccessRule
 
 STATUS_EXIT = {"ok": 0, "warn": 1, "crit": 2, "unknown": 3}
-_CHECK_OF_CAUSE = {"scheduler_down": "scheduler", "pg_net_missing": "pg_net", "pg_cron_missing": "pg_cron"}
+_CHECK_OF_CAUSE = {
+    "scheduler_down": "scheduler",
+    "pg_net_missing": "pg_net",
+    "pg_cron_missing": "pg_cron",
+    "secret_placeholder": "secrets",
+}
 _RANK = {"ok": 0, "warn": 1, "crit": 2}
 SAMPLE_LIMIT = 160
 
@@ -28,9 +33,10 @@ class PlatformCheck:
     name: str
     verdict: str  # ok | warn | crit | error | skipped
     detail: str
+    http_status: int | None = None  # an endpoint that answered with an error status
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "verdict": self.verdict, "detail": self.detail}
+        return {"name": self.name, "verdict": self.verdict, "detail": self.detail, "http_status": self.http_status}
 
 
 @dataclass
@@ -215,7 +221,10 @@ def symptoms(
     backlogs: Sequence[BacklogResult],
     locks: Sequence[LockVerdict],
     checks: Sequence[PlatformCheck],
+    extra: Sequence[FailureGroupSpec] = (),
 ) -> list[Symptom]:
+    from cronctl.evaluate.classify import classify
+
     out: list[Symptom] = []
     for job in health:
         if job.state not in ("ok", "running"):
@@ -223,6 +232,17 @@ def symptoms(
         for run in job.outcomes[:1]:
             if run.status == "skipped":
                 out.append(Symptom("verdict", job.name, verdict="skipped", http_status=run.http_status))
+            elif run.status == "partial" and run.message:
+                # A partial run is not a failure, but what it says (a 429, an upstream error) is a known mode.
+                out.append(
+                    Symptom(
+                        "failure",
+                        job.name,
+                        group=classify(run.message, run.http_status, extra),
+                        http_status=run.http_status,
+                        message=run.message,
+                    )
+                )
     for (job_name, group), run in newest_failures.items():
         out.append(Symptom("failure", job_name, group=group, http_status=run.http_status, message=run.message))
     for backlog in backlogs:
@@ -241,7 +261,7 @@ def symptoms(
             )
     for check in checks:
         if check.verdict in ("warn", "crit"):
-            out.append(Symptom("check", None, check=check.name, detail=check.detail))
+            out.append(Symptom("check", None, check=check.name, detail=check.detail, http_status=check.http_status))
     return out
 
 

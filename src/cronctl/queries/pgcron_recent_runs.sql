@@ -1,5 +1,6 @@
 -- The last %(n)s runs of each named job (and, with %(with_net)s, of every job whose command calls pg_net: they
--- compete for the same answers), walking the runid primary key backwards per job.
+-- compete for the same answers, so each of those gets up to %(net_n)s runs, enough to cover pg_net.ttl),
+-- walking the runid primary key backwards per job.
 -- The walk is bounded below: by min_runid when given, else by the newest `window` runids (both NULL: no bound),
 -- and above by %(until)s when judging as of a past time.
 SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command, r.status,
@@ -14,7 +15,8 @@ SELECT j.jobid, j.jobname, r.runid, r.job_pid, r.database, r.username, r.command
            AND (NOT %(failed_only)s OR d.status = 'failed')
            AND (%(until)s::timestamptz IS NULL OR d.start_time <= %(until)s::timestamptz)
          ORDER BY d.runid DESC
-         LIMIT %(n)s
+         LIMIT CASE WHEN %(with_net)s AND j.command ~* 'net\s*\.\s*http_(post|get|delete)'
+                    THEN greatest(%(n)s, %(net_n)s) ELSE %(n)s END
        ) r
  WHERE j.jobname = ANY(%(jobnames)s::text[]) OR j.jobid::text = ANY(%(jobnames)s::text[])
     OR (%(with_net)s AND j.command ~* 'net\s*\.\s*http_(post|get|delete)')

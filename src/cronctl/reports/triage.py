@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,11 +61,35 @@ def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequen
     checks = platform_checks(collected, runbook, env, jobs)
     evidence = _evidence(collected, jobs)
     causes = root_causes.find(evidence, health)
-    observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks)
+    observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks, runbook.failure_groups)
+    observed += _unplaced_symptoms(groups)
     found = root_causes.rule_out(triage_eval.findings(runbook.failure_modes, observed), evidence)
     found = [*causes, *found]
     status, reasons = triage_eval.overall(health, backlogs, verdicts, checks, found, groups)
     return Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected)
+
+
+def _unplaced_symptoms(groups: Sequence[FailureGroup]) -> list[Any]:
+    """Failures no run could be given (co-firing pg_net answers without tracking) are still symptoms: the
+    runbook's modes for their group apply, to one of the candidate jobs."""
+    from cronctl.evaluate.findings import Symptom
+
+    out = []
+    for group in groups:
+        if not group.candidates:
+            continue
+        sample = (group.sample or "").split(": ", 1)[-1] or None
+        out.append(
+            Symptom(
+                "failure",
+                None,
+                group=group.group,
+                http_status=group.http_statuses[0] if group.http_statuses else None,
+                message=sample,
+                detail=f"one of {', '.join(group.candidates)} (pg_net answers not attributable to one job)",
+            )
+        )
+    return out
 
 
 def _judge_locks(
@@ -101,7 +126,8 @@ def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
     if collected.attribution is not None:
         by_cron = {cron_name(j): j.name for j in jobs if cron_name(j)}
         for answer in collected.attribution.answers.values():
-            if answer.status == "unverified" and "still queued after" in (answer.message or ""):
+            message = answer.message or ""
+            if answer.status == "unverified" and ("still queued after" in message or answer.how == "stalled"):
                 name = by_cron.get(answer.cron, answer.cron)
                 stalled[name] = stalled.get(name, 0) + 1
     hidden: dict[str, str] = {}
@@ -110,6 +136,19 @@ def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
         if why and any(n.hidden or "not visible" in (n.message or "") or "permission denied" in (n.message or "")
                        for n in data.notes):  # fmt: skip
             hidden[data.spec.name] = why
+    placeholders: dict[str, tuple[str, ...]] = {}
+    secrets = collected.secrets
+    if secrets is not None and secrets.ok:
+        for key, is_placeholder in secrets.rows:
+            if not is_placeholder:
+                continue
+            literal = re.compile(rf"'{re.escape(str(key))}'")
+            users = tuple(
+                j.name
+                for j in jobs
+                if cron_name(j) in collected.cron_jobs and literal.search(collected.cron_jobs[cron_name(j) or ""][1])
+            )
+            placeholders[str(key)] = users
     net_installed = bool(facts.net_schema or facts.net_response_table)
     net_hidden = collected.net_note if net_installed and collected.net_note else None
     return Evidence(
@@ -127,6 +166,8 @@ def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
         hidden=hidden,
         active={d.spec.name: d.active for d in collected.jobs.values()},
         scheduled=frozenset(d.spec.name for d in collected.jobs.values() if cron_name(d.spec) in collected.cron_jobs),
+        placeholders=placeholders,
+        secrets_table=collected.secrets_table,
     )
 
 
@@ -223,7 +264,11 @@ def platform_checks(
     if collected.secrets is not None:
         checks.append(_secrets_check(collected, runbook))
     for name, message in collected.health_errors.items():
-        checks.append(PlatformCheck(f"health.{name}", "error", message))
+        status = collected.health_status.get(name)
+        if status is not None and status >= 500:
+            checks.append(PlatformCheck(f"health.{name}", "crit", f"endpoint answers: {message}", http_status=status))
+        else:
+            checks.append(PlatformCheck(f"health.{name}", "error", message, http_status=status))
     for name, missing in collected.health_unhealthy.items():
         checks.append(PlatformCheck(f"health.{name}", "warn", f"endpoint reports unhealthy: {', '.join(missing)}"))
     for message in collected.lock_errors:

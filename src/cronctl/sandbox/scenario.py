@@ -808,6 +808,76 @@ def _demo_command(name: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One pg_cron run of a pg_net job and the answer its endpoint gives after `seconds`."""
+
+    job: str
+    tick: datetime
+    status: int
+    payload: dict[str, Any]
+    seconds: float = 0.3
+
+
+def _install_tracking(conn: Conn, installed_at: datetime) -> None:
+    """cronctl's request tracking, installed the way `cronctl pgcron track install` installs it."""
+    from cronctl.sources import pgnet_tracking
+
+    query, params = pgnet_tracking.status_query()
+    catalog = pgnet_tracking.parse_status(conn.execute(query, params).fetchall())
+    for statement in pgnet_tracking.install_statements(
+        conn, catalog, retention_seconds=86_400, readers=["PUBLIC"], installed_at=installed_at
+    ):
+        conn.execute(statement)
+    conn.execute("TRUNCATE cronctl.pgnet_request_log")  # loading again starts from the same picture
+
+
+def _pg_net_calls(conn: Conn, calls: Sequence[_Call], now: datetime) -> list[_Run]:
+    """pg_cron runs whose commands queued pg_net requests, shaped as real pg_net 0.20 leaves them: every job
+    that fires in a tick queues in its own backend within milliseconds, request ids come in whatever order the
+    backends reached the sequence, the worker takes them all into one batch whose start is every answer's
+    `created`, and the batch's answers appear together once its slowest request is done. The tracking trigger
+    recorded each request's backend pid and queue time (it fires only on real queue inserts, so it is written
+    here as it would have been)."""
+    runs: list[_Run] = []
+    answers: list[tuple[int, _Call, datetime]] = []
+    tracked: list[tuple[int, int, datetime, str]] = []
+    by_tick: dict[datetime, list[_Call]] = {}
+    for call in calls:
+        by_tick.setdefault(call.tick, []).append(call)
+    pid = 41_000
+    for tick in sorted(by_tick):
+        batch = sorted(by_tick[tick], key=lambda c: c.job)
+        batch_start = tick + timedelta(milliseconds=90)
+        done = max(c.seconds for c in batch)
+        for offset, call in enumerate(reversed(batch)):  # later runids queue first: ids and runids disagree
+            row = conn.execute("SELECT nextval('net.http_request_queue_id_seq')").fetchone()
+            assert row is not None
+            request_id = int(row[0])
+            start = tick + timedelta(milliseconds=20 + 7 * (len(batch) - offset))
+            pid += 1
+            runs.append(_Run(call.job, start, "succeeded", "1 row", start, start + timedelta(milliseconds=14), pid))
+            tracked.append((request_id, pid, start + timedelta(milliseconds=5), call.job))
+            if now - tick > timedelta(seconds=done + 0.2):
+                answers.append((request_id, call, batch_start))
+    _executemany(
+        conn,
+        "INSERT INTO cronctl.pgnet_request_log (request_id, backend_pid, queued_at, method, url)"
+        " VALUES (%s, %s, %s, 'POST', 'http://127.0.0.1:8787/functions/v1/' || %s)",
+        tracked,
+    )
+    _executemany(
+        conn,
+        "INSERT INTO net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg,"
+        " created) VALUES (%s, %s, 'application/json', %s::jsonb, %s, false, NULL, %s)",
+        [
+            (rid, call.status, json.dumps({"content-type": "application/json"}), json.dumps(call.payload), created)
+            for rid, call, created in answers
+        ],
+    )
+    return runs
+
+
 def _load_demo(conn: Conn, now: datetime) -> None:
     """runbooks/demo.toml's incident: dispatch-messages answering 401 through pg_net every minute for 25 minutes,
     reconcile-payments answering 200 but `skipped` for its last three runs, nightly-report missed for three
@@ -830,33 +900,29 @@ def _load_demo(conn: Conn, now: datetime) -> None:
         ],
     )
     jobs = _schedule_fresh(conn, {name: spec[0] for name, spec in _DEMO_PG_CRON.items()}, _demo_command)
+    _install_tracking(conn, now - timedelta(days=2))
     runs: list[_Run] = []
-    responses: list[_Response] = []
+    calls: list[_Call] = []
     for i, tick in enumerate(_ticks("* * * * *", now, 60)):
-        runs.append(_ok_run("dispatch-messages", tick))
         if i < 35:
-            responses.append(_reply(tick, 200, {"success": True, "processed": i % 4}))
+            calls.append(_Call("dispatch-messages", tick, 200, {"success": True, "processed": i % 4}))
         else:
-            responses.append(_reply(tick, 401, {"error": "unauthorized"}, after=0.2))
+            calls.append(_Call("dispatch-messages", tick, 401, {"error": "unauthorized"}))
     # reconcile-payments answers 200 but `skipped` since the gateway key went missing (seed 000's failure mode).
-    # Its answers come 40 s after the tick: outside dispatch-messages' window, so they link to one job only.
+    # It fires with dispatch-messages, in the same pg_net batch: only request tracking tells their answers apart.
     for i, tick in enumerate(_ticks("*/30 * * * *", now, 6)):
-        runs.append(_ok_run("reconcile-payments", tick))
-        if now - tick < timedelta(seconds=41):
-            continue  # still in flight
         if i < 3:
-            responses.append(_reply(tick, 200, {"success": True, "reconciled": 3}, after=40.0))
+            calls.append(_Call("reconcile-payments", tick, 200, {"success": True, "reconciled": 3}, seconds=40.0))
         else:
             payload = {"success": False, "skipped": True, "reason": "TOSSPAYMENTS_SECRET_KEY is not set"}
-            responses.append(_reply(tick, 200, payload, after=40.0))
+            calls.append(_Call("reconcile-payments", tick, 200, payload, seconds=40.0))
     quotas = _ticks("0 0 * * *", now, 5)
     runs.append(_early_failure("refresh-quotas", quotas[0], "job startup timeout"))
     runs.append(_failed_run("refresh-quotas", quotas[1], 'ERROR:  schema "net" does not exist'))
     for tick in quotas[2:]:
-        runs.append(_ok_run("refresh-quotas", tick))
-        responses.append(_reply(tick, 200, {"success": True, "reset": 120}, after=2.0))
+        calls.append(_Call("refresh-quotas", tick, 200, {"success": True, "reset": 120}, seconds=2.0))
+    runs.extend(_pg_net_calls(conn, calls, now))
     _insert_runs(conn, jobs, runs)
-    _insert_responses(conn, responses)
 
     _messages(conn, now, overdue=42)
     _purchases(conn, now, ages_pending=[20, 10], confirmed=8)

@@ -111,9 +111,21 @@ def fetch_health(spec: HealthSpec, env: Environment) -> dict[str, Run]:
         payload = json.loads(body.decode("utf-8"))
     except ValueError:
         raise SourceUnavailable(f"{where}: HTTP {response.status_code}, answer is not JSON") from None
-    if response.status_code >= 400 and not isinstance(payload, dict):
-        raise SourceUnavailable(f"{where}: HTTP {response.status_code}")
+    if response.status_code >= 400:
+        # The endpoint answered that it is broken: keep its status and its own words, not "no checks object".
+        said = _error_words(payload)
+        raise SourceUnavailable(f"{where}: HTTP {response.status_code}" + (f": {said}" if said else ""))
     return parse_health(payload, spec)
+
+
+def _error_words(payload: Any, limit: int = 200) -> str:
+    if isinstance(payload, dict):
+        for key in ("error", "message", "detail", "reason"):
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                text = " ".join(value.split())
+                return text if len(text) <= limit else text[: limit - 1] + "…"
+    return ""
 
 
 def _safe_url(url: str) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 SOURCE = "pg_cron"
 # How many runids (of all jobs) a per-job walk may cover; ~50 jobs every minute for about a week.
 DEFAULT_WINDOW = 500_000
+NET_RUNS_PER_JOB = 1000  # runs read per pg_net job: an every-minute job's runs over pg_net.ttl (6 h) and more
 ACTIVE_STATUSES = ("starting", "connecting", "sending", "running")
 STATUS_MAP = {
     **dict.fromkeys(ACTIVE_STATUSES, "running"),
@@ -97,6 +98,7 @@ def recent_runs_query(
         "min_runid": _bound_params(max_runid, window) if max_runid is not None else None,
         "window": None if until is not None else window,
         "with_net": with_net,
+        "net_n": NET_RUNS_PER_JOB,
         "until": until,
     }
     return load("pgcron_recent_runs"), params

@@ -12,6 +12,7 @@ read-only transaction.
 from __future__ import annotations
 
 import contextlib
+import re
 import select
 import time
 from collections.abc import Sequence
@@ -206,6 +207,7 @@ class Collected:
     unlinked_failures: list[Run] = field(default_factory=list)
     health_unhealthy: dict[str, list[str]] = field(default_factory=dict)  # endpoint -> missing jobs
     health_errors: dict[str, str] = field(default_factory=dict)
+    health_status: dict[str, int] = field(default_factory=dict)  # endpoint -> HTTP status of an error answer
     round_trips: int = 0
     uses_pg_net: bool = False
     uses_pg_cron: bool = False
@@ -223,6 +225,8 @@ class Collected:
     queue_read: bool = False
     net_note: str | None = None  # why pg_net's answers cannot be read, when they cannot
     cron_jobs: dict[str, tuple[bool, str]] = field(default_factory=dict)  # cron job → (active, command)
+    secrets_table: str | None = None  # the runbook's secrets table, schema-qualified
+    runs_per_net_job: int = RUNS_PER_JOB  # the walk's limit for pg_net jobs (a job that hit it has older runs)
 
 
 def cron_name(job: JobSpec) -> str | None:
@@ -372,6 +376,7 @@ def _data_statements(
     if names and facts.cron_schema:
         statements.append(Statement("cron_jobs", _load("triage_cron_jobs"), {}, "cron.job"))
         query, params = pgcron.recent_runs_query(names, runs_per_job, with_net=readable, until=out.until)
+        out.runs_per_net_job = max(runs_per_job, pgcron.NET_RUNS_PER_JOB) if readable else runs_per_job
         statements.append(Statement("cron_runs", query, params, "cron.job_run_details"))
         if out.until is None:
             query, params = platform.stuck_runs_query()
@@ -389,9 +394,7 @@ def _data_statements(
             query, params = pgnet_tracking.queue_query(QUEUE_LIMIT)
             statements.append(Statement("net_queue", query, params, "net.http_request_queue"))
         if out.tracking:
-            query, params = pgnet_tracking.tracking_query(
-                lower - timedelta(minutes=5), TRACKING_LIMIT, until=out.until
-            )
+            query, params = pgnet_tracking.tracking_query(lower - timedelta(minutes=5), TRACKING_LIMIT, until=out.until)
             statements.append(Statement("net_tracking", query, params, "pg_net request tracking"))
     columns = out.runlog_columns
     for name in _run_logs_used(runbook, jobs):
@@ -476,6 +479,8 @@ def _read_data(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> 
     _read_failure_counts(out, runbook, answers)
     _read_locks(out, runbook, answers)
     out.secrets = answers.get("secrets")
+    if runbook.secrets_table is not None:
+        out.secrets_table = f"{runbook.secrets_table.schema}.{runbook.secrets_table.table}"
     out.backlogs = {k.split(":", 1)[1]: a for k, a in answers.items() if k.startswith("backlog:")}
 
 
@@ -640,7 +645,7 @@ def _attribute(
         out.tracking_note = _message(tracking_answer)
     commands = {n: visible.get(n, (True, ""))[1] for n in runs}
     timeouts = {n: pgnet_link.net_timeout(c) for n, c in commands.items()}
-    urls = {n: pgnet_link.target_url(c) for n, c in commands.items()}
+    urls = {n: pgnet_link.target_url(c) or _function_path(pgnet_link.target_function(c)) for n, c in commands.items()}
     rules = {n: spec.success for n, spec in specs.items() if n is not None}
     linked = attribution.attribute(
         runs,
@@ -651,10 +656,29 @@ def _attribute(
         tracked=tracked,
         queued=out.queue,
         urls=urls,
+        horizon=_horizon(runs, out.runs_per_net_job),
     )
     out.attribution = linked
     _read_net_failure_counts(out, answers, linked)
     return linked
+
+
+def _function_path(function: str | None) -> str | None:
+    """An Edge Function's path, for commands whose host is an expression (get_secret('supabase_url') || …)."""
+    if not function or "/" in function:
+        return None
+    return f"/functions/v1/{function}"
+
+
+def _horizon(runs: dict[str, list[Run]], limit: int) -> datetime | None:
+    """The oldest time up to which every pg_net job's runs were all read: a job whose walk hit its limit may
+    have older runs that compete for older answers."""
+    edges = [
+        min(_aware(r.started_at) for r in job_runs if r.started_at is not None)
+        for job_runs in runs.values()
+        if len(job_runs) >= limit and any(r.started_at is not None for r in job_runs)
+    ]
+    return max(edges, default=None)
 
 
 def _read_net_failure_counts(out: Collected, answers: dict[str, Answer], linked: Attribution) -> None:
@@ -809,6 +833,9 @@ def _read_http(out: Collected, runbook: Runbook, env: Environment, jobs: Sequenc
             checks = fetch_health(spec, env)
         except CronctlError as exc:
             out.health_errors[name] = exc.message
+            answered = re.search(r": HTTP (\d{3})\b", exc.message)
+            if answered:
+                out.health_status[name] = int(answered.group(1))
             for data in users:
                 data.notes.append(SourceNote("health", "error", exc.message))
             continue

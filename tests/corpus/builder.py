@@ -1,0 +1,513 @@
+"""Write one incident's database state the way the real systems write it.
+
+Everything is relative to the incident's fixed `now`; nothing here waits for a clock. What the builder imitates:
+
+- **pg_cron 1.4 / 1.6.** The scheduler starts every job due at a minute boundary in one pass: runids in task
+  (jobid) order, `start_time` set when the command is sent (tens of ms after the tick, microseconds apart for
+  co-firing jobs), a fresh backend per run (`job_pid`), `return_message` "1 row" for `SELECT net.http_post(…)` and
+  `ERROR:  …` for SQL errors. `N seconds` jobs fire N seconds after their previous start.
+- **pg_net 0.20.** `net.http_post` runs in the job's own backend and takes the next id of
+  `net.http_request_queue_id_seq`: co-firing jobs get their ids in the order their backends happen to execute,
+  which is not the order of their runids. The worker wakes milliseconds after the first commit, deletes every
+  committed queue row (one batch), sends them together and writes every answer of the batch with
+  `created` = the batch start; the batch becomes visible when its slowest request ends, and requests queued
+  meanwhile wait for the next batch. Timeouts are `timed_out = true`, `status_code` NULL and pg_net's own
+  `error_msg`; answers older than `pg_net.ttl` (6 hours) are deleted; a stopped worker leaves rows in the queue.
+- **Request tracking** (`cronctl pgcron track install`): `cronctl.pgnet_request_log(request_id, backend_pid,
+  queued_at, method, url)` with `backend_pid` = the queuing run's `job_pid`, `queued_at` inside its span.
+
+The real pg_cron scheduler of the test cluster reads `cron.job`: the runner keeps each incident clear of the next
+minute boundary (tests/minute.py), so the jobs inserted here never fire while an incident is judged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cronsim import CronSim
+from psycopg import sql
+
+from cronctl.sandbox.fixtures import create_pg_net_tables
+
+PG_NET_TTL = timedelta(hours=6)  # pg_net.ttl default
+PG_NET_BATCH = 200  # pg_net.batch_size default
+PG_NET_DEFAULT_TIMEOUT_MS = 5000  # net.http_post's timeout_milliseconds default
+TRACKING_RETENTION = timedelta(hours=24)
+
+
+def at(text: str) -> datetime:
+    """`2026-11-30T05:41:37Z` (or with fractions) as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def jitter(*key: object, lo: float, hi: float) -> float:
+    """A deterministic pseudo-random number in [lo, hi) for this key: the same incident builds the same rows."""
+    digest = hashlib.sha256(repr(key).encode()).digest()
+    return lo + (hi - lo) * int.from_bytes(digest[:8], "big") / 2**64
+
+
+def ticks(schedule: str, since: datetime, until: datetime) -> list[datetime]:
+    """Fire times of a five-field schedule in (since, until], oldest first (GMT, as pg_cron 1.4 schedules)."""
+    out: list[datetime] = []
+    for t in CronSim(schedule, since.replace(second=0, microsecond=0)):
+        if t > until:
+            break
+        if t > since:
+            out.append(t)
+    return out
+
+
+# ---------------------------------------------------------------- what an HTTP endpoint answers
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a request's endpoint answered, as pg_net records it. `latency` is how long the endpoint took."""
+
+    status: int | None = 200
+    body: Any = None  # dict / list: JSON; str: sent as is; None: empty body
+    latency: float = 0.4
+    timed_out: bool = False
+    error: str | None = None  # a libcurl error (curl_easy_strerror), no HTTP answer
+
+    def content(self) -> str | None:
+        if self.body is None:
+            return None
+        return self.body if isinstance(self.body, str) else json.dumps(self.body)
+
+
+def ok(latency: float = 0.4, **fields: Any) -> Answer:
+    """HTTP 200 `{"success": true, …}`: a good answer of the seeds' Edge Functions and routes."""
+    return Answer(200, {"success": True, **fields}, latency)
+
+
+def http(status: int, body: Any, latency: float = 0.2) -> Answer:
+    return Answer(status, body, latency)
+
+
+def timeout() -> Answer:
+    """No answer within the request's timeout_milliseconds."""
+    return Answer(None, None, 0.0, timed_out=True)
+
+
+def net_error(message: str, latency: float = 0.02) -> Answer:
+    return Answer(None, None, latency, error=message)
+
+
+def timeout_message(timeout_ms: int, key: object) -> str:
+    """pg_net's detailed_timeout_strerror (src/errors.c), for a timeout reached in the HTTP step."""
+    total = timeout_ms + jitter(key, "total", lo=0.6, hi=1.9)
+    dns = jitter(key, "dns", lo=0.02, hi=0.09)
+    handshake = jitter(key, "tls", lo=18.0, hi=64.0)
+    return (
+        f"Timeout of {timeout_ms} ms reached. Total time: {total:f} ms (DNS time: {dns:f} ms, "
+        f"TCP/SSL handshake time: {handshake:f} ms, HTTP Request/Response time: {total - dns - handshake:f} ms)"
+    )
+
+
+# ---------------------------------------------------------------- pg_cron jobs, runs and pg_net requests
+
+
+@dataclass
+class CronJob:
+    jobid: int
+    name: str
+    schedule: str
+    command: str
+    active: bool
+    # For jobs whose command calls net.http_post: what the queue row carries.
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    timeout_ms: int = PG_NET_DEFAULT_TIMEOUT_MS
+
+
+@dataclass
+class _Run:
+    job: CronJob
+    tick: datetime
+    order: int  # task order in its tick: runids follow (tick, order)
+    pid: int | None
+    status: str
+    message: str | None
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass
+class _Request:
+    job: CronJob
+    run: _Run
+    queued_at: datetime
+    answer: Answer
+    id: int = 0
+    created: datetime | None = None  # the batch start, once the worker picked it up
+    done_at: datetime | None = None  # when its batch ended (answers become visible)
+
+    @property
+    def committed(self) -> datetime:
+        assert self.run.end is not None
+        return self.run.end
+
+    def duration(self) -> float:
+        limit = self.job.timeout_ms / 1000
+        if self.answer.timed_out or self.answer.latency >= limit:
+            return limit + jitter(self.id, "over", lo=0.0006, hi=0.0019)
+        return self.answer.latency
+
+
+AnswerFn = Callable[[CronJob, datetime], Answer | None]
+FailFn = Callable[[CronJob, datetime], str | None]
+
+
+class Builder:
+    """One incident's state in one database. Call the system helpers (corpus.systems), then `finish()`."""
+
+    def __init__(self, conn: Any, now: datetime, *, live: bool = False, redis: Any = None) -> None:
+        self.conn = conn
+        self.now = now
+        self.live = live  # `now` is the clock (present-tense facts apply), not a fixed past time
+        self.redis = redis
+        self.redis_url: str | None = None
+        self.health: Any = None  # seed 002's health endpoint (corpus.systems.HealthServer)
+        self.env: dict[str, str] = {}  # variables the runbook needs (no real secrets: test values)
+        self.runbook_edits: dict[str, dict[str, str]] = {}  # [section] key -> TOML value, for runbook copies
+        self.pg_net = False
+        self.tracking = False
+        self.worker_stopped_at: datetime | None = None
+        self.pg_net_ttl = PG_NET_TTL
+        self._jobs: list[CronJob] = []
+        self._runs: list[_Run] = []
+        self._requests: list[_Request] = []
+        self._pid = 31000 + int(jitter(now, "pid", lo=0, hi=9000))
+        self._finished = False
+
+    # -- SQL helpers -------------------------------------------------------------------------------------------
+
+    def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        return self.conn.execute(statement, params)
+
+    def rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """COPY rows into `schema.table` (in the order given: serial ids follow it)."""
+        schema, _, name = table.rpartition(".")
+        target = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(schema or "public", name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with self.conn.cursor() as cur, cur.copy(target) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def next_pid(self) -> int:
+        self._pid += 1 + int(jitter(self._pid, lo=0, hi=4))
+        return self._pid
+
+    # -- pg_net and tracking -----------------------------------------------------------------------------------
+
+    def install_pg_net(self) -> None:
+        """pg_net's two tables and http_post / http_get (the sandbox stand-in), as pg_net grants them: ALL on
+        the tables to PUBLIC, USAGE on schema net only to roles granted it (Supabase: postgres and its API roles)."""
+        create_pg_net_tables(self.conn)
+        self.sql("GRANT ALL ON net.http_request_queue, net._http_response TO PUBLIC")
+        self.sql("REVOKE ALL ON SCHEMA net FROM PUBLIC")
+        self.pg_net = True
+
+    def install_tracking(self) -> None:
+        """cronctl's request tracking, with the objects `cronctl pgcron track install` creates (created here
+        when missing; the rows are written by `finish()` as the trigger would have written them)."""
+        assert self.pg_net, "tracking needs pg_net"
+        self.sql("CREATE SCHEMA IF NOT EXISTS cronctl")
+        self.sql(
+            "CREATE TABLE IF NOT EXISTS cronctl.pgnet_request_log (request_id bigint PRIMARY KEY,"
+            " backend_pid integer NOT NULL, queued_at timestamptz NOT NULL, method text, url text)"
+        )
+        self.sql("CREATE INDEX IF NOT EXISTS pgnet_request_log_queued_at_idx ON cronctl.pgnet_request_log (queued_at)")
+        self.sql(
+            """
+            CREATE OR REPLACE FUNCTION cronctl.record_pgnet_request() RETURNS trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+            BEGIN
+                INSERT INTO cronctl.pgnet_request_log (request_id, backend_pid, queued_at, method, url)
+                VALUES (NEW.id, pg_backend_pid(), clock_timestamp(), NEW.method, NEW.url)
+                ON CONFLICT (request_id) DO NOTHING;
+                RETURN NULL;
+            END
+            $fn$
+            """
+        )
+        exists = self.sql(
+            "SELECT 1 FROM pg_trigger WHERE tgname = 'cronctl_track_requests'"
+            " AND tgrelid = 'net.http_request_queue'::regclass"
+        ).fetchone()
+        if not exists:
+            self.sql(
+                "CREATE TRIGGER cronctl_track_requests AFTER INSERT ON net.http_request_queue"
+                " FOR EACH ROW EXECUTE FUNCTION cronctl.record_pgnet_request()"
+            )
+        self.tracking = True
+
+    def stop_pg_net_worker(self, at: datetime) -> None:
+        """From `at` on the worker picks nothing up: requests stay in net.http_request_queue."""
+        self.worker_stopped_at = at
+
+    # -- pg_cron -----------------------------------------------------------------------------------------------
+
+    def cron_job(
+        self,
+        name: str,
+        schedule: str,
+        command: str,
+        *,
+        active: bool = True,
+        username: str = "postgres",
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        timeout_ms: int | None = None,
+    ) -> CronJob:
+        """A row of cron.job as `cron.schedule` writes it (inserted directly: 1.4.2 refuses `30 seconds`)."""
+        row = self.sql(
+            "INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username, active, jobname)"
+            " VALUES (%s, %s, current_setting('cron.host'), inet_server_port(), current_database(), %s, %s, %s)"
+            " RETURNING jobid",
+            [schedule, command, username, active, name],
+        ).fetchone()
+        job = CronJob(
+            int(row[0]), name, schedule, command, active, url, dict(headers or {}), body,
+            timeout_ms if timeout_ms is not None else PG_NET_DEFAULT_TIMEOUT_MS,
+        )  # fmt: skip
+        self._jobs.append(job)
+        return job
+
+    def fire(
+        self,
+        jobs: Sequence[CronJob],
+        since: datetime,
+        until: datetime | None = None,
+        *,
+        answer: AnswerFn | None = None,
+        fail: FailFn | None = None,
+    ) -> None:
+        """Let the scheduler start every due job at every tick in (since, until]: jobs due at the same tick
+        start in the same pass. `answer(job, tick)` is what the endpoint answers (None: the job queues no
+        request, e.g. a SQL-only job); `fail(job, tick)` a pg_cron error message for runs that fail."""
+        until = min(until or self.now, self.now)
+        due: dict[datetime, list[CronJob]] = {}
+        for job in jobs:
+            for tick in ticks(job.schedule, since, until):
+                due.setdefault(tick, []).append(job)
+        for tick in sorted(due):
+            self._start_tick(tick, sorted(due[tick], key=lambda j: j.jobid), answer, fail)
+
+    def fire_every(
+        self, job: CronJob, first: datetime, every: float, since: datetime, *, answer: AnswerFn | None = None
+    ) -> None:
+        """An `N seconds` job (pg_cron 1.5+): started `every` seconds after its previous start, from `first`."""
+        tick = first
+        while tick <= self.now:
+            if tick > since:
+                self._start_tick(tick, [job], answer, None, connect=(0.0008, 0.0030))
+            tick += timedelta(seconds=every)
+
+    def run(
+        self,
+        job: CronJob,
+        tick: datetime,
+        status: str,
+        message: str | None,
+        *,
+        seconds: float = 0.004,
+        pid: int | None = None,
+        times: bool = True,
+    ) -> None:
+        """One run written as is (a failure, a run left `running`, a 1.4 early failure with `times=False`)."""
+        start = tick + timedelta(seconds=jitter(job.name, tick, lo=0.012, hi=0.030)) if times else None
+        end = (
+            start + timedelta(seconds=seconds) if start is not None and status not in ("running", "starting") else None
+        )
+        self._runs.append(_Run(job, tick, 0, pid if pid is not None else self.next_pid(), status, message, start, end))
+
+    def _start_tick(
+        self,
+        tick: datetime,
+        jobs: Sequence[CronJob],
+        answer: AnswerFn | None,
+        fail: FailFn | None,
+        connect: tuple[float, float] = (0.012, 0.030),
+    ) -> None:
+        base = jitter(tick, "connect", lo=connect[0], hi=connect[1])
+        for order, job in enumerate(jobs):
+            start = tick + timedelta(seconds=base + order * 0.00004)
+            if start > self.now:
+                continue
+            pid = self.next_pid()
+            error = fail(job, tick) if fail else None
+            if error is not None:
+                end = start + timedelta(seconds=jitter(job.name, tick, "err", lo=0.0008, hi=0.0030))
+                self._runs.append(_Run(job, tick, order, pid, "failed", error, start, min(end, self.now)))
+                continue
+            reply = answer(job, tick) if answer else None
+            # The backend parses, plans and runs the command: http_post takes its id milliseconds after the
+            # start, in whatever order the co-firing backends get there.
+            queued = start + timedelta(seconds=jitter(job.name, tick, "exec", lo=0.0004, hi=0.0030))
+            end = queued + timedelta(seconds=jitter(job.name, tick, "commit", lo=0.0002, hi=0.0009))
+            if end > self.now:
+                self._runs.append(_Run(job, tick, order, pid, "running", None, start, None))
+                continue
+            message = "1 row" if reply is not None or job.url else "SELECT 1"
+            run = _Run(job, tick, order, pid, "succeeded", message, start, end)
+            self._runs.append(run)
+            if reply is not None:
+                self._requests.append(_Request(job, run, queued, reply))
+
+    # -- write it all ------------------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Insert the runs (runid order), the pg_net requests, answers, queue rows and tracking rows."""
+        if self._finished:
+            return
+        self._finished = True
+        self.sql("SET session_replication_role = replica")  # the tracking trigger must not see the builder
+        try:
+            self._write_runs()
+            if self._requests:
+                self._write_pg_net()
+        finally:
+            self.sql("SET session_replication_role = DEFAULT")
+
+    def _write_runs(self) -> None:
+        # Production history is long: runids are in the millions and unrelated to pg_net's request ids.
+        first = 2_400_000 + int(jitter(self.now, "runid", lo=0, hi=900_000))
+        self.sql("SELECT setval('cron.runid_seq', %s)", [first])
+        ordered = sorted(self._runs, key=lambda r: (r.tick, r.order, r.job.jobid))
+        self.rows(
+            "cron.job_run_details",
+            ["jobid", "job_pid", "database", "username", "command", "status", "return_message", "start_time",
+             "end_time"],
+            [
+                (r.job.jobid, r.pid, self.database, "postgres", r.job.command, r.status, r.message, r.start, r.end)
+                for r in ordered
+            ],
+        )  # fmt: skip
+
+    @property
+    def database(self) -> str:
+        return str(self.sql("SELECT current_database()").fetchone()[0])
+
+    def _write_pg_net(self) -> None:
+        assert self.pg_net, "a job queued a pg_net request but pg_net is not installed"
+        requests = sorted(self._requests, key=lambda r: r.queued_at)
+        # pg_net's ids count every request of the database (webhooks, app code): far from the runids.
+        base = 41_000_000 + int(jitter(self.now, "request id", lo=0, hi=4_000_000))
+        for k, request in enumerate(requests):
+            request.id = base + k
+        self.sql("SELECT setval('net.http_request_queue_id_seq', %s)", [base + len(requests)])
+        self._work(requests)
+        visible = [
+            r for r in requests
+            if r.done_at is not None and r.done_at <= self.now and r.created is not None
+            and r.created >= self.now - self.pg_net_ttl
+        ]  # fmt: skip
+        self.rows(
+            "net._http_response",
+            ["id", "status_code", "content_type", "headers", "content", "timed_out", "error_msg", "created"],
+            [self._response_row(r) for r in sorted(visible, key=lambda r: r.id)],
+        )
+        waiting = [r for r in requests if r.created is None and r.committed <= self.now]
+        self.rows(
+            "net.http_request_queue",
+            ["id", "method", "url", "headers", "body", "timeout_milliseconds"],
+            [
+                (r.id, "POST", r.job.url, json.dumps(r.job.headers), json.dumps(r.job.body).encode(), r.job.timeout_ms)
+                for r in waiting
+            ],
+        )
+        if self.tracking:
+            self.rows(
+                "cronctl.pgnet_request_log",
+                ["request_id", "backend_pid", "queued_at", "method", "url"],
+                [
+                    (r.id, r.run.pid, r.queued_at, "POST", r.job.url)
+                    for r in requests
+                    if r.committed <= self.now and r.queued_at >= self.now - TRACKING_RETENTION
+                ],
+            )
+
+    def _work(self, requests: Sequence[_Request]) -> None:
+        """pg_net's worker: one batch at a time; a batch takes every committed request, starts them together
+        (`created` = its start) and ends when its slowest request ends."""
+        pending = sorted((r for r in requests if r.committed <= self.now), key=lambda r: (r.committed, r.id))
+        free_at: datetime | None = None
+        while pending:
+            first = pending[0]
+            wake = first.committed + timedelta(seconds=jitter(first.id, "wake", lo=0.006, hi=0.021))
+            if free_at is not None and free_at > wake:
+                wake = free_at + timedelta(seconds=jitter(first.id, "loop", lo=0.001, hi=0.004))
+            if wake > self.now or (self.worker_stopped_at is not None and wake >= self.worker_stopped_at):
+                return  # the rest waits in the queue
+            batch = [r for r in pending if r.committed <= wake][:PG_NET_BATCH]
+            end = wake + timedelta(seconds=max(r.duration() for r in batch))
+            for r in batch:
+                r.created, r.done_at = wake, end
+            free_at = end
+            pending = pending[len(batch) :]
+
+    def _response_row(self, r: _Request) -> tuple[Any, ...]:
+        a = r.answer
+        assert r.created is not None
+        if a.timed_out or a.latency >= r.job.timeout_ms / 1000:
+            return (r.id, None, None, None, None, True, timeout_message(r.job.timeout_ms, r.id), r.created)
+        if a.error is not None:
+            return (r.id, None, None, None, None, False, a.error, r.created)
+        content = a.content()
+        headers = {
+            "Content-Type": "application/json" if content and content[:1] in "{[" else "text/plain;charset=UTF-8",
+            "Date": (r.created + timedelta(seconds=a.latency)).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            "Sb-Request-Id": hashlib.sha256(repr(r.id).encode()).hexdigest()[:32],
+        }
+        return (r.id, a.status, headers["Content-Type"], json.dumps(headers), content, False, None, r.created)
+
+    # -- Redis -------------------------------------------------------------------------------------------------
+
+    def redis_lock(self, key: str, value: str = "1", *, ttl_ms: int | None, idle_seconds: int = 0) -> None:
+        """A lock key as `SET key value NX EX …` left it: `ttl_ms` None for a key without expiry; `idle_seconds`
+        since it was last touched (OBJECT IDLETIME), set through RESTORE … IDLETIME."""
+        assert self.redis is not None, "this incident needs Redis"
+        self.redis.delete(key)
+        self.redis.set(key, value)
+        dump = self.redis.dump(key)
+        self.redis.restore(key, ttl_ms or 0, dump, replace=True, idletime=idle_seconds or None)
+
+
+# ---------------------------------------------------------------- roles
+
+
+def ensure_role(conn: Any, name: str, password: str, *, bypassrls: bool = False) -> None:
+    """A LOGIN role whose transactions are read-only by default (as a triage role would be)."""
+    role = sql.Identifier(name)
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone() is None:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    conn.execute(
+        sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER {} PASSWORD {}").format(
+            role, sql.SQL("BYPASSRLS" if bypassrls else "NOBYPASSRLS"), sql.Literal(password)
+        )
+    )
+    conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(role))
+
+
+def grant_read(conn: Any, name: str, schemas: Sequence[str]) -> None:
+    """USAGE on these schemas and SELECT on their tables (and nothing on any other schema)."""
+    role = sql.Identifier(name)
+    for schema in schemas:
+        present = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
+        if present:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
+            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role))

@@ -1,0 +1,748 @@
+"""The incidents. Each was written from its seed's own words and the real systems' behaviour first; the expected
+verdict is what a correct triage must say, not what cronctl says today.
+
+An incident declares its system (runbook), a fixed `now` (or LIVE: the clock, for present-tense facts such as a
+dead scheduler, a stopped pg_net worker, Redis TTLs or a health endpoint read now), the role that triages, the
+state of every job, the state of every lock, the first finding (matched against the JSON: `*_contains` keys match
+substrings, `jobs_include` a subset of its jobs, `text_contains` anywhere in it) or None, and optionally the
+overall status. A state given as a tuple accepts any of its members (used only where the issue allows two).
+
+Vocabulary: ok, running, degraded, unverified, failing, missed, stuck, overrunning, disabled, never_run, unknown;
+locks: held, stale, expired, orphaned; root causes: scheduler_down, pg_net_missing, pg_net_worker_down,
+pg_net_queue_growing, history_hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from corpus.builder import Answer, Builder, at, http, ok, ticks, timeout
+from corpus.systems import Ads, Billing, Enrolment, Messaging, Metrics
+
+LIVE = None  # `now` is the clock when the incident is loaded
+State = str | tuple[str, ...]
+NOT_OK = ("unverified", "unknown")  # a pg_net job whose answers this role cannot read (issue 11: never ok)
+NO_OUTCOME = ("unverified", "failing")  # requests the pg_net worker never sent
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    system: str  # runbooks/<system>.toml
+    now: str | None
+    jobs: dict[str, State]
+    build: Callable[[Builder], dict[str, Any] | None]
+    top: dict[str, Any] | None = None
+    locks: dict[str, str] = field(default_factory=dict)
+    status: str | None = None
+    role: str = "superuser"  # superuser | read_only (cronctl_ro) | reader_no_net | auditor_no_net (BYPASSRLS)
+    cluster: str = "main"  # main | no_scheduler (a cluster whose pg_cron scheduler is not running)
+    healthy: bool = False
+    runbook_edits: dict[str, dict[str, str]] = field(default_factory=dict)  # [jobs.x] key = TOML value
+
+    @property
+    def live(self) -> bool:
+        return self.now is None
+
+
+INCIDENTS: list[Incident] = []
+
+
+def incident(**spec: Any) -> Callable[[Callable[[Builder], Any]], Callable[[Builder], Any]]:
+    def register(build: Callable[[Builder], Any]) -> Callable[[Builder], Any]:
+        INCIDENTS.append(Incident(build=build, **spec))
+        return build
+
+    return register
+
+
+def since(b: Builder, hhmm: str) -> datetime:
+    """The time `hh:mm` on the day of `now`."""
+    h, m = map(int, hhmm.split(":"))
+    return b.now.replace(hour=h, minute=m, second=0, microsecond=0)
+
+
+def from_(
+    t0: datetime, bad: Callable[[datetime], Answer], good: Callable[[datetime], Answer]
+) -> Callable[[datetime], Answer]:
+    """Answer `bad` for ticks at or after t0, `good` before."""
+    return lambda t: bad(t) if t >= t0 else good(t)
+
+
+MD = {"scheduled-dispatcher": "ok", "payment-reconcile": "ok", "refresh-fallback-quotas": "ok"}
+BP = {
+    "generate-t5-invoices": "ok", "run-escalation-orchestration": "ok", "schedule-create-zoom": "ok",
+    "generate-monthly-invoices": "ok", "escalate-overdue-bookings": "ok", "notification-worker": "ok",
+}  # fmt: skip
+MC = {"collect-daily": "ok", "collect-mixpanel": "ok", "collect-benchmarks": "ok", "sync-notion": "ok"}
+ADS = {"refresh-tokens": "unknown", "sync-campaigns": "unknown", "cleanup-expired-tokens": "unknown"}
+UNAUTHORIZED = {"msg": "Invalid JWT"}
+
+
+# ================================================================ seed 000: messaging-dispatch
+
+
+# seed 000 §2: "success: HTTP 200 + { "success": true }; scheduled-dispatcher: processed: 0 is normal"
+@incident(id="md-healthy", system="messaging-dispatch", now="2026-11-30T05:41:37Z", jobs=MD, status="ok", healthy=True)
+def md_healthy(b: Builder) -> None:
+    Messaging(b).fire()
+
+
+# seed 000 §1: dispatcher every minute, reconcile every 30 minutes: they fire in the same second at :00 and :30
+@incident(id="md-healthy-tracked", system="messaging-dispatch", now="2026-11-30T05:41:37Z", jobs=MD, status="ok",
+          healthy=True)  # fmt: skip
+def md_healthy_tracked(b: Builder) -> None:
+    m = Messaging(b)
+    b.install_tracking()
+    m.fire()
+
+
+# seed 000 §1: "scheduled-dispatcher | every 1 minute": triage 12 s after the boundary sees that minute's answer
+@incident(id="md-seconds-after-boundary", system="messaging-dispatch", now="2026-11-30T05:42:12Z", jobs=MD,
+          status="ok", healthy=True)  # fmt: skip
+def md_seconds_after_boundary(b: Builder) -> None:
+    Messaging(b).fire()
+
+
+# seed 000 §1: "timeout 30s": 0.7 s after the tick this minute's request is still being answered (in flight)
+@incident(id="md-answer-in-flight", system="messaging-dispatch", now="2026-11-30T05:42:00.700Z", jobs=MD,
+          status="ok", healthy=True)  # fmt: skip
+def md_answer_in_flight(b: Builder) -> None:
+    slow = since(b, "05:42")
+    Messaging(b).fire({"scheduled-dispatcher": lambda t: ok(1.6, processed=2) if t == slow else ok(0.5, processed=0)})
+
+
+# seed 000 §5: "401 (scheduled-dispatcher) | CRON_SECRET not set or mismatched" — no tracking: the 05:30 401 or 200
+# could be either co-firing job's, so payment-reconcile's newest answer is not known good
+@incident(
+    id="md-dispatcher-401", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing", "payment-reconcile": "unverified"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set or does not match"},
+)  # fmt: skip
+def md_dispatcher_401(b: Builder) -> None:
+    m = Messaging(b)
+    broke = since(b, "05:12")
+    m.fire(
+        {
+            "scheduled-dispatcher": from_(
+                broke, lambda t: http(401, {"error": "Unauthorized"}), Messaging.good()["scheduled-dispatcher"]
+            )
+        }
+    )
+    m.overdue_messages(broke, 29)
+
+
+# seed 000 §5: the same 401s with request tracking: every answer joins its own run
+@incident(
+    id="md-dispatcher-401-tracked", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set or does not", "job": "scheduled-dispatcher"},
+)  # fmt: skip
+def md_dispatcher_401_tracked(b: Builder) -> None:
+    m = Messaging(b)
+    b.install_tracking()
+    broke = since(b, "05:12")
+    m.fire(
+        {
+            "scheduled-dispatcher": from_(
+                broke, lambda t: http(401, {"error": "Unauthorized"}), Messaging.good()["scheduled-dispatcher"]
+            )
+        }
+    )
+    m.overdue_messages(broke, 29)
+
+
+# seed 000 §5: "200 but skipped (payment-reconcile) | TOSSPAYMENTS_SECRET_KEY not set"; purchases stay pending
+@incident(
+    id="md-reconcile-skipped-tracked", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "payment-reconcile": "degraded"},
+    top={"kind": "runbook", "cause_contains": "TOSSPAYMENTS_SECRET_KEY is not set"},
+)  # fmt: skip
+def md_reconcile_skipped_tracked(b: Builder) -> None:
+    m = Messaging(b)
+    b.install_tracking()
+    skipped = ok(1.1, skipped=True, reason="TOSSPAYMENTS_SECRET_KEY is not set")
+    m.fire({"payment-reconcile": from_(since(b, "03:00"), lambda t: skipped, Messaging.good()["payment-reconcile"])})
+    m.pending_purchases([150, 95, 70, 50])
+
+
+# seed 000 §5: "stops after partial processing | function timeout (over 30/60 s)": only reconcile has a 60000 ms timeout
+@incident(
+    id="md-reconcile-timeout", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "payment-reconcile": "failing"},
+    top={"kind": "runbook", "cause_contains": "Function timeout"},
+)  # fmt: skip
+def md_reconcile_timeout(b: Builder) -> None:
+    Messaging(b).fire(
+        {"payment-reconcile": from_(since(b, "05:00"), lambda t: timeout(), Messaging.good()["payment-reconcile"])}
+    )
+
+
+# seed 000 §5: "500 + Failed to fetch messages | DB connection failure or messages table schema change"
+@incident(
+    id="md-dispatcher-500-tracked", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "schema change of the `messages` table"},
+)  # fmt: skip
+def md_dispatcher_500_tracked(b: Builder) -> None:
+    m = Messaging(b)
+    b.install_tracking()
+    broke = since(b, "05:20")
+    failed = http(500, {"success": False, "error": "Failed to fetch messages"}, 0.3)
+    m.fire({"scheduled-dispatcher": from_(broke, lambda t: failed, Messaging.good()["scheduled-dispatcher"])})
+    m.overdue_messages(broke, 21)
+
+
+# seed 000 §5: "Failed to fetch messages", caught by the function and answered as 200 {"success": false} since 05:33:
+# not in a co-firing minute, so even without tracking every such answer is the dispatcher's
+@incident(
+    id="md-dispatcher-success-false", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "schema change of the `messages` table"},
+)  # fmt: skip
+def md_dispatcher_success_false(b: Builder) -> None:
+    m = Messaging(b)
+    broke = since(b, "05:33")
+    refused = http(200, {"success": False, "processed": 0, "error": "Failed to fetch messages"}, 0.3)
+    m.fire({"scheduled-dispatcher": from_(broke, lambda t: refused, Messaging.good()["scheduled-dispatcher"])})
+    m.overdue_messages(broke, 8)
+
+
+# seed 000 §5: "Invocations = 0 (long) | pg_cron job deactivated": refresh-fallback-quotas switched off 3 days ago
+@incident(
+    id="md-quotas-disabled", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "refresh-fallback-quotas": "disabled"},
+    top={"kind": "runbook", "cause_contains": "The pg_cron job is inactive", "job": "refresh-fallback-quotas"},
+)  # fmt: skip
+def md_quotas_disabled(b: Builder) -> None:
+    m = Messaging(b, quotas_active=False)
+    m.fire()
+    quotas = m.jobs["refresh-fallback-quotas"]
+    b.fire([quotas], b.now - timedelta(days=9), b.now - timedelta(days=3), answer=lambda j, t: ok(2.0, reset=412))
+
+
+# seed 000 §1: "refresh-fallback-quotas | daily 0:00": at 09:41 its 00:00 answer is past pg_net.ttl (6 h): deleted
+@incident(
+    id="md-daily-answer-expired", system="messaging-dispatch", now="2026-11-30T09:41:37Z",
+    jobs={**MD, "refresh-fallback-quotas": "unverified"},
+)  # fmt: skip
+def md_daily_answer_expired(b: Builder) -> None:
+    Messaging(b).fire()
+
+
+# seed 000 §6: "whole cron stopped: check pg_cron is active": the scheduler died 65 minutes ago, jobs still active
+@incident(
+    id="md-dead-scheduler", system="messaging-dispatch", now=LIVE, cluster="no_scheduler",
+    jobs={**MD, "scheduled-dispatcher": "missed", "payment-reconcile": "missed"},
+    top={"kind": "root_cause", "id": "scheduler_down", "jobs_include": ["scheduled-dispatcher", "payment-reconcile"]},
+    status="crit",
+)  # fmt: skip
+def md_dead_scheduler(b: Builder) -> dict[str, Any]:
+    died = b.now - timedelta(minutes=65)
+    m = Messaging(b)
+    b.fire(list(m.jobs.values()), b.now - timedelta(days=2), died, answer=lambda j, t: Messaging.good()[j.name](t))
+    return {"jobs": {"refresh-fallback-quotas": _daily_state(b, "0 0 * * *", died)}}
+
+
+def _daily_state(b: Builder, schedule: str, stopped: datetime, ttl: timedelta = timedelta(hours=6)) -> State:
+    """A daily pg_net job's verdict when nothing ran after `stopped`: missed if its last fire time came after,
+    unverified once its answer is past pg_net.ttl, else ok. Within minutes of an edge the incident is skipped."""
+    (last,) = ticks(schedule, b.now - timedelta(days=1, minutes=1), b.now)[-1:]
+    age = b.now - last
+    if last > stopped:
+        if age < timedelta(minutes=10):
+            pytest.skip("the daily job's fire time is within the grace period now; its verdict is not settled")
+        return "missed"
+    if abs(age - ttl) < timedelta(minutes=2):
+        pytest.skip("the daily job's answer is expiring from net._http_response right now")
+    return "unverified" if age > ttl else "ok"
+
+
+# DESIGN §3 / issue 11 item 7: a read-only role with BYPASSRLS but no USAGE on schema net sees the runs, not the answers
+@incident(
+    id="md-no-net-usage", system="messaging-dispatch", now="2026-11-30T05:41:37Z", role="auditor_no_net",
+    jobs={name: NOT_OK for name in MD},
+    top={"kind": "root_cause", "id": "history_hidden"},
+)  # fmt: skip
+def md_no_net_usage(b: Builder) -> None:
+    Messaging(b).fire()
+
+
+# ================================================================ seed 004: billing-pgcron
+
+
+# seed 004: six jobs via pg_net; at 02:00 four fire in the same second (DESIGN §3: "four jobs … in the same second")
+@incident(id="bp-healthy", system="billing-pgcron", now="2026-11-30T06:07:30Z", jobs=BP, status="ok", healthy=True)
+def bp_healthy(b: Builder) -> None:
+    Billing(b).fire()
+
+
+# seed 004: the same day with request tracking installed
+@incident(id="bp-healthy-tracked", system="billing-pgcron", now="2026-11-30T06:07:30Z", jobs=BP, status="ok",
+          healthy=True)  # fmt: skip
+def bp_healthy_tracked(b: Builder) -> None:
+    bp = Billing(b)
+    b.install_tracking()
+    bp.fire()
+
+
+# seed 004: "Cron: 0 1 * * * (Daily at 01:00 UTC)": at 00:40 the daily jobs last ran yesterday, their answers are
+# past pg_net.ttl (6 h) and deleted: pg_cron's `succeeded` is no outcome, so they cannot be ok
+@incident(
+    id="bp-daily-answers-expired", system="billing-pgcron", now="2026-11-30T00:40:10Z",
+    jobs={**BP, "generate-t5-invoices": "unverified", "run-escalation-orchestration": "unverified",
+          "generate-monthly-invoices": "unverified", "escalate-overdue-bookings": "unverified"},
+)  # fmt: skip
+def bp_daily_answers_expired(b: Builder) -> None:
+    Billing(b).fire()
+
+
+# seed 004 troubleshooting: "If you still observe 401s, re-check …": escalation's 401 at 02:00 came in one batch with
+# zoom's, monthly's and the worker's answers; without tracking it cannot be placed (zoom and the worker ran since)
+@incident(
+    id="bp-escalation-401", system="billing-pgcron", now="2026-11-30T06:07:30Z",
+    jobs={**BP, "run-escalation-orchestration": "unverified", "generate-monthly-invoices": "unverified"},
+    top={"kind": "runbook", "cause_contains": "service_role JWT"},
+)  # fmt: skip
+def bp_escalation_401(b: Builder) -> None:
+    Billing(b).fire({"run-escalation-orchestration": lambda t: http(401, UNAUTHORIZED)})
+
+
+# seed 004: the same 401s with tracking: exactly escalation is failing, every other job ok
+@incident(
+    id="bp-escalation-401-tracked", system="billing-pgcron", now="2026-11-30T06:07:30Z",
+    jobs={**BP, "run-escalation-orchestration": "failing"},
+    top={"kind": "runbook", "cause_contains": "service_role JWT"},
+)  # fmt: skip
+def bp_escalation_401_tracked(b: Builder) -> None:
+    bp = Billing(b)
+    b.install_tracking()
+    bp.fire({"run-escalation-orchestration": lambda t: http(401, UNAUTHORIZED)})
+
+
+# seed 004: "schedule-create-zoom | */15": its answers always share a batch with notification-worker's (every minute)
+@incident(
+    id="bp-zoom-500", system="billing-pgcron", now="2026-11-30T06:37:20Z",
+    jobs={**BP, "schedule-create-zoom": "unverified"},
+)  # fmt: skip
+def bp_zoom_500(b: Builder) -> None:
+    failed = http(500, {"error": "Zoom API: invalid access token"}, 0.9)
+    Billing(b).fire(
+        {"schedule-create-zoom": from_(since(b, "06:15"), lambda t: failed, Billing.good()["schedule-create-zoom"])}
+    )
+
+
+# seed 004: the same 500s with tracking
+@incident(
+    id="bp-zoom-500-tracked", system="billing-pgcron", now="2026-11-30T06:37:20Z",
+    jobs={**BP, "schedule-create-zoom": "failing"},
+)  # fmt: skip
+def bp_zoom_500_tracked(b: Builder) -> None:
+    bp = Billing(b)
+    b.install_tracking()
+    failed = http(500, {"error": "Zoom API: invalid access token"}, 0.9)
+    bp.fire(
+        {"schedule-create-zoom": from_(since(b, "06:15"), lambda t: failed, Billing.good()["schedule-create-zoom"])}
+    )
+
+
+# seed 004: zoom's command sets no timeout (pg_net default 5000 ms), the worker's 60000 ms: "Timeout of 5000" is zoom's
+@incident(
+    id="bp-zoom-timeout", system="billing-pgcron", now="2026-11-30T06:52:40Z",
+    jobs={**BP, "schedule-create-zoom": "failing"},
+)  # fmt: skip
+def bp_zoom_timeout(b: Builder) -> None:
+    Billing(b).fire(
+        {"schedule-create-zoom": from_(since(b, "06:15"), lambda t: timeout(), Billing.good()["schedule-create-zoom"])}
+    )
+
+
+# seed 004 EarlyDrop: "Notifications show failed … timeout": worker requests hang to their 60000 ms timeout
+@incident(
+    id="bp-worker-timeout", system="billing-pgcron", now="2026-11-30T06:37:20Z",
+    jobs={**BP, "notification-worker": "failing"},
+    top={"kind": "runbook", "cause_contains": "exceeded the runtime allowed", "job": "notification-worker"},
+)  # fmt: skip
+def bp_worker_timeout(b: Builder) -> None:
+    Billing(b).fire(
+        {"notification-worker": from_(since(b, "06:20"), lambda t: timeout(), Billing.good()["notification-worker"])}
+    )
+
+
+# seed 004: "Workflow parses response for success": escalation answers 200 {"success": false}
+@incident(
+    id="bp-escalation-success-false-tracked", system="billing-pgcron", now="2026-11-30T06:07:30Z",
+    jobs={**BP, "run-escalation-orchestration": "failing"},
+)  # fmt: skip
+def bp_escalation_success_false_tracked(b: Builder) -> None:
+    bp = Billing(b)
+    b.install_tracking()
+    refused = http(200, {"success": False, "error": 'relation "escalation_rules" does not exist'}, 0.4)
+    bp.fire({"run-escalation-orchestration": lambda t: refused})
+
+
+# seed 004: 'Common error: "schema net does not exist": Enable pg_net extension' (a restore without pg_net)
+@incident(
+    id="bp-pg-net-missing", system="billing-pgcron", now="2026-11-30T06:07:30Z",
+    jobs={name: "failing" for name in BP},
+    top={"kind": "root_cause", "id": "pg_net_missing"},
+    status="crit",
+)  # fmt: skip
+def bp_pg_net_missing(b: Builder) -> None:
+    message = 'ERROR:  schema "net" does not exist\nLINE 2:   SELECT net.http_post(\n                 ^\n'
+    Billing(b, pg_net=False).fire(fail=lambda name, t: message)
+
+
+# DESIGN §3: "a non-superuser sees only rows where username = current_user": cronctl_ro sees no job and no run
+@incident(
+    id="bp-history-hidden", system="billing-pgcron", now="2026-11-30T06:07:30Z", role="read_only",
+    jobs={name: "unknown" for name in BP},
+    top={"kind": "root_cause", "id": "history_hidden"},
+)  # fmt: skip
+def bp_history_hidden(b: Builder) -> None:
+    Billing(b).fire()
+
+
+# seed 004 ("keep the worker fast … runs = 1") run as '30 seconds' (pg_cron 1.5+): starts 30 s after the previous
+# start, not at :00/:30 (pg_cron 1.4.2 here cannot run it; the history is 1.5's)
+@incident(
+    id="bp-seconds-schedule", system="billing-pgcron", now="2026-11-30T06:07:20Z", jobs=BP, status="ok", healthy=True,
+    runbook_edits={"jobs.notification-worker": {"schedule": '"30 seconds"'}},
+)  # fmt: skip
+def bp_seconds_schedule(b: Builder) -> None:
+    bp = Billing(b, schedules={"notification-worker": "30 seconds"})
+    bp.fire(skip=["notification-worker"])
+    worker = bp.jobs["notification-worker"]
+    b.fire_every(worker, at("2026-11-28T09:00:07.250Z"), 30, b.now - timedelta(days=2),
+                 answer=lambda j, t: Billing.good()["notification-worker"](t))  # fmt: skip
+
+
+# DESIGN §3 pg_net: "the row is deleted when the worker picks it up": the worker stopped 20 minutes ago
+@incident(
+    id="bp-worker-down", system="billing-pgcron", now=LIVE,
+    jobs={**BP, "notification-worker": NO_OUTCOME, "schedule-create-zoom": NO_OUTCOME},
+    top={"kind": "root_cause", "id": "pg_net_worker_down", "jobs_include": ["notification-worker"]},
+    status="crit",
+)  # fmt: skip
+def bp_worker_down(b: Builder) -> dict[str, Any]:
+    return _worker_down(b, tracking=False)
+
+
+def _worker_down(b: Builder, *, tracking: bool) -> dict[str, Any]:
+    stopped = b.now - timedelta(minutes=20)
+    bp = Billing(b)
+    if tracking:
+        b.install_tracking()
+    b.stop_pg_net_worker(stopped)
+    bp.fire()
+    states: dict[str, State] = {}
+    daily = (
+        "generate-t5-invoices",
+        "run-escalation-orchestration",
+        "generate-monthly-invoices",
+        "escalate-overdue-bookings",
+    )
+    for name in daily:
+        (last,) = ticks(bp.jobs[name].schedule, b.now - timedelta(days=1, minutes=1), b.now)[-1:]
+        if abs(last - stopped) < timedelta(minutes=2) or abs(b.now - last - timedelta(hours=6)) < timedelta(minutes=2):
+            pytest.skip("a daily job fired at the edge of the worker outage or of pg_net.ttl")
+        states[name] = NO_OUTCOME if last > stopped else ("unverified" if b.now - last > timedelta(hours=6) else "ok")
+    return {"jobs": states}
+
+
+# the same outage with request tracking: every waiting request's queue time is known
+@incident(
+    id="bp-worker-down-tracked", system="billing-pgcron", now=LIVE,
+    jobs={**BP, "notification-worker": NO_OUTCOME, "schedule-create-zoom": NO_OUTCOME},
+    top={"kind": "root_cause", "id": "pg_net_worker_down", "jobs_include": ["notification-worker"]},
+    status="crit",
+)  # fmt: skip
+def bp_worker_down_tracked(b: Builder) -> dict[str, Any]:
+    return _worker_down(b, tracking=True)
+
+
+# ================================================================ seed 003: enrolment-sync
+
+ENROLMENT_NOW = "2026-11-30T10:07:00Z"
+
+
+# seed 003 §4: "call with category_id; check the latest run_log row is SUCCESS" (an old 409 was retried days ago)
+@incident(
+    id="es-healthy",
+    system="enrolment-sync",
+    now=ENROLMENT_NOW,
+    jobs={"enrolment-sync": "ok"},
+    status="ok",
+    healthy=True,
+)
+def es_healthy(b: Builder) -> None:
+    e = Enrolment(b)
+    old = since(b, "10:00") - timedelta(days=4)
+    conflict = "LMS request failed: HTTP 409 Conflict (course C1101)"
+    e.hourly(b.now - timedelta(days=7), status=lambda t: e.failed(t, conflict, 9) if t == old else None)
+    e.log.append(e.success(old + timedelta(minutes=10), trigger="RETRY"))
+    e.write()
+    e.alerts()
+
+
+# seed 003 §3-1: "order by id desc limit 20": ids past 999 (1012 hourly runs) are numbers, not text
+@incident(id="es-ids-past-999", system="enrolment-sync", now=ENROLMENT_NOW, jobs={"enrolment-sync": "ok"},
+          status="ok", healthy=True)  # fmt: skip
+def es_ids_past_999(b: Builder) -> None:
+    e = Enrolment(b)
+    e.hourly(since(b, "10:00") - timedelta(hours=1012) + timedelta(minutes=1))
+    assert len(e.log) == 1012
+    e.write()
+    e.alerts()
+
+
+# DESIGN §4 issue 11 item 7: a read-only role without USAGE on schema net (Supabase has pg_net) triages a runbook
+# that never uses pg_net
+@incident(id="es-reader-no-net", system="enrolment-sync", now=ENROLMENT_NOW, role="reader_no_net",
+          jobs={"enrolment-sync": "ok"}, status="ok", healthy=True)  # fmt: skip
+def es_reader_no_net(b: Builder) -> None:
+    b.install_pg_net()
+    e = Enrolment(b)
+    e.hourly(b.now - timedelta(days=3))
+    e.write()
+    e.alerts()
+
+
+# seed 003 §3-3 "job_lock active" + issue 11: a manual run holds the lock (RUNNING 12 of 30 min); calls since are
+# refused. LIVE: a lock is a present-tense fact.
+@incident(
+    id="es-live-lock-refused-run", system="enrolment-sync", now=LIVE,
+    jobs={"enrolment-sync": "running"}, locks={"enrolment-sync": "held"},
+    top={"kind": "runbook", "cause_contains": "A previous run still holds the lock"},
+    runbook_edits={"jobs.enrolment-sync": {"timeout": '"30m"'}},
+)  # fmt: skip
+def es_live_lock_refused_run(b: Builder) -> None:
+    e = Enrolment(b)
+    manual = b.now - timedelta(minutes=12)
+    if ticks("0 * * * *", manual - timedelta(minutes=2), manual):
+        pytest.skip("an hourly call fell just before the manual run: the two would overlap")
+    refused = "job_lock active: enrolment-sync locked by worker-7f3c:4121"
+    e.hourly(b.now - timedelta(days=3), manual - timedelta(minutes=2))
+    e.log.append(e.running(manual, trigger="MANUAL"))
+    for tick in ticks("0 * * * *", manual, b.now - timedelta(seconds=3)):
+        e.log.append(e.failed(tick, refused, 0.12))
+    # An operator's second call by hand (seed §2, the PowerShell Invoke-RestMethod) three minutes ago.
+    e.log.append(e.failed(b.now - timedelta(minutes=3, seconds=3), refused, 0.12, trigger="MANUAL"))
+    e.write()
+    e.lock(
+        "enrolment-sync", "worker-7f3c:4121", manual + timedelta(seconds=1), manual + timedelta(minutes=30, seconds=1)
+    )
+    e.alerts()
+
+
+# seed 003 §3-7 "check leftover locks": a run crashed holding its lock (no expiry) 3 to 4 hours ago; every call since
+# is refused. Another job's lock (the seed's next step, the outbox worker) is live. LIVE: locks are present tense.
+@incident(
+    id="es-crashed-stale-lock", system="enrolment-sync", now=LIVE,
+    jobs={"enrolment-sync": "failing"}, locks={"enrolment-sync": "stale", "sheet-outbox": "held"},
+    top={"kind": "runbook", "cause_contains": "crashed run left its job_lock row behind"},
+)  # fmt: skip
+def es_crashed_stale_lock(b: Builder) -> None:
+    e = Enrolment(b)
+    *_, crashed, t1, t2, t3 = ticks("0 * * * *", b.now - timedelta(hours=5), b.now)
+    e.hourly(b.now - timedelta(days=3), crashed - timedelta(minutes=1))
+    e.log.append(e.running(crashed + timedelta(seconds=1.2)))
+    for tick in (t1, t2, t3):
+        if tick + timedelta(seconds=3) < b.now:
+            e.log.append(e.failed(tick, "job_lock active: enrolment-sync locked by worker-7f3c:4121", 0.12))
+    e.write()
+    e.lock("enrolment-sync", "worker-7f3c:4121", crashed + timedelta(seconds=2), None)
+    e.lock("sheet-outbox", "worker-a1b2:77", b.now - timedelta(seconds=40), b.now + timedelta(minutes=4))
+    e.alerts()
+
+
+# seed 003 §4: "on failure classify by error_message, then retry with trigger_type = RETRY": the retry succeeded
+@incident(
+    id="es-409-retried", system="enrolment-sync", now="2026-11-30T10:20:00Z", jobs={"enrolment-sync": "ok"},
+    top={"kind": "runbook", "cause_contains": "rejected a write as a conflict"},
+)  # fmt: skip
+def es_409_retried(b: Builder) -> None:
+    e = Enrolment(b)
+    ten = since(b, "10:00")
+    e.hourly(
+        b.now - timedelta(days=3),
+        status=lambda t: e.failed(t, "LMS request failed: HTTP 409 Conflict (course C1101)", 9) if t == ten else None,
+    )
+    e.log.append(e.success(ten + timedelta(minutes=6), trigger="RETRY"))
+    e.write()
+    e.alerts()
+
+
+# seed 003 §3-3: "when error_message ilike '% 5__ %' then 'HTTP_5XX'": the last three calls failed with 502
+@incident(
+    id="es-5xx-failing", system="enrolment-sync", now=ENROLMENT_NOW, jobs={"enrolment-sync": "failing"},
+    top={"kind": "runbook", "cause_contains": "The upstream source failed"},
+)  # fmt: skip
+def es_5xx_failing(b: Builder) -> None:
+    e = Enrolment(b)
+    broke = since(b, "08:00")
+    e.hourly(
+        b.now - timedelta(days=3),
+        status=lambda t: e.failed(t, "LMS request failed: HTTP 502 Bad Gateway", 3) if t >= broke else None,
+    )
+    e.write()
+    e.alerts()
+
+
+# seed 003 §3-5: "unresolved high alerts": the sync works, but three high alerts wait for a human
+@incident(
+    id="es-unresolved-alerts", system="enrolment-sync", now=ENROLMENT_NOW, jobs={"enrolment-sync": "ok"},
+    top={"kind": "runbook", "cause_contains": "nobody has handled yet"},
+)  # fmt: skip
+def es_unresolved_alerts(b: Builder) -> None:
+    e = Enrolment(b)
+    e.hourly(b.now - timedelta(days=3))
+    e.write()
+    e.alerts(unresolved_high=3)
+
+
+# ================================================================ seed 002: metrics-collectors
+
+
+# seed 002 §2: "collect-benchmarks runs once a week, so it is checked over 7 days": Sunday night, last run Monday
+@incident(id="mc-healthy", system="metrics-collectors", now="2026-11-29T23:40:00Z", jobs=MC, status="ok", healthy=True)
+def mc_healthy(b: Builder) -> None:
+    m = Metrics(b)
+    m.everyday()
+    m.write()
+
+
+# seed 002 §1 cron_name 'sync-notion': at 01:50 it last ran yesterday at 02:00 (daily), collect-daily today at 00:00
+@incident(id="mc-daily-ran-yesterday", system="metrics-collectors", now="2026-11-30T01:50:00Z", jobs=MC,
+          status="ok", healthy=True)  # fmt: skip
+def mc_daily_ran_yesterday(b: Builder) -> None:
+    m = Metrics(b)
+    m.everyday()
+    m.write()
+
+
+# seed 002 §2: "retries still fail → that account is skipped, whole status = 'partial'"
+@incident(
+    id="mc-partial", system="metrics-collectors", now="2026-11-30T09:30:00Z", jobs={**MC, "collect-daily": "degraded"},
+    top={"kind": "runbook", "cause_contains": "Meta API rate limit", "job": "collect-daily"},
+)  # fmt: skip
+def mc_partial(b: Builder) -> None:
+    m = Metrics(b)
+    today = since(b, "00:00")
+    message = "Meta API 429 Too Many Requests for act_1029 after 2 retries; account skipped"
+    partial = ("collect-daily", today + timedelta(seconds=1), today + timedelta(seconds=141), "partial", 1210, message)
+    m.runs("collect-daily", b.now - timedelta(days=15), status=lambda t: partial if t == today else None)
+    m.everyday(skip=["collect-daily"])
+    m.write()
+
+
+# seed 002 §2: '"missing": ["collect-daily"] // crons with no run in 24 hours' — here collect-mixpanel, for 3 days
+@incident(
+    id="mc-mixpanel-missed", system="metrics-collectors", now="2026-11-30T09:30:00Z",
+    jobs={**MC, "collect-mixpanel": "missed"},
+    top={"kind": "runbook", "cause_contains": "The cron did not fire"},
+)  # fmt: skip
+def mc_mixpanel_missed(b: Builder) -> None:
+    m = Metrics(b)
+    m.everyday(skip=["collect-mixpanel"])
+    m.runs("collect-mixpanel", b.now - timedelta(days=15))
+    m.rows = [r for r in m.rows if not (r[0] == "collect-mixpanel" and r[1] > at("2026-11-27T01:00:00Z"))]
+    m.write()
+
+
+# seed 002 §4: "cron_runs UPDATE failure | console.error only": yesterday's sync-notion row stays 'running'; today's ran
+@incident(id="mc-old-running-row", system="metrics-collectors", now="2026-11-30T09:30:00Z", jobs=MC, status="ok",
+          healthy=True)  # fmt: skip
+def mc_old_running_row(b: Builder) -> None:
+    m = Metrics(b)
+    yesterday = since(b, "02:00") - timedelta(days=1)
+    m.runs(
+        "sync-notion",
+        b.now - timedelta(days=15),
+        status=lambda t: (
+            ("sync-notion", t + timedelta(seconds=0.8), None, "running", 0, None) if t == yesterday else None
+        ),
+    )
+    m.everyday(skip=["sync-notion"])
+    m.write()
+
+
+# seed 002 §4: the same UPDATE failure on today's run: 'running' for 7.5 hours, far past the 5-minute maxDuration
+@incident(
+    id="mc-notion-running-past-timeout", system="metrics-collectors", now="2026-11-30T09:30:00Z",
+    jobs={**MC, "sync-notion": "overrunning"},
+    top={"kind": "runbook", "cause_contains": "its cron_runs UPDATE failed", "job": "sync-notion"},
+)  # fmt: skip
+def mc_notion_running_past_timeout(b: Builder) -> None:
+    m = Metrics(b)
+    today = since(b, "02:00")
+    m.runs(
+        "sync-notion",
+        b.now - timedelta(days=15),
+        status=lambda t: ("sync-notion", t + timedelta(seconds=0.8), None, "running", 0, None) if t == today else None,
+    )
+    m.everyday(skip=["sync-notion"])
+    m.write()
+
+
+# seed 002 §4: "health endpoint DB error | return 500": cron_runs itself is fine
+@incident(
+    id="mc-health-500", system="metrics-collectors", now=LIVE, jobs=MC,
+    top={"kind": "runbook", "cause_contains": "health endpoint could not read the database", "text_contains": "500"},
+    status="crit",
+)  # fmt: skip
+def mc_health_500(b: Builder) -> None:
+    m = Metrics(b)
+    m.everyday()
+    m.write(health_status=500, health_body={"error": "Failed to query cron_runs: connection terminated"})
+
+
+# seed 002 §1: "RLS: only the service role": a read-only role sees no cron_runs rows; the health endpoint still answers
+@incident(
+    id="mc-rls-read-only", system="metrics-collectors", now=LIVE, role="read_only",
+    jobs={**MC, "sync-notion": "unknown"},
+    top={"kind": "root_cause", "id": "history_hidden"},
+)  # fmt: skip
+def mc_rls_read_only(b: Builder) -> None:
+    m = Metrics(b)
+    m.everyday()
+    m.write()
+
+
+# ================================================================ seed 001: ads-platform-vercel
+
+
+# seed 001 "Monitoring: Dashboard → Cron Jobs tab": the history is in Vercel, not in any source cronctl reads
+@incident(id="ads-healthy", system="ads-platform-vercel", now=LIVE, jobs=ADS, healthy=True)
+def ads_healthy(b: Builder) -> None:
+    Ads(b)
+
+
+# seed 001: 'redis.set(lockKey, "1", { ex: 300, nx: true })': refresh-tokens is running, its lock expires by itself
+@incident(id="ads-refresh-running", system="ads-platform-vercel", now=LIVE, jobs=ADS,
+          locks={"refresh-tokens": "held"})  # fmt: skip
+def ads_refresh_running(b: Builder) -> None:
+    Ads(b)
+    b.redis_lock("cron:refresh-tokens:lock", ttl_ms=240_000, idle_seconds=60)
+
+
+# seed 001 "Concurrent runs … Redis Lock": sync-campaigns' key lost its TTL. Its value is the seed's "1", a shared
+# integer object in Redis, so OBJECT IDLETIME cannot date it, and Vercel's history is not readable: nothing says the
+# lock is stale (a live lock must never be called stale); it stays held, its missing TTL reported as suspicious
+@incident(
+    id="ads-lock-without-ttl", system="ads-platform-vercel", now=LIVE, jobs=ADS, locks={"sync-campaigns": "held"},
+)  # fmt: skip
+def ads_lock_without_ttl(b: Builder) -> None:
+    Ads(b)
+    b.redis_lock("cron:sync-campaigns:lock", ttl_ms=None, idle_seconds=50 * 60)
+
+
+def by_id() -> dict[str, Incident]:
+    ids = [i.id for i in INCIDENTS]
+    assert len(ids) == len(set(ids)), "incident ids must be unique"
+    return {i.id: i for i in INCIDENTS}
