@@ -97,8 +97,14 @@ def doctor(runbook: Path, env: dict[str, str | None], *args: str) -> tuple[int, 
 def test_healthy_setup_passes(clean_db: str, runbook: Path, server: JobServer) -> None:
     build_schema(clean_db)
     secret = secrets.token_urlsafe(32)
-    code, checks = doctor(runbook, {"DATABASE_URL": clean_db, "APP_URL": server.url, "APP_CRON_SECRET": secret})
+    env = {"DATABASE_URL": clean_db, "APP_URL": server.url, "APP_CRON_SECRET": secret}
+    code, checks = doctor(runbook, env)
+    # Without request tracking, pg_net answers of co-firing jobs cannot be linked: doctor says how to fix it.
+    assert checks["pg_net_tracking"].status == "warn" and checks["pg_net_tracking"].fix == "cronctl pgcron track install"
+    assert run_cli("pgcron", "track", "install", "--yes", "-r", str(runbook), env=env).exit_code == 0
+    code, checks = doctor(runbook, env)
     assert code == 0, [c for c in checks.values() if c.status != "pass"]
+    assert checks["pg_net_tracking"].status == "pass"
     assert checks["pg_cron"].status == "pass" and "1.4" in checks["pg_cron"].detail
     assert checks["scheduler"].status == "pass"
     assert checks["pg_net"].status == "pass"

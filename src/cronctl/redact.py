@@ -8,7 +8,7 @@ the value are masked, at each of the three byte alignments).
 
 Besides registered values, `redact` masks credentials recognisable by their shape wherever they appear (a JWT, the
 token after `Bearer`/`Basic`, a quoted literal given to an `Authorization`/`apikey`/`X-…-Secret` header, e.g. in a
-`cron.job` command) and registers them, so their other forms are masked too.
+`cron.job` command); `learn_credentials` registers such literals by value, so their other forms are masked too.
 """
 
 from __future__ import annotations
@@ -156,12 +156,31 @@ def _credential_spans(text: str) -> list[tuple[int, int]]:
     for pattern in (_JWT, _SCHEME_TOKEN, _HEADER_LITERAL, _HEADER_LINE):
         for match in pattern.finditer(text):
             group = "value" if "value" in pattern.groupindex else 0
-            value = match.group(group)
-            if not _looks_like_credential(value):
-                continue
-            spans.append(match.span(group))
-            register(value.replace('\\"', '"'))
+            if _looks_like_credential(match.group(group)):
+                spans.append(match.span(group))
     return spans
+
+
+def credential_literals(text: str) -> list[str]:
+    """The credential-shaped literals in `text` (a JWT, a Bearer token, a value given to an apikey header...)."""
+    found = []
+    for pattern in (_JWT, _SCHEME_TOKEN, _HEADER_LITERAL, _HEADER_LINE):
+        for match in pattern.finditer(text):
+            value = match.group("value" if "value" in pattern.groupindex else 0)
+            if _looks_like_credential(value):
+                found.append(value.replace('\\"', '"'))
+    return list(dict.fromkeys(found))
+
+
+def learn_credentials(text: str) -> int:
+    """Register every credential-shaped literal in `text` (e.g. a `cron.job` command), so that the value is masked
+    in all its forms wherever else it shows up (a queued request's headers, a base64 log line)."""
+    literals = credential_literals(text)
+    for value in literals:
+        register(value)
+        if value.lower().startswith(("bearer ", "basic ")):
+            register(value.split(None, 1)[1])
+    return len(literals)
 
 
 def _looks_like_credential(value: str) -> bool:

@@ -95,7 +95,8 @@ class Invocation:
 
     def _know_secrets(self) -> None:
         """Once both the runbook and the variables are known: register every value the runbook uses as a secret,
-        and have every database connection register the runbook's secrets table values (read, never shown)."""
+        and have every database connection register the secrets the database holds — the runbook's secrets table
+        values and the credential literals in `cron.job` commands (read to be masked, never shown)."""
         if self._runbook is None or self._env is None:
             return
         from cronctl import db
@@ -103,13 +104,13 @@ class Invocation:
 
         register_runbook_secrets(self._runbook, self._env)
         spec = self._runbook.secrets_table
-        if spec is not None:
-            from cronctl.sources.secrets_table import register_values
 
-            def hook(conn: Any) -> None:
-                register_values(conn, spec)
+        def hook(conn: Any) -> None:
+            from cronctl.sources.secrets_table import register_known_secrets
 
-            db.set_connect_hook(hook)
+            register_known_secrets(conn, spec)
+
+        db.set_connect_hook(hook)
 
     def database_url(self) -> str:
         runbook = self.runbook()

@@ -12,6 +12,7 @@ from cronctl.evaluate.secrets import Strength, judge_stored
 from cronctl.sources.platform import grants_for, missing_grants, quote_role
 
 if TYPE_CHECKING:
+    from cronctl.evaluate.pgnet_tracking import TrackingVerdict
     from cronctl.runbook.model import Runbook
     from cronctl.sources.doctor import CronAccess, TableColumns
     from cronctl.sources.endpoints import EndpointProbe
@@ -60,6 +61,8 @@ class DoctorFacts:
     endpoints_disabled: bool = False
     secret_rows: list[SecretRow] | None = None
     secret_rows_error: str | None = None
+    tracking: TrackingVerdict | None = None  # pg_net request tracking, when some job's outcome is a pg_net answer
+    tracking_error: str | None = None
 
 
 def exit_code(checks: list[Check]) -> int:
@@ -74,6 +77,7 @@ def build_checks(f: DoctorFacts) -> list[Check]:
     if f.server is not None:
         checks += _pg_cron(f)
         checks.append(_pg_net(f))
+        checks += _tracking(f)
         checks += _access(f)
         checks += _tables(f)
         checks += _secret_rows(f)
@@ -262,6 +266,32 @@ def _pg_net(f: DoctorFacts) -> Check:
         fix = PG_NET_FIX.format(role=quote_role(s.role))
         return Check("pg_net", "pg_net", "fail", f'schema "net" does not exist; needed by {users}', fix)
     return Check("pg_net", "pg_net", "skip", "not installed; no job uses it")
+
+
+def _tracking(f: DoctorFacts) -> list[Check]:
+    """Exact attribution of pg_net answers needs cronctl's request tracking: installed and recording."""
+    if f.tracking is None and f.tracking_error is None:
+        return []
+    if f.tracking_error is not None:
+        return [Check("pg_net_tracking", "pg_net request tracking", "warn", f.tracking_error)]
+    assert f.tracking is not None
+    verdict = f.tracking
+    if not verdict.installed:
+        return [
+            Check(
+                "pg_net_tracking",
+                "pg_net request tracking",
+                "warn",
+                f"not installed: answers of jobs that fire together cannot be linked to their runs ({verdict.reason})",
+                "cronctl pgcron track install",
+            )
+        ]
+    if verdict.recording is False:
+        return [
+            Check("pg_net_tracking", "pg_net request tracking", "fail", verdict.reason, "cronctl pgcron track install")
+        ]
+    state = "recording" if verdict.recording else "installed (recording not yet confirmed)"
+    return [Check("pg_net_tracking", "pg_net request tracking", "pass", f"{state}: {verdict.reason}")]
 
 
 def needs(f: DoctorFacts) -> tuple[bool, bool]:

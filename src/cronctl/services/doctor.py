@@ -138,6 +138,23 @@ def _database_facts(url: str, facts: DoctorFacts) -> None:
                 facts.pgnet_jobs_in_cron = None
         if facts.runbook is not None:
             _table_facts(conn, facts.runbook, facts)
+        if _uses_pg_net(facts):
+            _tracking_facts(conn, facts)
+
+
+def _uses_pg_net(facts: DoctorFacts) -> bool:
+    if facts.runbook is not None and any(j.history.pg_net for j in facts.runbook.jobs.values()):
+        return True
+    return bool(facts.pgnet_jobs_in_cron)
+
+
+def _tracking_facts(conn: Any, facts: DoctorFacts) -> None:
+    from cronctl.services.pgnet_tracking import observe
+
+    try:
+        facts.tracking = observe(conn).verdict
+    except CronctlError as exc:
+        facts.tracking_error = exc.message
 
 
 def _wanted_tables(runbook: Runbook) -> dict[str, tuple[str, str, tuple[str, ...]]]:

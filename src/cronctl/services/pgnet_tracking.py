@@ -8,12 +8,14 @@ result, and all statements run in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cronctl.errors import Aborted, CronctlError, PermissionDenied, SourceUnavailable, UsageError
 
 if TYPE_CHECKING:
+    from cronctl.evaluate.pgnet_tracking import TrackingVerdict
     from cronctl.output.report import Report
     from cronctl.services import CommandContext
     from cronctl.sources.pgnet_tracking import TrackingCatalog
@@ -37,32 +39,50 @@ def _one(conn: Any, query: str, params: dict[str, Any]) -> list[Any]:
 
 def status(ctx: CommandContext) -> Report:
     """Installed? Recording? Each read that fails degrades its own line, never the whole status."""
+    from cronctl.reports.pgnet_tracking import status_report
+
+    with ctx.connect(read_only=True, autocommit=True) as conn:
+        found = observe(conn)
+    return status_report(found.catalog, found.verdict, found.stats, found.pgnet, found.errors)
+
+
+@dataclass
+class Observed:
+    """What the catalogs and tables say about tracking, and the verdict on it."""
+
+    catalog: TrackingCatalog
+    verdict: TrackingVerdict
+    stats: Any = None
+    pgnet: Any = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def observe(conn: Any) -> Observed:
+    """Read what tracking needs to be judged (shared by `pgcron track status` and `doctor`)."""
     from cronctl.db import guarded, translate
     from cronctl.evaluate.pgnet_tracking import judge_tracking
-    from cronctl.reports.pgnet_tracking import status_report
     from cronctl.sources import pgnet_tracking as src
 
     errors: dict[str, str] = {}
     stats = pgnet = None
     newest_tracked: bool | None = None
-    with ctx.connect(read_only=True, autocommit=True) as conn:
-        with guarded("pg_net tracking catalog"):
-            catalog = _catalog(conn)
-        if catalog.table_present and catalog.log_readable:
-            try:
-                stats = src.parse_log_stats(_one(conn, *src.log_stats_query()))
-            except Exception as exc:  # one unreadable table degrades one line
-                errors["log"] = translate(exc, src.LOG_TABLE).message
-        if catalog.installed and catalog.queue_readable and catalog.responses_readable:
-            try:
-                pgnet = src.parse_pgnet_newest(_one(conn, *src.pgnet_newest_query()))
-            except Exception as exc:
-                errors["pg_net"] = translate(exc, "pg_net tables").message
-        if stats is not None and pgnet is not None and pgnet.newest_id is not None:
-            try:
-                newest_tracked = bool(_one(conn, *src.tracking_by_ids_query([pgnet.newest_id])))
-            except Exception as exc:
-                errors["log"] = translate(exc, src.LOG_TABLE).message
+    with guarded("pg_net tracking catalog"):
+        catalog = _catalog(conn)
+    if catalog.table_present and catalog.log_readable:
+        try:
+            stats = src.parse_log_stats(_one(conn, *src.log_stats_query()))
+        except Exception as exc:  # one unreadable table degrades one line
+            errors["log"] = translate(exc, src.LOG_TABLE).message
+    if catalog.installed and catalog.queue_readable and catalog.responses_readable:
+        try:
+            pgnet = src.parse_pgnet_newest(_one(conn, *src.pgnet_newest_query()))
+        except Exception as exc:
+            errors["pg_net"] = translate(exc, "pg_net tables").message
+    if stats is not None and pgnet is not None and pgnet.newest_id is not None:
+        try:
+            newest_tracked = bool(_one(conn, *src.tracking_by_ids_query([pgnet.newest_id])))
+        except Exception as exc:
+            errors["log"] = translate(exc, src.LOG_TABLE).message
     verdict = judge_tracking(
         catalog,
         stats,
@@ -71,7 +91,7 @@ def status(ctx: CommandContext) -> Report:
         log_problem=errors.get("log"),
         pgnet_problem=errors.get("pg_net"),
     )
-    return status_report(catalog, verdict, stats, pgnet, errors)
+    return Observed(catalog, verdict, stats, pgnet, errors)
 
 
 # -- changes -----------------------------------------------------------------------------------------------------

@@ -131,10 +131,7 @@ def register_values(conn: Any, spec: SecretsTableSpec) -> int:
     """Read the table's set values and register them for masking: a value stored here and echoed back in a
     `return_message`, a response body or a queued request's headers is masked like any other secret.
 
-    The values never leave this function. The read waits at most one second for a lock, ends the transaction
-    it opened (so the caller's first statement starts a fresh one), and any failure (no table, no permission)
-    only means there is nothing more to mask. Returns how many values were registered."""
-    import psycopg
+    The values never leave this function. Returns how many values were registered."""
     from psycopg import sql
 
     from cronctl.redact import register
@@ -142,16 +139,38 @@ def register_values(conn: Any, spec: SecretsTableSpec) -> int:
     statement = sql.SQL(load("secrets_values")).format(
         value=sql.Identifier(spec.value_column), table=sql.Identifier(spec.schema, spec.table)
     )
-    values: list[str] = []
-    try:
-        with conn.transaction():
-            conn.execute("SELECT set_config('lock_timeout', '1000', true)")
-            values = [str(row[0]) for row in conn.execute(statement, {"prefix": spec.placeholder_prefix})]
-    except psycopg.Error:
-        pass
-    finally:
-        if not conn.autocommit and not conn.closed:
-            conn.rollback()
+    values = _read_quietly(conn, statement, {"prefix": spec.placeholder_prefix})
     for value in values:
         register(value)
     return len(values)
+
+
+def learn_command_credentials(conn: Any) -> int:
+    """Register the credential literals written into `cron.job` commands (see `redact.learn_credentials`)."""
+    from cronctl.redact import learn_credentials
+
+    return sum(learn_credentials(command) for command in _read_quietly(conn, load("secrets_cron_commands"), {}))
+
+
+def register_known_secrets(conn: Any, spec: SecretsTableSpec | None) -> None:
+    """What every new connection does first: learn the secrets this database holds, to mask them (never shown)."""
+    if spec is not None:
+        register_values(conn, spec)
+    learn_command_credentials(conn)
+
+
+def _read_quietly(conn: Any, statement: Any, params: dict[str, Any]) -> list[str]:
+    """The first column of `statement`, waiting at most one second for a lock; any failure (no table, no
+    permission) only means there is nothing more to mask. Ends the transaction it opened, so the caller's first
+    statement starts a fresh one."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', '1000', true)")
+            return [str(row[0]) for row in conn.execute(statement, params) if row[0] is not None]
+    except psycopg.Error:
+        return []
+    finally:
+        if not conn.autocommit and not conn.closed:
+            conn.rollback()
