@@ -10,7 +10,9 @@ import psycopg
 import pytest
 
 from cli_runner import run_cli
-from cronctl.evaluate.pgnet_link import NetResponse, link, net_timeout, target_function
+from cronctl.evaluate.attribution import attribute
+from cronctl.evaluate.pgnet_link import NetResponse, net_timeout, target_function
+from cronctl.evaluate.triage import net_judge
 from cronctl.records import Run
 from cronctl.sandbox.jobserver import JobServer, Route, health_check, health_payload
 from cronctl.sources.history import merge_runs
@@ -281,22 +283,22 @@ def run(job: str, start: datetime | None, rid: int, source: str = "pg_cron") -> 
     return Run(job=job, source=source, status="succeeded", started_at=start, run_id=str(rid))
 
 
-def test_link_windows_and_ambiguity() -> None:
+def test_attribution_windows_and_ambiguity() -> None:
     t = NOW
     runs = {
         "a": [run("a", t, 1), run("a", t + timedelta(minutes=1), 2)],
-        "b": [run("b", t + timedelta(minutes=1, seconds=3), 3)],
+        "b": [run("b", t + timedelta(minutes=1), 3)],
     }
     responses = [
-        NetResponse(1, t + timedelta(seconds=4), 200),  # only a's first run
-        NetResponse(2, t + timedelta(minutes=1, seconds=4), 500),  # a's second and b's run
+        NetResponse(1, t + timedelta(seconds=0.3), 200),  # only a's first run
+        NetResponse(2, t + timedelta(minutes=1, seconds=0.3), 500),  # a's second and b's run share one batch
         NetResponse(3, t + timedelta(minutes=5), 200),  # nobody's
     ]
-    result = link(runs, responses, {"a": 5.0, "b": 5.0}, slack=1.0)
-    first, second, third = result.links
-    assert first.job == "a" and first.run is not None and first.run.run_id == "1" and not first.ambiguous
-    assert second.ambiguous and set(second.candidates) == {"a", "b"} and second.job is None
-    assert third.candidates == () and result.unlinked == [third]
+    result = attribute(runs, responses, {"a": 5.0, "b": 5.0}, t + timedelta(minutes=10), net_judge({}, 4096))
+    assert result.answers[("a", "1")].attribution == "inferred" and result.answers[("a", "1")].status == "succeeded"
+    second, third = result.answers[("a", "2")], result.answers[("b", "3")]
+    assert second.attribution == third.attribution == "ambiguous" and set(second.candidates) == {"a", "b"}
+    assert [r.id for r in result.unlinked] == [3]
 
 
 def test_command_parsing() -> None:

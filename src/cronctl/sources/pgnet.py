@@ -16,7 +16,7 @@ from cronctl.queries import load
 if TYPE_CHECKING:
     from cronctl.evaluate.triage import FailureCount
 
-DEFAULT_LIMIT = 2000
+DEFAULT_LIMIT = 5000  # answers read: pg_net.ttl of several every-minute jobs
 CONTENT_LIMIT = 4096  # characters of a response body read: enough to judge a success rule
 SOURCE = "pg_net"
 

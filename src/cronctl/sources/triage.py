@@ -656,11 +656,24 @@ def _attribute(
         tracked=tracked,
         queued=out.queue,
         urls=urls,
-        horizon=_horizon(runs, out.runs_per_net_job),
+        horizon=_later(_horizon(runs, out.runs_per_net_job), _answers_horizon(answer.rows, responses)),
     )
     out.attribution = linked
     _read_net_failure_counts(out, answers, linked)
     return linked
+
+
+def _answers_horizon(rows: Sequence[Any], responses: Sequence[Any]) -> datetime | None:
+    """When the read of net._http_response stopped at its row limit, older answers were not read."""
+    from cronctl.sources.pgnet import DEFAULT_LIMIT
+
+    if len(rows) < DEFAULT_LIMIT or not responses:
+        return None
+    return min(_aware(r.created) for r in responses)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((t for t in (a, b) if t is not None), default=None)
 
 
 def _function_path(function: str | None) -> str | None:
