@@ -4,6 +4,7 @@
     .venv/bin/python bench/run_all.py --quick    # a smoke run in about a minute (small sizes, few repeats)
     .venv/bin/python bench/run_all.py --full     # adds 5x10^6 runs to the history and triage benchmarks
     .venv/bin/python bench/run_all.py --only startup trigger --output /tmp/b.md
+    .venv/bin/python bench/run_all.py --only attribution triage_tracking --merge   # rerun two, keep the rest
 
 Each script starts what it needs (sandbox cluster, job server), prints one Markdown section on stdout and is
 runnable on its own; this runner only chooses sizes, records the exact command and wall time of each, and
@@ -14,6 +15,7 @@ exit 1, after the others have run.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import subprocess
 import sys
@@ -30,9 +32,12 @@ NOTES = ROOT / "docs" / "benchmarks"
 # Helpers that are not benchmarks themselves.
 NOT_BENCHMARKS = {"run_all.py", "latency_proxy.py"}
 # Cheap ones first; triage reuses the history benchmark's data generator.
-ORDER = ["startup", "trigger", "history", "triage"]
+ORDER = ["startup", "trigger", "history", "triage", "triage_tracking", "attribution"]
 TIMEOUT_S = 3600
 
+# Request tracking at 10 and 50 co-firing jobs, runs:answers from 10^4:10^4 to 5x10^6:10^6.
+TRACKING = ["--jobs", "10", "50", "--sizes", "10000:10000", "50000:50000", "1000000:100000", "5000000:1000000"]
+TRACKING += ["--repeat", "9"]
 # Arguments per script and mode. Scripts not listed run with their own defaults.
 PROFILES: dict[str, dict[str, list[str]]] = {
     "quick": {
@@ -40,18 +45,21 @@ PROFILES: dict[str, dict[str, list[str]]] = {
         "trigger": ["--runs", "3"],
         "history": ["--sizes", "10000", "100000", "--repeat", "3"],
         "triage": ["--sizes", "10000", "100000", "--repeat", "3"],
+        "triage_tracking": ["--jobs", "10", "--sizes", "10000:10000", "100000:100000", "--repeat", "3"],
     },
     "default": {
         "startup": ["--runs", "11"],
         "trigger": ["--runs", "7"],
         "history": ["--sizes", "10000", "100000", "1000000", "--repeat", "5"],
         "triage": ["--sizes", "10000", "100000", "1000000", "--repeat", "5"],
+        "triage_tracking": TRACKING,
     },
     "full": {
         "startup": ["--runs", "11"],
         "trigger": ["--runs", "7"],
         "history": ["--sizes", "10000", "100000", "1000000", "5000000", "--repeat", "5"],
         "triage": ["--sizes", "10000", "100000", "1000000", "5000000", "--repeat", "5"],
+        "triage_tracking": TRACKING,
     },
 }
 
@@ -149,6 +157,46 @@ def page(outcomes: list[Outcome], mode: str, invocation: str) -> str:
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
 
 
+_PRODUCED = re.compile(r"^Produced by `[^`]*bench/(\w+)\.py", re.MULTILINE)
+_HEAD_ROW = re.compile(r"^\| (\w+) \| `[^`]*` \| [^|]* \|$", re.MULTILINE)
+
+
+def merged(old: str, outcomes: list[Outcome], mode: str, invocation: str) -> str:
+    """The existing page with the sections of `outcomes` replaced (or added); every other section, its row in
+    the summary table and its "Produced by" line are kept exactly as they were generated."""
+    head, _, _ = old.partition("\n## ")
+    chunks = re.split(r"^(?=## )", old[len(head) :].lstrip("\n"), flags=re.MULTILINE)
+    kept: dict[str, str] = {}
+    for chunk in chunks:
+        found = _PRODUCED.search(chunk)
+        if found:
+            kept[found.group(1)] = chunk.strip()
+    rows = {m.group(1): m.group(0) for m in _HEAD_ROW.finditer(head)}
+    states = dict(
+        re.findall(r"(\w+) \((ok|FAILED)\)", next((ln for ln in head.splitlines() if ln.startswith("- Sections:")), ""))
+    )
+    fresh = {o.name: o for o in outcomes}
+    for o in outcomes:
+        kept[o.name] = section(o)
+        rows[o.name] = f"| {o.name} | `{shown(o.argv)}` | {o.seconds:.0f} s |"
+        states[o.name] = "ok" if o.returncode == 0 else "FAILED"
+    names = [n for n in ORDER if n in kept] + sorted(n for n in kept if n not in ORDER)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = []
+    for line in head.splitlines():
+        if line.startswith("- Sections:"):
+            line = "- Sections: " + ", ".join(f"{n} ({states.get(n, 'ok')})" for n in names)
+            lines.append(line)
+            lines.append(f"- Regenerated {stamp}, mode `{mode}`, by `{invocation}`: " + ", ".join(fresh))
+            continue
+        if line.startswith("- Regenerated ") or _HEAD_ROW.match(line):
+            continue
+        lines.append(line)
+    table_end = max(i for i, ln in enumerate(lines) if ln.startswith("|---")) + 1
+    lines[table_end:table_end] = [rows[n] for n in names if n in rows]
+    return "\n".join(lines).rstrip() + "\n\n" + "\n\n".join(kept[n] for n in names) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     size = parser.add_mutually_exclusive_group()
@@ -156,13 +204,20 @@ def main() -> int:
     size.add_argument("--full", action="store_true", help="include 5x10^6 runs (several minutes more)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"page to write (default {OUTPUT})")
+    parser.add_argument(
+        "--merge", action="store_true", help="with --only: replace only those sections of the existing page"
+    )
     args = parser.parse_args()
     mode = "quick" if args.quick else "full" if args.full else "default"
     names = discover(args.only)
     outcomes = [run_one(name, PROFILES[mode].get(name, [])) for name in names]
     invocation = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/run_all.py", *sys.argv[1:]])
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(page(outcomes, mode, invocation), encoding="utf-8")
+    if args.merge and args.output.is_file():
+        text = merged(args.output.read_text(encoding="utf-8"), outcomes, mode, invocation)
+    else:
+        text = page(outcomes, mode, invocation)
+    args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0 if all(o.returncode == 0 for o in outcomes) else 1
 

@@ -186,6 +186,9 @@ def _finding_matches(finding: dict[str, Any], want: dict[str, Any]) -> bool:
         elif key == "jobs_include":
             if not set(value) <= set(finding.get("jobs") or []):
                 return False
+        elif key == "silenced":
+            if bool(finding.get("silenced")) != value:
+                return False
         elif key.endswith("_contains"):
             if str(value).casefold() not in str(finding.get(key.removesuffix("_contains")) or "").casefold():
                 return False
@@ -225,6 +228,11 @@ def judge(
     for name in seen.keys() - jobs.keys():
         total += 1
         wrong.append(f"job {name}: not declared by the incident (state {seen[name].get('state')})")
+    total += len(case.silenced)
+    for name, job in seen.items():
+        if bool(job.get("silenced")) != (name in case.silenced):
+            marked = "marked" if job.get("silenced") else "not marked"
+            wrong.append(f"job {name}: {marked} silenced, expected {'' if name in case.silenced else 'not '}silenced")
     got_locks = {lock.get("name"): lock for lock in data.get("locks") or []}
     for name, want in locks.items():
         lock = got_locks.get(name) or {}

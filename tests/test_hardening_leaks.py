@@ -119,6 +119,9 @@ def test_every_format_masks_every_form_even_in_cut_cells(fmt: str, name: str) ->
         assert piece[:12] not in text, f"the first characters of the secret show in {fmt}"
 
 
+LITERAL_KEY_ALONE = "plainword"
+
+
 def test_credential_literals_are_masked_and_references_kept() -> None:
     jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLWhlcmU"
     command = (
@@ -129,8 +132,10 @@ def test_credential_literals_are_masked_and_references_kept() -> None:
     for literal in (jwt, "sb_secret_Q2x9kLmN0pR7", "Hunter22-lit"):
         assert literal not in masked
     assert "jsonb_build_object('Authorization'" in masked and "net.http_post" in masked
-    # Learnt once, masked in other forms too (a queued request's headers, base64 in a log).
+    # Learnt from the command (as every connection does with cron.job), masked in other forms too.
+    assert redact.learn_credentials(command) >= 3
     assert base64.b64encode(b"Hunter22-lit").decode() not in redact.redact(base64.b64encode(b"Hunter22-lit").decode())
+    assert redact.redact(f"echo {LITERAL_KEY_ALONE}") == f"echo {LITERAL_KEY_ALONE}"  # not learnt: not in the command
     kept = '{"Authorization": "Bearer $CRON_SECRET", "apikey": "${SERVICE_KEY}"} curl -H "X-Cron-Secret: $S"'
     assert redact.redact(kept) == kept
     prose = "the Bearer authentication failed; token expired; see X-Hub-Signature-256: sha256=<computed at send>"

@@ -93,7 +93,8 @@ jobs:
   worker:
     runs-on: ubuntu-latest
     steps:
-      - run: curl -X POST "$SUPABASE_URL/functions/v1/notification-worker" -H "Authorization: Bearer $KEY" {DATA}
+      - run: |
+          curl -X POST "$SUPABASE_URL/functions/v1/notification-worker" -H "Authorization: Bearer $KEY" {DATA}
 """
 
 NOT_SCHEDULED = """\

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import psycopg
 import pytest
@@ -47,6 +48,8 @@ WRONG_SECRET = "LEAKCHECK-wrong-c51ce410c124a10e"
 
 
 def forms(value: str) -> set[str]:
+    """Every derived form searched for: raw, JSON-escaped, repr, \\uXXXX, percent-encoded, hex, and base64 /
+    base64url of the value and of `user:value` / `Bearer value` (inner characters: the edges mix in neighbours)."""
     raw = value.encode()
     found = {
         value,
@@ -55,7 +58,14 @@ def forms(value: str) -> set[str]:
         base64.urlsafe_b64encode(raw).decode().rstrip("="),
         raw.hex(),
         raw.hex().upper(),
+        json.dumps(value)[1:-1],
+        repr(value)[1:-1],
+        "".join(f"\\u{ord(c):04x}" for c in value),
+        quote(value, safe=""),
+        quote_plus(value),
     }
+    for prefix in (b"postgres:", b"Bearer "):
+        found.add(base64.b64encode(prefix + raw).decode()[len(prefix) * 4 // 3 + 2 : -4])
     if value.startswith("whsec_"):
         key = base64.b64decode(value.removeprefix("whsec_"))
         found |= {value.removeprefix("whsec_"), key.hex(), key.decode("latin-1")}

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from cronctl.errors import ScheduleError
-from cronctl.schedule import ALIASES, Schedule
+from cronctl.schedule import ALIASES, NeverFiresError, Schedule
 
 
 def utc(*args: int) -> datetime:
@@ -27,7 +27,6 @@ def utc(*args: int) -> datetime:
         ("@monthly", utc(2024, 5, 1, 10, 15), utc(2024, 6, 1, 0, 0)),
         ("@yearly", utc(2024, 5, 1, 10, 15), utc(2025, 1, 1, 0, 0)),
         ("@annually", utc(2024, 5, 1, 10, 15), utc(2025, 1, 1, 0, 0)),
-        ("@DAILY", utc(2024, 5, 1, 10, 15), utc(2024, 5, 2, 0, 0)),
     ],
 )
 def test_aliases(alias: str, after: datetime, expected: datetime) -> None:
@@ -36,11 +35,15 @@ def test_aliases(alias: str, after: datetime, expected: datetime) -> None:
     assert schedule.cron == ALIASES[alias.lower()]
 
 
-def test_reboot_and_unknown_aliases_are_errors() -> None:
-    with pytest.raises(ScheduleError, match="@reboot"):
+def test_reboot_never_fires_and_unknown_aliases_are_errors() -> None:
+    # pg_cron accepts @reboot (it runs when the scheduler starts); there is no fire time to judge runs against.
+    with pytest.raises(NeverFiresError, match="scheduler starts"):
         Schedule.parse("@reboot")
     with pytest.raises(ScheduleError, match="unknown schedule alias"):
         Schedule.parse("@fortnightly")
+    # pg_cron compares alias names case-sensitively.
+    with pytest.raises(ScheduleError, match="lower-case"):
+        Schedule.parse("@DAILY")
 
 
 def test_seconds_interval() -> None:
@@ -58,7 +61,14 @@ def test_seconds_interval() -> None:
     assert schedule.typical_interval(utc(2024, 5, 1)) == 30.0
     assert schedule.describe() == "Every 30 seconds"
     assert Schedule.parse("1 second").describe() == "Every second"
-    assert Schedule.parse("5s").every_seconds == 5
+    assert Schedule.parse("5 SECONDS").every_seconds == 5  # pg_cron lower-cases before reading
+    assert Schedule.parse("1 seconds").every_seconds == 1
+
+
+@pytest.mark.parametrize("expr", ["5s", "10 sec", "10 secs", "30seconds x"])
+def test_seconds_need_the_word_second(expr: str) -> None:
+    with pytest.raises(ScheduleError, match="second"):
+        Schedule.parse(expr)
 
 
 @pytest.mark.parametrize("expr", ["0 seconds", "60 seconds", "90 seconds"])
@@ -94,15 +104,18 @@ def test_time_zone_follows_daylight_saving() -> None:
     assert "Europe/Berlin" in schedule.describe()
 
 
-def test_time_zone_dst_gap_and_overlap_fire_once_a_day() -> None:
+def test_time_zone_dst_gap_and_overlap_follow_pg_cron() -> None:
+    """pg_cron checks every real minute against the fields in cron.timezone (ShouldRunTask with pg_localtime):
+    a local time skipped by the spring gap never fires, and one repeated in the autumn overlap fires twice."""
     berlin = ZoneInfo("Europe/Berlin")
     # 02:30 does not exist on 2024-03-31 in Berlin, and exists twice on 2024-10-27.
     schedule = Schedule.parse("30 2 * * *", "Europe/Berlin")
-    for start in (utc(2024, 3, 29), utc(2024, 10, 25)):
-        runs = schedule.runs_between(start, start + timedelta(days=4))
-        local_days = [run.astimezone(berlin).date() for run in runs]
-        assert local_days == sorted(set(local_days)), runs
-        assert len(runs) == 4
+    spring = schedule.runs_between(utc(2024, 3, 29), utc(2024, 4, 2))
+    assert [run.astimezone(berlin).day for run in spring] == [29, 30, 1]
+    autumn = schedule.runs_between(utc(2024, 10, 25), utc(2024, 10, 29))
+    assert autumn == [utc(2024, 10, 25, 0, 30), utc(2024, 10, 26, 0, 30), utc(2024, 10, 27, 0, 30),
+                      utc(2024, 10, 27, 1, 30), utc(2024, 10, 28, 1, 30)]  # fmt: skip
+    assert all(run.astimezone(berlin).strftime("%H:%M") == "02:30" for run in spring + autumn)
 
 
 def test_new_york_previous_runs_cross_dst() -> None:
@@ -127,7 +140,6 @@ def test_naive_datetimes_count_as_utc() -> None:
     [
         ("", "empty"),
         ("* * * *", "expected 5 fields"),
-        ("* * * * * *", "expected 5 fields"),
         ("61 * * * *", "invalid cron expression"),
         ("* 24 * * *", "invalid cron expression"),
         ("* * 0 * *", "invalid cron expression"),
@@ -135,7 +147,17 @@ def test_naive_datetimes_count_as_utc() -> None:
         ("* * * * 8", "invalid cron expression"),
         ("a b c d e", "invalid cron expression"),
         ("*/0 * * * *", "invalid cron expression"),
-        ("0 0 30 2 *", "0 0 30 2"),
+        ("0 0 30 2 *", "never fires"),
+        ("0 0 31 2 *", "never fires"),
+        ("0 0 * * 5-1", "never fires"),
+        ("L * * * *", "invalid cron expression"),
+        ("0 0 L * *", "invalid cron expression"),
+        ("0 0 LW * *", "invalid cron expression"),
+        ("0 0 * * 5L", "invalid cron expression"),
+        ("0 0 15W * *", "invalid cron expression"),
+        ("0 0 ? * *", "invalid cron expression"),
+        ("5/15 * * * *", "needs a range"),
+        ("10 sec", "second"),
     ],
 )
 def test_invalid_expressions(expr: str, fragment: str) -> None:
@@ -199,10 +221,11 @@ def test_any_expression_parses_or_raises_schedule_error(expr: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(VALID_EXPRESSIONS, MOMENTS)
-def test_previous_and_next_are_consistent(expr: str, moment: datetime) -> None:
+@given(VALID_EXPRESSIONS, MOMENTS, st.sampled_from(["UTC", "Australia/Lord_Howe", "Europe/Berlin"]))
+@example("0 */5 * * *", datetime(2020, 4, 4, tzinfo=UTC), "Australia/Lord_Howe")
+def test_previous_and_next_are_consistent(expr: str, moment: datetime, tz: str) -> None:
     try:
-        schedule = Schedule.parse(expr)
+        schedule = Schedule.parse(expr, tz)
     except ScheduleError:
         assume(False)
         return
@@ -253,6 +276,33 @@ def test_seconds_intervals_that_do_not_divide_a_minute(seconds: int, moment: dat
     _check_seconds_interval(seconds, moment)
 
 
-def test_step_larger_than_the_field_is_rejected() -> None:
-    with pytest.raises(ScheduleError, match="step /61"):
-        Schedule.parse("*/61 * * * *")
+def test_step_larger_than_the_field_selects_its_first_value() -> None:
+    # pg_cron accepts */61: the step walks past the end of the field after the first value.
+    schedule = Schedule.parse("*/61 * * * *")
+    assert schedule.next_runs(utc(2024, 1, 1, 0, 30), 2) == [utc(2024, 1, 1, 1), utc(2024, 1, 1, 2)]
+    assert Schedule.parse("0 */100 * * *").next_runs(utc(2024, 1, 1, 0, 30), 1) == [utc(2024, 1, 2)]
+
+
+def test_six_fields_fire_once_a_minute_and_nth_weekday_is_ignored() -> None:
+    every = Schedule.parse("* * * * * *")
+    assert every.next_runs(utc(2024, 1, 1), 2) == [utc(2024, 1, 1, 0, 1), utc(2024, 1, 1, 0, 2)]
+    assert "ignores the rest" in every.ignored[0]
+    monday = Schedule.parse("0 0 * * 1#2")
+    assert monday.describe() == "At 00:00 on Monday (UTC)"
+    assert monday.next_runs(utc(2024, 1, 1, 1), 2) == [utc(2024, 1, 8), utc(2024, 1, 15)]
+    assert "#2" in monday.ignored[0]
+
+
+def test_lord_howe_previous_and_next_agree() -> None:
+    """Found by test_previous_and_next_are_consistent: cronsim skipped 05:00 local after Lord Howe's half-hour
+    autumn shift (2020-04-05 02:00 -> 01:30), so the next run after 13:00 UTC disagreed with the previous one."""
+    schedule = Schedule.parse("0 */5 * * *", "Australia/Lord_Howe")
+    start = utc(2020, 4, 4)
+    expected = [utc(2020, 4, 4, 4), utc(2020, 4, 4, 9), utc(2020, 4, 4, 13), utc(2020, 4, 4, 18, 30),
+                utc(2020, 4, 4, 23, 30), utc(2020, 4, 5, 4, 30)]  # fmt: skip
+    assert schedule.next_runs(start, 6) == expected
+    for quarter in range(4 * 48):
+        moment = start + timedelta(minutes=15 * quarter)
+        following = schedule.next_run(moment)
+        before = schedule.previous_run(following)  # type: ignore[arg-type]
+        assert before is not None and before <= moment and schedule.next_run(before) == following

@@ -272,10 +272,17 @@ def test_markdown_for_the_incident_channel(clean_db: str) -> None:
     result = run_cli("triage", "-r", str(RUNBOOKS / "demo.toml"), "-f", "markdown", env={"DATABASE_URL": clean_db})
     assert result.exit_code == 2
     out = result.stdout
-    assert out.startswith("## triage: demo") and "**CRITICAL:" in out
-    for title in ("### Jobs", "### Why", "### Failures", "### Backlog", "### Locks", "### Findings"):
-        assert title in out
-    assert "| nightly-report" in out and "missed" in out
+    assert out.startswith("## triage: demo") and "**✗ CRITICAL:" in out
+    # Issue 14: what to do first comes first, and one paste is one chat message.
+    assert out.index("### Findings") < out.index("### Jobs that need attention")
+    assert len(out) <= 4000
+    assert "| nightly-report" in out and "✗ missed" in out
+    assert "`cronctl locks clear sync-enrolments`" in out
+    full = run_cli("triage", "-r", str(RUNBOOKS / "demo.toml"), "-f", "markdown", "--full",
+                   env={"DATABASE_URL": clean_db}).stdout  # fmt: skip
+    for title in ("### Findings", "### Jobs that need attention", "### Failures", "### Backlog", "### Locks",
+                  "### Jobs that are ok", "### Durations"):  # fmt: skip
+        assert title in full
 
 
 def test_watch_ends_when_the_exit_condition_holds(clean_db: str, tmp_path: Path) -> None:

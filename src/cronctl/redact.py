@@ -183,13 +183,15 @@ def learn_credentials(text: str) -> int:
     return len(literals)
 
 
+_TOKEN = re.compile(r"(?i)(?:(?:bearer|basic|token)\s+)?(?P<token>[A-Za-z0-9._~+/=:-]{8,})")
+
+
 def _looks_like_credential(value: str) -> bool:
-    """A literal, not a `$VAR` reference, a mask, or an ordinary word."""
-    if "$" in value or MASK in value or len(value) < 8 or value.startswith("<"):
+    """A token-shaped literal (no spaces, quotes or escapes), not a `$VAR` reference, a mask or an ordinary word."""
+    match = _TOKEN.fullmatch(value)
+    if match is None:
         return False
-    if value.lower().startswith(("bearer ", "basic ")):
-        value = value.split(None, 1)[1] if len(value.split(None, 1)) > 1 else ""
-        return len(value) >= 8 and "$" not in value
+    value = match.group("token")
     has_digit = any(c.isdigit() for c in value)
     mixed_case = any(c.islower() for c in value) and any(c.isupper() for c in value)
     return has_digit or mixed_case or (len(value) >= 16 and any(c in "_-." for c in value))

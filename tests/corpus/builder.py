@@ -477,6 +477,23 @@ class Builder:
 
     # -- Redis -------------------------------------------------------------------------------------------------
 
+    def silence(
+        self, runbook: str, job: str | None, *, since: timedelta, lasts: timedelta, author: str, reason: str
+    ) -> None:
+        """A silence written by `cronctl silence` `since` before `now`, lasting `lasts`: a row of cronctl.silences,
+        the table created exactly as `cronctl silence` creates it (job None: `--all`)."""
+        from cronctl.queries import load
+        from cronctl.sources import silences
+
+        for statement in silences.create_statements(silences.fetch_catalog(self.conn)):
+            self.sql(statement)
+        created = self.now - since
+        self.sql(
+            load("silences_insert"),
+            {"runbook": runbook, "job": job, "created_at": created, "until": created + lasts, "author": author,
+             "reason": reason},
+        )  # fmt: skip
+
     def redis_lock(self, key: str, value: str = "1", *, ttl_ms: int | None, idle_seconds: int = 0) -> None:
         """A lock key as `SET key value NX EX …` left it: `ttl_ms` None for a key without expiry; `idle_seconds`
         since it was last touched (OBJECT IDLETIME), set through RESTORE … IDLETIME."""

@@ -4,8 +4,9 @@ verdict is what a correct triage must say, not what cronctl says today.
 An incident declares its system (runbook), a fixed `now` (or LIVE: the clock, for present-tense facts such as a
 dead scheduler, a stopped pg_net worker, Redis TTLs or a health endpoint read now), the role that triages, the
 state of every job, the state of every lock, the first finding (matched against the JSON: `*_contains` keys match
-substrings, `jobs_include` a subset of its jobs, `text_contains` anywhere in it) or None, and optionally the
-overall status. A state given as a tuple accepts any of its members (used only where the issue allows two).
+substrings, `jobs_include` a subset of its jobs, `text_contains` anywhere in it, `silenced` whether it is marked
+silenced) or None, optionally the overall status, and the jobs triage must mark silenced (every other job must not
+be). A state given as a tuple accepts any of its members (used only where the issue allows two).
 
 Vocabulary: ok, running, degraded, unverified, failing, missed, stuck, overrunning, disabled, never_run, unknown;
 locks: held, stale, expired, orphaned; root causes: scheduler_down, pg_net_missing, pg_net_worker_down,
@@ -44,6 +45,7 @@ class Incident:
     cluster: str = "main"  # main | no_scheduler (a cluster whose pg_cron scheduler is not running)
     healthy: bool = False
     runbook_edits: dict[str, dict[str, str]] = field(default_factory=dict)  # [jobs.x] key = TOML value
+    silenced: tuple[str, ...] = ()  # jobs triage must mark silenced (`cronctl silence`)
 
     @property
     def live(self) -> bool:
@@ -157,6 +159,69 @@ def md_dispatcher_401_tracked(b: Builder) -> None:
     m.overdue_messages(broke, 29)
 
 
+# issue 16 thresholds (Sentry's failure_issue_threshold): the dispatcher's secret broke two minutes ago and the runbook
+# says fail_after = 3 — two 401s in a row are a warning, not yet critical (the runbook's crit mode is capped at warn)
+@incident(
+    id="md-dispatcher-401-below-fail-after", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set", "severity": "warn"},
+    status="warn",
+    runbook_edits={"jobs.scheduled-dispatcher": {"fail_after": "3"}},
+)  # fmt: skip
+def md_dispatcher_401_below_fail_after(b: Builder) -> None:
+    m = Messaging(b)
+    b.install_tracking()
+    broke = since(b, "05:40")
+    m.fire(
+        {
+            "scheduled-dispatcher": from_(
+                broke, lambda t: http(401, {"error": "Unauthorized"}), Messaging.good()["scheduled-dispatcher"]
+            )
+        }
+    )
+    m.overdue_messages(broke, 2)
+
+
+# the same with a third 401 at 05:42: fail_after = 3 is reached, the job is critical
+@incident(
+    id="md-dispatcher-401-fail-after-reached", system="messaging-dispatch", now="2026-11-30T05:42:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set", "severity": "crit"},
+    status="crit",
+    runbook_edits={"jobs.scheduled-dispatcher": {"fail_after": "3"}},
+)  # fmt: skip
+def md_dispatcher_401_fail_after_reached(b: Builder) -> None:
+    md_dispatcher_401_below_fail_after(b)
+
+
+# issue 16 silences: the on-call engineer silenced the dispatcher for 2 h while the secret is rotated; triage still
+# says it is failing (marked silenced) and the status is what it would be without it (its backlog is silenced too)
+@incident(
+    id="md-dispatcher-401-silenced", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set", "silenced": True},
+    status="ok", silenced=("scheduled-dispatcher",),
+)  # fmt: skip
+def md_dispatcher_401_silenced(b: Builder) -> None:
+    md_dispatcher_401_tracked(b)
+    b.silence("messaging-dispatch", "scheduled-dispatcher", since=timedelta(minutes=20), lasts=timedelta(hours=2),
+              author="mina@oncall-laptop", reason="rotating CRON_SECRET (INC-142)")  # fmt: skip
+
+
+# the silence expired at 05:30: it vanishes by itself and the 401s count again
+@incident(
+    id="md-dispatcher-401-silence-expired", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set", "silenced": False},
+    status="crit",
+)  # fmt: skip
+def md_dispatcher_401_silence_expired(b: Builder) -> None:
+    md_dispatcher_401_tracked(b)
+    b.silence("messaging-dispatch", "scheduled-dispatcher", since=timedelta(hours=1, minutes=11),
+              lasts=timedelta(hours=1), author="mina@oncall-laptop",
+              reason="rotating CRON_SECRET (INC-142)")  # fmt: skip
+
+
 # seed 000 §5: "200 but skipped (payment-reconcile) | TOSSPAYMENTS_SECRET_KEY not set"; purchases stay pending
 @incident(
     id="md-reconcile-skipped-tracked", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
@@ -224,6 +289,27 @@ def md_quotas_disabled(b: Builder) -> None:
     m.fire()
     quotas = m.jobs["refresh-fallback-quotas"]
     b.fire([quotas], b.now - timedelta(days=9), b.now - timedelta(days=3), answer=lambda j, t: ok(2.0, reset=412))
+
+
+# issue 16 `expect = "disabled"`: the same job switched off on purpose and the runbook says so: not a problem
+@incident(
+    id="md-quotas-off-on-purpose", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs={**MD, "refresh-fallback-quotas": "disabled"}, status="ok",
+    runbook_edits={"jobs.refresh-fallback-quotas": {"expect": '"disabled"'}},
+)  # fmt: skip
+def md_quotas_off_on_purpose(b: Builder) -> None:
+    md_quotas_disabled(b)
+
+
+# issue 16 `expect = "disabled"`: the runbook says off on purpose, but someone re-enabled it and it ran at 00:00
+@incident(
+    id="md-quotas-expected-off-runs", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    jobs=MD, status="warn",
+    top={"kind": "root_cause", "id": "disabled_job_runs", "jobs_include": ["refresh-fallback-quotas"]},
+    runbook_edits={"jobs.refresh-fallback-quotas": {"expect": '"disabled"'}},
+)  # fmt: skip
+def md_quotas_expected_off_runs(b: Builder) -> None:
+    Messaging(b).fire()
 
 
 # seed 000 §1: "refresh-fallback-quotas | daily 0:00": at 09:41 its 00:00 answer is past pg_net.ttl (6 h): deleted
@@ -592,6 +678,32 @@ def es_5xx_failing(b: Builder) -> None:
     )
     e.write()
     e.alerts()
+
+
+# issue 16 thresholds (Sentry's recovery_threshold): three 502s from 07:00 to 09:00 made it critical; the 10:00 run
+# succeeded, but recover_after = 2 wants two ok runs in a row: still failing (recovering), not ok
+@incident(
+    id="es-recovering", system="enrolment-sync", now=ENROLMENT_NOW, jobs={"enrolment-sync": "failing"},
+    top={"kind": "runbook", "cause_contains": "The upstream source failed"}, status="crit",
+    runbook_edits={"jobs.enrolment-sync": {"recover_after": "2"}},
+)  # fmt: skip
+def es_recovering(b: Builder) -> None:
+    e = Enrolment(b)
+    broke, fixed = since(b, "07:00"), since(b, "10:00")
+    bad = "LMS request failed: HTTP 502 Bad Gateway"
+    e.hourly(b.now - timedelta(days=3), status=lambda t: e.failed(t, bad, 3) if broke <= t < fixed else None)
+    e.write()
+    e.alerts()
+
+
+# the same an hour later: the 11:00 run is the second ok in a row, recover_after = 2 holds, the job is ok again
+@incident(
+    id="es-recovered", system="enrolment-sync", now="2026-11-30T11:07:00Z", jobs={"enrolment-sync": "ok"},
+    top={"kind": "runbook", "cause_contains": "The upstream source failed"},
+    runbook_edits={"jobs.enrolment-sync": {"recover_after": "2"}},
+)  # fmt: skip
+def es_recovered(b: Builder) -> None:
+    es_recovering(b)
 
 
 # seed 003 §3-5: "unresolved high alerts": the sync works, but three high alerts wait for a human

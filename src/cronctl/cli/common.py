@@ -55,6 +55,10 @@ class Invocation:
     profile: str | None
     format: str
     debug: bool
+    # Every `-r` and `--profile` given, for commands that take several (`triage` over a fleet); the first of each
+    # is `runbook_path` / `profile`.
+    runbook_paths: tuple[Path, ...] = ()
+    profiles: tuple[str, ...] = ()
     _runbook: Runbook | None = field(default=None, repr=False)
     _env: Environment | None = field(default=None, repr=False)
 
@@ -165,6 +169,40 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="Output format: table, json, markdown or plain.", metavar="FORMAT"),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+# Commands that read several systems at once (`command_options(several=True)`) take -r and --profile repeatedly.
+RunbooksOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--runbook",
+        "-r",
+        help="Runbook TOML file (default: $CRONCTL_RUNBOOK, then ./cronctl.toml); repeat for several systems.",
+        show_default=False,
+    ),
+]
+ProfilesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Runbook profile to use, e.g. staging or prod; repeat for several.",
+        show_default=False,
+    ),
+]
+
+
+def _format_param(extra: tuple[str, ...]) -> inspect.Parameter:
+    """The --format option; a command offering more formats than every command lists them in its help."""
+    if not extra:
+        return _SHARED["output_format"]
+    names = [*FORMATS, *extra]
+    annotation = Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help=f"Output format: {', '.join(names[:-1])} or {names[-1]}.", metavar="FORMAT"
+        ),
+    ]
+    return _SHARED["output_format"].replace(annotation=annotation)
+
 
 _SHARED = {
     "runbook": inspect.Parameter("runbook", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=RunbookOpt),
@@ -177,12 +215,21 @@ _SHARED = {
 }
 
 
-def command_options(*, error_exit: int | None = None) -> Callable[[F], F]:
+def command_options(
+    *, error_exit: int | None = None, formats: tuple[str, ...] = (), several: bool = False
+) -> Callable[[F], F]:
     """Give a command the shared options and one-line error handling.
 
     The wrapped function receives `inv: Invocation` as its first argument. `error_exit` overrides the exit code
-    used for errors (triage follows the monitoring-plugin convention: every error is UNKNOWN, 3).
+    used for errors (triage follows the monitoring-plugin convention: every error is UNKNOWN, 3). `formats` are
+    output formats this command offers beyond the shared ones (output/render.py's EXTRA_FORMATS); `several` lets
+    -r and --profile be given more than once (`inv.runbook_paths`, `inv.profiles`).
     """
+    shared_params = dict(_SHARED)
+    shared_params["output_format"] = _format_param(formats)
+    if several:
+        shared_params["runbook"] = _SHARED["runbook"].replace(annotation=RunbooksOpt)
+        shared_params["profile"] = _SHARED["profile"].replace(annotation=ProfilesOpt)
 
     def decorate(func: F) -> F:
         # Resolve string annotations in the command's own module, so Typer sees real types on the wrapper.
@@ -197,19 +244,30 @@ def command_options(*, error_exit: int | None = None) -> Callable[[F], F]:
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> Any:
             shared = {name: kwargs.pop(name) for name in _SHARED}
+            runbooks: tuple[Path, ...] = ()
+            profiles: tuple[str, ...] = ()
+            if several:
+                runbooks = tuple(shared["runbook"] or ()) or ((GLOBAL.runbook,) if GLOBAL.runbook else ())
+                given = tuple(dict.fromkeys(shared["profile"] or ()))
+                profiles = given or ((GLOBAL.profile,) if GLOBAL.profile else ())
+                runbook_path, profile = (runbooks[0] if runbooks else None), (profiles[0] if profiles else None)
+            else:
+                runbook_path, profile = shared["runbook"] or GLOBAL.runbook, shared["profile"] or GLOBAL.profile
             inv = Invocation(
-                runbook_path=shared["runbook"] or GLOBAL.runbook,
+                runbook_path=runbook_path,
                 env_file=shared["env_file"] or GLOBAL.env_file,
-                profile=shared["profile"] or GLOBAL.profile,
+                profile=profile,
                 format=shared["output_format"].lower(),
                 debug=shared["debug"] or GLOBAL.debug,
+                runbook_paths=runbooks,
+                profiles=profiles,
             )
-            return run_guarded(lambda: func(inv, **kwargs), inv.debug, error_exit, inv.format)
+            return run_guarded(lambda: func(inv, **kwargs), inv.debug, error_exit, inv.format, formats)
 
-        wrapper.__signature__ = signature.replace(parameters=[*own, *_SHARED.values()])  # type: ignore[attr-defined]
+        wrapper.__signature__ = signature.replace(parameters=[*own, *shared_params.values()])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {
             **{p.name: p.annotation for p in own},
-            **{name: p.annotation for name, p in _SHARED.items()},
+            **{name: p.annotation for name, p in shared_params.items()},
             "return": hints.get("return", None),
         }
         return wrapper  # type: ignore[return-value]
@@ -217,7 +275,9 @@ def command_options(*, error_exit: int | None = None) -> Callable[[F], F]:
     return decorate
 
 
-def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str = "table") -> Any:
+def run_guarded(
+    call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str = "table", formats: tuple[str, ...] = ()
+) -> Any:
     """Run one command: stdout and stderr masked as they are written, SIGTERM handled like Ctrl-C, every error one
     line with its exit code. An interrupted command completes its open audit records ("interrupted") first."""
     from cronctl import db
@@ -226,14 +286,14 @@ def run_guarded(call: Callable[[], Any], debug: bool, error_exit: int | None, fm
     reset()
     db.set_connect_hook(None)  # set again once this command's runbook is known
     with masked_output(), terminate_as_interrupt():
-        return _run(call, debug, error_exit, fmt)
+        return _run(call, debug, error_exit, fmt, formats)
 
 
-def _run(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str) -> Any:
+def _run(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str, formats: tuple[str, ...] = ()) -> Any:
     from cronctl.output import terminal
 
-    if fmt not in FORMATS:
-        terminal.error(f"unknown format '{fmt}' (use one of: {', '.join(FORMATS)})")
+    if fmt not in FORMATS and fmt not in formats:
+        terminal.error(f"unknown format '{fmt}' (use one of: {', '.join((*FORMATS, *formats))})")
         raise typer.Exit(error_exit if error_exit is not None else ExitCode.USAGE)
     try:
         return call()

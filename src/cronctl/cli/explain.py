@@ -15,8 +15,11 @@ def register(app: Any) -> None:
         "explain",
         help="""Explain a cron expression and list its next fire times.
 
-Accepts five-field cron, aliases (@hourly, @daily, @weekly, @monthly, @yearly), pg_cron's
-'N seconds' (pg_cron 1.5+) and '$' for the last day of the month (pg_cron 1.6+).
+Reads the expression exactly as pg_cron's own parser does and says, for pg_cron 1.4, 1.5 and 1.6,
+whether it is accepted and what it means there; Vercel's and GitHub Actions' own rules are checked too.
+Five-field cron, aliases (@hourly, @daily, @weekly, @monthly, @yearly, @reboot), 'N seconds'
+(pg_cron 1.5+) and '$' for the last day of the month (pg_cron 1.6+). What pg_cron accepts but
+ignores (a sixth field, '#2' in the day of week) and schedules that never fire are said so.
 
 Examples:
 
@@ -24,6 +27,7 @@ Examples:
   cronctl explain "*/15 * * * *"
   cronctl explain "0 2 * * *" --tz Asia/Seoul --count 3
   cronctl explain "30 seconds" -f json
+  cronctl explain "0 0 31 2 *"
 """,
     )(explain)
 

@@ -13,11 +13,13 @@ from cronctl.errors import UsageError
 if TYPE_CHECKING:
     from cronctl.init.draft import DraftJob
 
-HELP = """Write a runbook from what already schedules the jobs: pg_cron's cron.job (DATABASE_URL), a
-vercel.json `crons` list, or GitHub workflows with `on.schedule`. Requests sent with net.http_post /
-net.http_get or curl become the job's URL, method, headers and body; secrets become ${VAR} references
-(get_secret('service_role_key') -> ${SERVICE_ROLE_KEY}); a secret value is never written. What could not be
-inferred is written as `# TODO:` comments.
+HELP = """Write a runbook from what already schedules the jobs: pg_cron's cron.job (DATABASE_URL), SQL
+migrations with cron.schedule(...) calls, a vercel.json `crons` list, or GitHub workflows with
+`on.schedule`. SQL is read with PostgreSQL's own parser; requests sent with pg_net (net.http_post),
+pgsql-http (http_post) or curl become the job's URL, method, headers and body. Secrets become ${VAR}
+references (get_secret('service_role_key') -> ${SERVICE_ROLE_KEY}); a literal secret is never written: it
+becomes a variable named after its key, with a note. What could not be inferred is written as `# TODO:`
+comments (see docs/commands/onboarding.md).
 
 An existing file is never replaced without --force; --merge appends new jobs and keeps every hand edit.
 
@@ -25,6 +27,7 @@ An existing file is never replaced without --force; --merge appends new jobs and
 Examples:
   cronctl init --from-pgcron -o runbooks/billing.toml
   cronctl init --from-vercel vercel.json -o cronctl.toml --name ads-platform
+  cronctl init --from-sql supabase/migrations -o runbooks/billing.toml
   cronctl init --from-github .github/workflows -r runbooks/billing.toml --merge
   cronctl init --from-pgcron --dry-run -f plain
 """
@@ -40,6 +43,10 @@ def init(
     from_pgcron: Annotated[bool, typer.Option("--from-pgcron", help="Read cron.job from $DATABASE_URL.")] = False,
     from_vercel: Annotated[
         Path | None, typer.Option("--from-vercel", help="A vercel.json with `crons`.", show_default=False)
+    ] = None,
+    from_sql: Annotated[
+        Path | None,
+        typer.Option("--from-sql", help="A SQL file or directory with cron.schedule(...) calls.", show_default=False),
     ] = None,
     from_github: Annotated[
         Path | None,
@@ -64,30 +71,47 @@ def init(
         str, typer.Option("--database-url-env", help="Variable holding the database URL for --from-pgcron.")
     ] = "DATABASE_URL",
 ) -> None:
-    from cronctl.init.draft import unique_names
+    from cronctl.init.draft import SecretNames, unique_names
     from cronctl.init.writer import write_runbook
     from cronctl.output import terminal
     from cronctl.reports.init import init_report
 
-    if not (from_pgcron or from_vercel or from_github):
-        raise UsageError("say where to read jobs from: --from-pgcron, --from-vercel FILE or --from-github DIR")
+    if not (from_pgcron or from_vercel or from_github or from_sql):
+        raise UsageError(
+            "say where to read jobs from: --from-pgcron, --from-sql PATH, --from-vercel FILE or --from-github DIR"
+        )
     if merge and force:
         raise UsageError("--merge and --force exclude each other")
     drafts: list[DraftJob] = []
     skipped: list[str] = []
     origins = []
+    names = SecretNames()  # one variable per literal secret across every source read
+    rows, extensions = _pgcron_rows(inv, database_url_env) if from_pgcron else ([], None)
+    # First every name that already stands for a value (get_secret, Vault, ${{ secrets.X }}, Vercel's
+    # CRON_SECRET) is reserved, so that no literal secret found anywhere is given one of them.
+    _reserve(names, rows, extensions, from_sql, from_vercel, from_github)
     if from_pgcron:
-        drafts += _from_pgcron(inv, database_url_env)
+        from cronctl.init.pgcron import drafts_from_cron
+
+        drafts += drafts_from_cron(rows, extensions, names)
         origins.append("--from-pgcron")
+    if from_sql:
+        from cronctl.init.sqlfiles import drafts_from_sql
+
+        found, notes = drafts_from_sql(from_sql, names)
+        drafts += found
+        skipped += notes
+        origins.append(f"--from-sql {from_sql}")
     if from_vercel:
         from cronctl.init.vercel import drafts_from_vercel
 
-        drafts += drafts_from_vercel(from_vercel)
+        drafts += drafts_from_vercel(from_vercel, names)
         origins.append(f"--from-vercel {from_vercel}")
     if from_github:
         from cronctl.init.github import drafts_from_github
 
-        found, skipped = drafts_from_github(from_github)
+        found, notes = drafts_from_github(from_github, names)
+        skipped += notes
         drafts += found
         origins.append(f"--from-github {from_github}")
     if not drafts:
@@ -110,15 +134,38 @@ def init(
     inv.emit(init_report(drafts, result, skipped, dry_run))
 
 
-def _from_pgcron(inv: Invocation, env_name: str) -> list[DraftJob]:
+def _reserve(
+    names: Any, rows: list[Any], extensions: Any, sql: Path | None, vercel: Path | None, github: Path | None
+) -> None:
+    from cronctl.init.pgcron import reserve_references
+
+    reserve_references((row.command for row in rows), extensions, names)
+    if sql:
+        from cronctl.init.sqlfiles import reserve_references as reserve_sql
+
+        reserve_sql(sql, names)
+    if vercel:
+        from cronctl.init.vercel import BASE_ENV
+
+        names.reserve("CRON_SECRET")
+        names.reserve(BASE_ENV)
+    if github:
+        from cronctl.init.github import reserve_references as reserve_github
+
+        reserve_github(github, names)
+
+
+def _pgcron_rows(inv: Invocation, env_name: str) -> tuple[list[Any], frozenset[str]]:
     from cronctl.db import connect, guarded
-    from cronctl.init.pgcron import CronRow, drafts_from_cron
+    from cronctl.init.pgcron import CronRow
+    from cronctl.queries import load
     from cronctl.sources.pgcron import fetch_jobs
 
     url = inv.env().require(env_name, "init --from-pgcron")
     with connect(url, read_only=True) as conn, guarded("reading cron.job"):
         jobs = fetch_jobs(conn)
+        extensions = frozenset(row[0] for row in conn.execute(load("init_extensions")).fetchall())
     rows = [CronRow(j.jobid, j.jobname, j.schedule, j.command, j.active) for j in jobs]
     if not rows:
         raise UsageError("cron.job has no jobs (or this role may not read them)")
-    return drafts_from_cron(rows)
+    return rows, extensions

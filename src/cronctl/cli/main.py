@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "triage",
     "trigger",
     "locks",
+    "silence",
     "logs",
     "pgcron",
     "query",

@@ -217,8 +217,6 @@ def status(inv: Invocation) -> None:
         scheduler = results.get("scheduler")
         size = results.get("job_run_details size")
         stuck = results.get("stuck runs")
-    if facts.net_schema and not facts.net_response_readable:
-        problems["pg_net answers"] = platform.not_visible(facts, "net._http_response") or "not readable"
     inv.emit(status_report(facts, scheduler, size, stuck, problems))
 
 

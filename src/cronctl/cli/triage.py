@@ -24,8 +24,13 @@ schedule (ok, late, missed, failing, running, overrunning, stuck, disabled, neve
 grouped by cause, backlog checks, platform checks (scheduler, pg_net, variables, placeholder secrets),
 leftover locks, and the runbook's known failure modes that match, with the action to take.
 
+The runbook's fail_after / recover_after thresholds (Sentry's semantics) and expect = "disabled" set how much a
+job's state counts; problems silenced with `cronctl silence` are shown marked and do not count; hygiene checks
+(job_run_details growth, pg_net.ttl, cron.timezone, next run) are shown and never change the status.
+
 Exit codes follow the monitoring-plugin convention: 0 ok, 1 warning, 2 critical, 3 unknown
-(also: database unreachable, invalid runbook, bad option).
+(also: database unreachable, invalid runbook, bad option). Over several systems (-r and --profile repeated,
+or --all-profiles) the worst system's status wins; a notification that fails never changes the exit code.
 
 Examples:
 
@@ -36,11 +41,14 @@ Examples:
   cronctl triage -f json | jq '.jobs[] | select(.state != "ok")'
   cronctl triage --watch --interval 15          # live view until the runbook's exit condition holds
   cronctl triage --at 2026-11-30T03:10Z         # postmortem: judge history as it stood then
+  cronctl triage --notify '${SLACK_WEBHOOK_URL}'  # a Slack message when the status or problems change
+  cronctl triage -f openmetrics > billing.prom    # for Prometheus / node_exporter's textfile collector
+  cronctl triage -r billing.toml -r ads.toml --all-profiles   # several systems, one report
 """,
     )(triage)
 
 
-@command_options(error_exit=UNKNOWN)
+@command_options(error_exit=UNKNOWN, formats=("openmetrics",), several=True)
 def triage(
     inv: Invocation,
     since: Annotated[
@@ -56,6 +64,14 @@ def triage(
         float, typer.Option("--interval", min=0.2, help="Seconds between refreshes with --watch.")
     ] = 30.0,
     max_rounds: Annotated[int | None, typer.Option("--max-rounds", hidden=True, min=1)] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Markdown: every table, healthy jobs included (by default it fits one chat message: findings, "
+            "jobs that are not ok, and what else is not ok).",
+        ),
+    ] = False,
     at: Annotated[
         str | None,
         typer.Option(
@@ -65,7 +81,35 @@ def triage(
             show_default=False,
         ),
     ] = None,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            help="Post to this webhook when the status or the set of problems changes (also on recovery); "
+            "overrides the runbook's [notify] url. Write it as '${VAR}' to keep the URL out of the process list.",
+            metavar="URL",
+            show_default=False,
+        ),
+    ] = None,
+    notify_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--notify-kind",
+            help="slack (an incoming-webhook message) or webhook (the triage JSON plus previous_status); "
+            "default: the runbook's kind, else slack for a *.slack.com URL, else webhook.",
+            metavar="KIND",
+            show_default=False,
+        ),
+    ] = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Do not send the runbook's [notify] notifications this time.")
+    ] = False,
+    all_profiles: Annotated[
+        bool,
+        typer.Option("--all-profiles", help="Triage every profile of each runbook (-r, repeatable) as one fleet."),
+    ] = False,
 ) -> None:
+    from cronctl.cli import triage_ops
     from cronctl.durations import parse_duration
     from cronctl.errors import UsageError
 
@@ -76,12 +120,24 @@ def triage(
     if window <= 0:
         raise UsageError("--since must be longer than zero")
     as_of = parse_at(at) if at is not None else None
+    brief = inv.format == "markdown" and not full
+    options = triage_ops.NotifyOptions(notify, notify_kind, not no_notify)
+    triage_ops.check_notify_options(options, as_of)
+    if triage_ops.is_fleet(inv, all_profiles):
+        if watch:
+            raise UsageError("--watch follows one system; run one `cronctl triage --watch` per system")
+        inv.emit(triage_ops.fleet(inv, window, job, as_of, all_profiles, options,
+                                  lambda each: snapshot(each, window, job, at=as_of, brief=brief)[1]))  # fmt: skip
+        return
+    observe = triage_ops.observer(inv, options, job, as_of)
     if watch:
         if as_of is not None:
             raise UsageError("--watch follows the present; it does not combine with --at")
-        inv.emit(_watch(inv, window, job, interval, max_rounds))
+        with triage_ops.on_failure(inv, observe):
+            inv.emit(_watch(inv, window, job, interval, max_rounds, observe=observe))
         return
-    inv.emit(snapshot(inv, window, job, at=as_of)[1])
+    with triage_ops.on_failure(inv, observe):
+        inv.emit(snapshot(inv, window, job, at=as_of, brief=brief, observe=observe)[1])
 
 
 def parse_at(text: str) -> Any:
@@ -102,8 +158,16 @@ def parse_at(text: str) -> Any:
 
 
 def snapshot(
-    inv: Invocation, window: float, job: str | None, note: str | None = None, at: Any = None
+    inv: Invocation,
+    window: float,
+    job: str | None,
+    note: str | None = None,
+    at: Any = None,
+    *,
+    brief: bool = False,
+    observe: Any = None,
 ) -> tuple[Triage, Report]:
+    """One judged snapshot and its report; `observe(json)` (notifications) sees every snapshot's triage JSON."""
     from datetime import UTC, datetime
 
     from cronctl.reports.triage import judge, triage_report
@@ -120,18 +184,27 @@ def snapshot(
     finally:
         conn.close()
     result = judge(collected, runbook, env, jobs)
-    return result, triage_report(result, runbook, window, watch_note=note)
+    report = triage_report(result, runbook, window, watch_note=note, brief=brief)
+    if observe is not None:
+        observe(report.data)
+    return result, report
 
 
-def _watch(inv: Invocation, window: float, job: str | None, interval: float, max_rounds: int | None) -> Report:
-    """Refresh a live view until the exit condition holds, Ctrl-C, or `max_rounds`; return the last report."""
+def _watch(
+    inv: Invocation, window: float, job: str | None, interval: float, max_rounds: int | None, *, observe: Any = None
+) -> Report:
+    """Redraw a live view in place until the exit condition holds, Ctrl-C, or `max_rounds`; each refresh shows
+    what changed since the one before. Returns the last report, printed normally once the live view is gone."""
     import sys
     import time
+    from datetime import UTC, datetime
 
     from rich.live import Live
 
     from cronctl.evaluate.triage import exit_condition_met
-    from cronctl.output.render import make_console
+    from cronctl.output.render import make_console, renderable
+    from cronctl.reports.triage import triage_report
+    from cronctl.reports.triage_view import changes_section
 
     runbook = inv.runbook()
     # JSON or a pipe on stdout keeps stdout for the final report; the live view goes to the terminal on stderr.
@@ -139,34 +212,33 @@ def _watch(inv: Invocation, window: float, job: str | None, interval: float, max
     console = make_console(stream, stderr=stream is sys.stderr)
     rounds = 0
     report: Report | None = None
-    with Live(console=console, auto_refresh=False, transient=True) as live:
-        try:
+    previous: Triage | None = None
+    ending = "stopped by --max-rounds"
+    live = Live(console=console, auto_refresh=False, transient=True, redirect_stdout=False, redirect_stderr=False)
+    try:
+        with live:
             while True:
                 rounds += 1
-                result, _ = snapshot(inv, window, job)
+                result, _ = snapshot(inv, window, job, observe=observe)
                 done, why = exit_condition_met(runbook.exit_condition, result.health, result.backlogs, job)
-                note = f"watch round {rounds}: {why}"
-                from cronctl.reports.triage import triage_report
-
-                report = triage_report(result, runbook, window, watch_note=note)
-                live.update(_renderable(report), refresh=True)
-                if done or (max_rounds is not None and rounds >= max_rounds):
+                stamp = datetime.now(UTC).strftime("%H:%M:%SZ")
+                note = f"watch: refresh {rounds} at {stamp}, every {interval:g}s; {why}; Ctrl-C stops"
+                changed = changes_section(previous, result)
+                report = triage_report(result, runbook, window, watch_note=note, changes=changed)
+                live.update(renderable(report, console.width), refresh=True)
+                previous = result
+                if done:
+                    ending = "the exit condition holds"
+                    break
+                if max_rounds is not None and rounds >= max_rounds:
                     break
                 time.sleep(interval)
-        except KeyboardInterrupt:
-            if report is None:
-                raise
-    assert report is not None
+    except KeyboardInterrupt:
+        if report is None:
+            raise
+        ending = "stopped by Ctrl-C"
+    assert report is not None and previous is not None
+    from cronctl.output.report import Text
+
+    report.sections.insert(0, Text(f"watch ended after {rounds} refresh(es): {ending}", tone="info"))
     return report
-
-
-def _renderable(report: Report) -> Any:
-    import io
-
-    from rich.text import Text
-
-    from cronctl.output.render import render
-
-    buffer = io.StringIO()
-    render(report, "plain", buffer)
-    return Text(buffer.getvalue())

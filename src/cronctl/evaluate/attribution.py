@@ -57,6 +57,7 @@ class RunAnswer:
     candidates: tuple[str, ...] = ()  # ambiguous: every job that could own the answers in question
     possible: tuple[NetResponse, ...] = ()  # ambiguous: the answers that could be this run's
     how: str = ""  # one phrase: why this link (or why none)
+    possible_all_good: bool = False  # ambiguous, but every answer it could be is good for this job
 
 
 @dataclass
@@ -64,10 +65,18 @@ class Attribution:
     answers: dict[tuple[str, str], RunAnswer] = field(default_factory=dict)  # (cron job, runid) → answer
     unlinked: list[NetResponse] = field(default_factory=list)  # answers no run read here could own
     tracking: bool = False
+    _by_job: dict[str, list[RunAnswer]] | None = field(default=None, repr=False, compare=False)
+    _indexed: int = field(default=-1, repr=False, compare=False)
 
     def for_job(self, cron: str) -> list[RunAnswer]:
-        found = [a for (job, _rid), a in self.answers.items() if job == cron]
-        return sorted(found, key=lambda a: _start(a.run), reverse=True)
+        if self._by_job is None or self._indexed != len(self.answers):
+            index: dict[str, list[RunAnswer]] = {}
+            for (job, _rid), answer in self.answers.items():
+                index.setdefault(job, []).append(answer)
+            for found in index.values():
+                found.sort(key=lambda a: _start(a.run), reverse=True)
+            self._by_job, self._indexed = index, len(self.answers)
+        return list(self._by_job.get(cron, []))
 
     def owners(self) -> dict[int, str]:
         """Response id → the job that owns it (exact or inferred links only)."""
@@ -128,12 +137,15 @@ def attribute(
     urls: Mapping[str, str | None] | None = None,
     ttl: timedelta = PG_NET_TTL,
     horizon: datetime | None = None,
+    explicit_timeouts: frozenset[str] | None = None,
 ) -> Attribution:
     """One `RunAnswer` per succeeded pg_cron run in `runs_by_cron` (runs in other states queued nothing or
     are still running: their own status stands). `tracked` is None when tracking is not installed.
 
     `horizon`: before it, some co-firing job's runs were not read (the walk stops at a number of runs), so an
-    answer there could belong to a run that is not here: runs before it are not linked by inference."""
+    answer there could belong to a run that is not here: runs before it are not linked by inference.
+    `explicit_timeouts`: the jobs whose command states its timeout (a wrapper function may set its own: only
+    stated timeouts can single a job out by a "Timeout of N ms" text). None: every timeout is stated."""
     now = _aware(now)
     result = Attribution(tracking=tracked is not None)
     candidates = [
@@ -162,7 +174,8 @@ def attribute(
         for old_id in [i for i, r in open_responses.items() if _aware(r.created) < edge]:
             result.unlinked.append(open_responses.pop(old_id))
     _queued_by_url(result, open_runs, pending_ids, urls or {}, timeouts, now)
-    _infer(result, open_runs, open_responses, timeouts, judge, now)
+    stated = frozenset(timeouts) if explicit_timeouts is None else explicit_timeouts
+    _infer(result, open_runs, open_responses, timeouts, judge, now, stated)
     for (cron, rid), run in unread.items():
         why = "older than the runs read for its co-firing jobs: its answer cannot be told apart"
         result.answers[(cron, rid)] = RunAnswer(cron, run, "none", "unverified", why, how="outside the linked range")
@@ -262,6 +275,12 @@ def _queued_by_url(
         del open_runs[(cron, rid)]
 
 
+def _wait(timeouts: Mapping[str, float]) -> float:
+    """How long a queued request may wait for its batch: the worker runs one batch at a time, so a request
+    queued behind a slow batch waits up to the longest timeout of any request in it."""
+    return max([DEFAULT_NET_TIMEOUT_MS / 1000, *timeouts.values()])
+
+
 def _window(run: Run, timeout: float, batches: Sequence[datetime]) -> tuple[datetime, datetime]:
     """When the answer's batch can have started. The request is queued between the run's start and end, and
     pg_net's worker takes every waiting request into its next batch, stamping them all with the batch start:
@@ -285,7 +304,7 @@ def _components(
 ) -> list[tuple[list[tuple[str, str]], list[int]]]:
     """Runs and answers that share possibilities: connected through "this answer falls in that run's window"."""
     keys = list(open_runs)
-    windows = {k: _window(open_runs[k], timeouts.get(k[0], DEFAULT_NET_TIMEOUT_MS / 1000), batches) for k in keys}
+    windows = {k: _window(open_runs[k], _wait(timeouts), batches) for k in keys}
     parent: dict[object, object] = {}
 
     def find(x: object) -> object:
@@ -326,12 +345,13 @@ def _infer(
     timeouts: Mapping[str, float],
     judge: Judge,
     now: datetime,
+    stated: frozenset[str],
 ) -> None:
     batches = sorted({_aware(r.created) for r in open_responses.values()})
     for run_keys, response_ids in _components(open_runs, open_responses, timeouts, batches):
         runs = {k: open_runs[k] for k in run_keys}
         answers = {i: open_responses[i] for i in response_ids}
-        _settle(result, runs, answers, timeouts, judge, now, batches)
+        _settle(result, runs, answers, timeouts, judge, now, batches, stated)
         for k in run_keys:
             if k in result.answers:
                 open_runs.pop(k, None)
@@ -355,11 +375,12 @@ def _settle(
     judge: Judge,
     now: datetime,
     batches: Sequence[datetime],
+    stated: frozenset[str],
 ) -> None:
     """Apply the sure rules until none applies; what is settled leaves `runs` and `answers`."""
 
     def window(key: tuple[str, str]) -> tuple[datetime, datetime]:
-        return _window(runs[key], timeouts.get(key[0], DEFAULT_NET_TIMEOUT_MS / 1000), batches)
+        return _window(runs[key], _wait(timeouts), batches)
 
     def take(key: tuple[str, str], response: NetResponse, how: str) -> None:
         result.answers[key] = _judged(key[0], runs.pop(key), response, judge, "inferred", how)
@@ -402,6 +423,8 @@ def _settle(
             ms = timeout_of(response)
             if ms is None:
                 continue
+            if any(k[0] not in stated for k in runs):
+                break  # a candidate's real timeout is not known: the text singles nobody out
             fits = [k for k in runs if round(timeouts.get(k[0], DEFAULT_NET_TIMEOUT_MS / 1000) * 1000) == ms]
             if len(fits) == 1 and len({k[0] for k in runs}) > 1:
                 take(fits[0], response, f"timed out after {ms} ms, the timeout only this job's command sets")
@@ -453,6 +476,7 @@ def _ambiguous(
     failing = [a for a in possible if judge(jobs[0], a)[0] != "succeeded"]
     sample = failing[0].message if failing else None
     for key, run in runs.items():
+        all_good = bool(possible) and all(judge(key[0], a)[0] == "succeeded" for a in possible)
         others = [j for j in jobs if j != key[0]]
         what = f"{len(failing)} of {len(possible)} answers" if failing else f"{len(possible)} answers"
         message = f"{what} of co-firing jobs ({', '.join(jobs)}) cannot be told apart" + (
@@ -460,8 +484,9 @@ def _ambiguous(
         )
         how = "also in the window of " + ", ".join(others) if others else "more answers than runs"
         result.answers[key] = RunAnswer(
-            key[0], run, "ambiguous", "unverified", message, candidates=jobs, possible=possible, how=how
-        )
+            key[0], run, "ambiguous", "unverified", message, candidates=jobs, possible=possible, how=how,
+            possible_all_good=all_good,
+        )  # fmt: skip
     runs.clear()
     answers.clear()
 
@@ -502,6 +527,7 @@ def as_runs(answers: Iterable[RunAnswer], job: str) -> list[Run]:
             "timed_out": response.timed_out if response is not None else None,
             "candidates": list(answer.candidates),
             "possible_answers": [_answer_json(r) for r in answer.possible],
+            "possible_all_good": answer.possible_all_good,
         }
         raw = None
         if response is not None:

@@ -6,12 +6,14 @@ Pure: every fact is gathered beforehand, so each rule is tested without a databa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cronctl.evaluate.secrets import Strength, judge_stored
 from cronctl.sources.platform import grants_for, missing_grants, quote_role
 
 if TYPE_CHECKING:
+    from cronctl.evaluate.hygiene import HygieneFacts
     from cronctl.evaluate.pgnet_tracking import TrackingVerdict
     from cronctl.runbook.model import Runbook
     from cronctl.sources.doctor import CronAccess, TableColumns
@@ -63,6 +65,8 @@ class DoctorFacts:
     secret_rows_error: str | None = None
     tracking: TrackingVerdict | None = None  # pg_net request tracking, when some job's outcome is a pg_net answer
     tracking_error: str | None = None
+    hygiene: HygieneFacts | None = None  # job_run_details growth, pg_net.ttl, cron.timezone, next run
+    now: datetime | None = None  # when the facts were read (the next-run check)
 
 
 def exit_code(checks: list[Check]) -> int:
@@ -81,9 +85,36 @@ def build_checks(f: DoctorFacts) -> list[Check]:
         checks += _access(f)
         checks += _tables(f)
         checks += _secret_rows(f)
+        checks += _hygiene(f)
     checks += _endpoints(f)
     checks += _strength(f)
     return checks
+
+
+_HYGIENE_NAMES = {
+    "run_details_purge": "job_run_details purged",
+    "pg_net_ttl": "pg_net.ttl covers job intervals",
+    "cron_timezone": "cron.timezone matches the runbook",
+    "next_run": "next runs match the runbook",
+}
+_HYGIENE_STATUS = {"ok": "pass", "warn": "warn", "skipped": "skip"}
+
+
+def _hygiene(f: DoctorFacts) -> list[Check]:
+    """The hygiene checks triage shows too (evaluate/hygiene.py), as warnings."""
+    if f.hygiene is None:
+        return []
+    from datetime import UTC, datetime
+
+    from cronctl.evaluate.hygiene import hygiene_checks
+
+    jobs = list(f.runbook.jobs.values()) if f.runbook is not None else []
+    out = []
+    for c in hygiene_checks(f.hygiene, jobs, f.now or datetime.now(UTC)):
+        status = _HYGIENE_STATUS.get(c.verdict, "warn")
+        fix = c.fix if status != "pass" else ""
+        out.append(Check(f"hygiene:{c.id}", _HYGIENE_NAMES.get(c.id, c.id), status, c.detail, fix))
+    return out
 
 
 def _runbook(f: DoctorFacts) -> Check:

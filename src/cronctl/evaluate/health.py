@@ -7,6 +7,11 @@ Inside the grace period a due run is not a problem (Healthchecks' semantics: it 
 nothing). Missed slots are counted since the newest start and capped (like Kubernetes' CronJob controller,
 which gives up counting past 100 missed start times). `N seconds` schedules count from the previous start,
 as pg_cron does.
+
+Thresholds follow Sentry Crons: a job with fewer than `fail_after` failures in a row is `failing` at `warn`, not
+`crit`; once it reached `fail_after` it stays `failing` (recovering) until `recover_after` ok runs in a row. A job
+with `expect = "disabled"` is off on purpose: while off it is `disabled` at tone `ok`; when it runs anyway it is
+judged as usual and `unexpected` says why (a root cause finding).
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ class JobFacts:
     stuck_runs: frozenset[str] = frozenset()  # run ids left in a non-final state with no live backend
     timezone: str | None = None  # the scheduler's own time zone when visible (pg_cron's cron.timezone)
     explained_by: str | None = None  # a root cause that explains a missed or unknown state (e.g. scheduler_down)
+    window_start: datetime | None = None  # start of the judged history window (a run after it is a recent run)
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,26 @@ class JobHealth:
     strip: str
     grace: float | None
     outcomes: tuple[Run, ...] = field(default=(), repr=False)
+    fail_after: int = 1
+    recover_after: int = 1
+    expect: str = "enabled"
+    threshold: str | None = None  # below_fail_after (failing, warn) | recovering (failing, crit) | None
+    tone_override: str | None = None  # the tone when thresholds or `expect` change what the state alone says
+    unexpected: str | None = None  # expect = "disabled" but the job runs (or may run): why
 
     @property
     def tone(self) -> str:
+        if self.tone_override is not None:
+            return self.tone_override
         return STATE_TONE.get(self.state, "warn")
+
+    def thresholds_json(self) -> dict[str, Any]:
+        return {
+            "fail_after": self.fail_after,
+            "recover_after": self.recover_after,
+            "phase": self.threshold,
+            "consecutive_ok": self.consecutive_ok(),
+        }
 
     def consecutive_ok(self) -> int:
         count = 0
@@ -252,9 +274,13 @@ def _ago(seconds: float) -> str:
     return format_duration(max(seconds, 0.0))
 
 
-def judge(job: JobSpec, runs: Sequence[Run], facts: JobFacts, now: datetime, failing_after: int = 1) -> JobHealth:
-    """The state of one job at `now` from its runs (newest first, any sources)."""
+def judge(
+    job: JobSpec, runs: Sequence[Run], facts: JobFacts, now: datetime, failing_after: int | None = None
+) -> JobHealth:
+    """The state of one job at `now` from its runs (newest first, any sources). `failing_after` overrides the
+    job's `fail_after`."""
     now = _aware(now)
+    fail_after = max(1, failing_after if failing_after is not None else job.fail_after)
     seen = outcomes(runs, job.timeout)
     schedule = _schedule(job, facts.timezone)
     interval = schedule.typical_interval(now) if schedule is not None else None
@@ -271,9 +297,64 @@ def judge(job: JobSpec, runs: Sequence[Run], facts: JobFacts, now: datetime, fai
         "strip": strip(seen),
         "grace": grace,
         "outcomes": tuple(seen),
+        "fail_after": fail_after,
+        "recover_after": job.recover_after,
+        "expect": job.expect,
     }
-    state, reason, missed = _state(job, seen, started, facts, now, schedule, grace, failures, failing_after)
-    return JobHealth(state=state, reason=reason, missed_runs=missed, **base)  # type: ignore[arg-type]
+    unexpected = _unexpected(job, runs, facts)
+    # Off on purpose, and nothing says it runs. When its history cannot be seen that is not known: judge as usual.
+    blind = facts.active is None and (not facts.readable or facts.note is not None)
+    if job.expect == "disabled" and unexpected is None and not blind:
+        why = "inactive in cron.job (active = false)" if facts.active is False else "no run in the judged window"
+        return JobHealth(state="disabled", reason=f'off on purpose (expect = "disabled"): {why}', missed_runs=0,
+                         tone_override="ok", **base)  # type: ignore[arg-type]  # fmt: skip
+    state, reason, missed = _state(job, seen, started, facts, now, schedule, grace, failures, 1)
+    threshold = tone = None
+    if state == "failing":
+        count = failures or consecutive_failures([r for r in seen if r.status != "unverified"])
+        if count < fail_after:
+            threshold, tone = "below_fail_after", "warn"
+            reason += f" ({count} of fail_after = {fail_after}: a warning until {fail_after} in a row)"
+    elif state == "ok" and job.recover_after > 1:
+        streak = _ok_streak(seen)
+        before = consecutive_failures(seen[streak:])
+        if streak < job.recover_after and before >= fail_after:
+            threshold = "recovering"
+            failed = seen[streak].message or seen[streak].raw_status or "failed"
+            state = "failing"
+            reason = (
+                f"recovering: {streak} of recover_after = {job.recover_after} ok run(s) in a row after {before} "
+                f"failure(s): {_one_line(failed)}"
+            )
+    if unexpected is not None:
+        reason += f'; expect = "disabled" but {unexpected}'
+    return JobHealth(state=state, reason=reason, missed_runs=missed, threshold=threshold, tone_override=tone,
+                     unexpected=unexpected, **base)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _ok_streak(seen: Sequence[Run]) -> int:
+    """Succeeded outcomes in a row from the newest."""
+    count = 0
+    for run in seen:
+        if run.status != "succeeded":
+            break
+        count += 1
+    return count
+
+
+def _unexpected(job: JobSpec, runs: Sequence[Run], facts: JobFacts) -> str | None:
+    """Why a job the runbook expects disabled is not off: pg_cron has it active, or it started a run recently."""
+    if job.expect != "disabled":
+        return None
+    if facts.active is True:
+        return "it is active in cron.job: the scheduler starts it"
+    if facts.active is False:
+        return None
+    newest = latest_start(runs)
+    when = newest.sort_time if newest is not None else None
+    if when is not None and (facts.window_start is None or _aware(when) >= _aware(facts.window_start)):
+        return f"it ran at {_aware(when).isoformat().replace('+00:00', 'Z')}"
+    return None
 
 
 def _next_run(schedule: Any, started: Run | None, now: datetime) -> datetime | None:
@@ -340,7 +421,7 @@ def _state(
         known = [r for r in seen if r.status != "unverified"]
         before = consecutive_failures(known)
         why = _one_line(last.message or "no answer")
-        if known and before >= failing_after:
+        if known and before >= failing_after and not last.detail.get("possible_all_good"):
             failed = known[0].message or known[0].raw_status or "failed"
             return "failing", f"last {before} known run(s) failed: {_one_line(failed)} (newest unverified: {why})", 0
         return "unverified", f"newest run's outcome cannot be seen: {why}", 0
@@ -424,6 +505,8 @@ def _missed(
     if when is None:
         return None
     due = _slots_after(schedule, _aware(when), now, MISSED_CAP + 1)
+    if explained_by == "scheduler_down":
+        grace = min(grace, MIN_GRACE)  # nothing can start it while the scheduler is down: grace waits for nothing
     overdue = [slot for slot in due if (now - slot).total_seconds() > grace]
     if not overdue:
         return None

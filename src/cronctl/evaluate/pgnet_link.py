@@ -77,6 +77,18 @@ def target_url(command: str | None) -> str | None:
     return url.group(1) if url.re is _URL else url.group(0)
 
 
+_NAMED_ARGS = re.compile(r"net\s*\.\s*http_(?:post|get|delete)\s*\([^)]*?(?::=|=>)", re.IGNORECASE | re.DOTALL)
+
+
+def states_timeout(command: str | None) -> bool:
+    """Is this command's request timeout known? It calls net.http_* itself and either names
+    timeout_milliseconds or passes named arguments without it (pg_net's default applies). A wrapper function
+    (`invoke_edge_function(…)`) or positional arguments may set any timeout."""
+    if not uses_pg_net(command):
+        return False
+    return _TIMEOUT.search(command or "") is not None or _NAMED_ARGS.search(command or "") is not None
+
+
 def net_timeout(command: str | None, fallback_ms: int = DEFAULT_NET_TIMEOUT_MS) -> float:
     """Seconds pg_net waits for this command's request (timeout_milliseconds, else pg_net's default)."""
     match = _TIMEOUT.search(command or "")

@@ -21,6 +21,7 @@ ROOT_CAUSES = (
     "pg_net_worker_down",
     "secret_placeholder",
     "history_hidden",
+    "disabled_job_runs",
 )
 _EXPLAINABLE = ("missed", "never_run", "unknown", "unverified")
 
@@ -146,6 +147,23 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
                 cause=first,
                 action=_grant_action(first),
                 evidence=f"role {evidence.role}; {len(hidden)} job(s) cannot be judged",
+            )
+        )  # fmt: skip
+    running = [h for h in health if h.unexpected]
+    if running:
+        names = tuple(h.name for h in running)
+        odd = running[0]
+        out.append(
+            _cause(
+                "disabled_job_runs", "warn", names,
+                symptom=f"{len(names)} job(s) the runbook marks off on purpose (expect = \"disabled\") run anyway",
+                cause=f"{odd.name}: {odd.unexpected}",
+                action=(
+                    f"if it is meant to run again, remove expect = \"disabled\" from [jobs.{odd.name}]; otherwise "
+                    + (f"switch it off: cronctl pgcron disable {odd.name}" if "cron.job" in (odd.unexpected or "")
+                       else "switch it off where it is scheduled (vercel.json crons, the workflow's schedule)")
+                ),
+                evidence="; ".join(f"{h.name}: {h.unexpected}" for h in running),
             )
         )  # fmt: skip
     order = {"crit": 0, "warn": 1, "info": 2}

@@ -12,6 +12,7 @@ from cronctl.evaluate.findings import Finding, Symptom, match
 from cronctl.evaluate.health import JobHealth
 from cronctl.evaluate.locks import LockVerdict
 from cronctl.evaluate.pgnet_link import NetResponse
+from cronctl.evaluate.silences import Silence, Silenced
 from cronctl.records import Run
 from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode, SuccessRule
 
@@ -227,7 +228,7 @@ def symptoms(
 
     out: list[Symptom] = []
     for job in health:
-        if job.state not in ("ok", "running"):
+        if job.tone != "ok":  # a job off on purpose (expect = "disabled") is no symptom
             out.append(Symptom("state", job.name, state=job.state, detail=job.reason))
         for run in job.outcomes[:1]:
             if run.status == "skipped":
@@ -286,53 +287,88 @@ def overall(
     checks: Sequence[PlatformCheck],
     found: Sequence[Finding],
     failures: Sequence[FailureGroup] = (),
+    silenced: Silenced | None = None,
 ) -> tuple[str, list[str]]:
     """ok | warn | crit | unknown, and the reasons for it (worst first)."""
-    reasons: list[tuple[int, str]] = []
+    status, reasons, _ = overall_silenced(health, backlogs, locks, checks, found, failures, silenced)
+    return status, reasons
 
-    def note(level: str, text: str) -> None:
-        reasons.append((_RANK[level], text))
+
+def _silenced_note(silence: Silence) -> str:
+    until = silence.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return f"silenced until {until} by {silence.author}"
+
+
+def overall_silenced(
+    health: Sequence[JobHealth],
+    backlogs: Sequence[BacklogResult],
+    locks: Sequence[LockVerdict],
+    checks: Sequence[PlatformCheck],
+    found: Sequence[Finding],
+    failures: Sequence[FailureGroup] = (),
+    silenced: Silenced | None = None,
+) -> tuple[str, list[str], list[str]]:
+    """The overall status and its reasons (worst first), and the reasons silences kept out of it: a silenced
+    problem counts as if it were absent."""
+    quiet = silenced or Silenced()
+    reasons: list[tuple[int, str]] = []
+    muted: list[tuple[int, str]] = []
+
+    def note(level: str, text: str, silence: Silence | None = None) -> None:
+        if silence is not None:
+            muted.append((_RANK[level], f"{text} ({_silenced_note(silence)})"))
+        else:
+            reasons.append((_RANK[level], text))
 
     causes = [f for f in found if f.kind == "root_cause"]
     explained = {job for f in causes for job in f.jobs}
     for cause in causes:
         shown = f" ({len(cause.jobs)} job(s))" if cause.jobs else ""
-        note(cause.severity if cause.severity in _RANK else "warn", f"{cause.symptom}{shown}")
+        level = cause.severity if cause.severity in _RANK else "warn"
+        note(level, f"{cause.symptom}{shown}", quiet.jobs(cause.jobs))
     for job in health:
         if job.tone != "ok" and job.name not in explained:
-            note(job.tone, f"{job.name} {job.state}")
+            note(job.tone, f"{job.name} {job.state}", quiet.for_job(job.name))
     for backlog in backlogs:
         if backlog.verdict in ("warn", "crit"):
-            note(backlog.verdict, f"backlog {backlog.name} = {backlog.value:g}")
+            note(backlog.verdict, f"backlog {backlog.name} = {backlog.value:g}", quiet.for_job(backlog.job))
         elif backlog.verdict == "error":
-            note("warn", f"backlog {backlog.name} could not be checked")
-    stale = [v for v in locks if v.stale]
+            note("warn", f"backlog {backlog.name} could not be checked", quiet.for_job(backlog.job))
+    stale = [v for v in locks if v.stale and quiet.for_job(v.lock.name) is None]
     if stale:
         note("warn", f"{len(stale)} stale lock(s)")
+    for verdict in locks:
+        silence = quiet.for_job(verdict.lock.name)
+        if verdict.stale and silence is not None:
+            note("warn", f"stale lock of {verdict.lock.name}", silence)
     superseded = {_CHECK_OF_CAUSE.get(c.id or "") for c in causes}
     for check in checks:
         if check.name in superseded:
             continue  # said once, by its root cause
         if check.verdict in ("warn", "crit"):
-            note(check.verdict, check.detail)
+            note(check.verdict, check.detail, quiet.everything)
         elif check.verdict == "error":
-            note("warn", f"{check.name} could not be checked")
+            note("warn", f"{check.name} could not be checked", quiet.everything)
     for finding in found:
         if finding.kind == "runbook" and finding.ruled_out is None and finding.severity in ("warn", "crit"):
-            note(finding.severity, f"known failure: {finding.symptom}")
-    if failures and not reasons:
-        note("warn", f"{sum(f.count for f in failures)} failure(s) in the window")
-    knowable = [j for j in health if j.state != "unknown"]
-    if health and not knowable and not any(b.verdict != "error" for b in backlogs):
+            note(finding.severity, f"known failure: {finding.symptom}", quiet.for_job(finding.job))
+    loud = [f for f in failures if quiet.jobs([*f.jobs, *f.candidates]) is None]
+    if loud and not reasons:
+        note("warn", f"{sum(f.count for f in loud)} failure(s) in the window")
+    silenced_reasons = list(dict.fromkeys(r[1] for r in sorted(muted, key=lambda r: -r[0])))
+    considered = [j for j in health if quiet.for_job(j.name) is None]
+    knowable = [j for j in considered if j.state != "unknown"]
+    if considered and not knowable and not any(b.verdict != "error" for b in backlogs):
         worst = max((r[0] for r in reasons), default=0)
         if worst < _RANK["crit"]:
-            return "unknown", ["no job's history is visible"] + [r[1] for r in sorted(reasons, key=lambda r: -r[0])]
+            listed = [r[1] for r in sorted(reasons, key=lambda r: -r[0])]
+            return "unknown", ["no job's history is visible", *listed], silenced_reasons
     if not reasons:
-        return "ok", []
+        return "ok", [], silenced_reasons
     reasons.sort(key=lambda r: -r[0])
     worst = reasons[0][0]
     status = "crit" if worst == 2 else "warn" if worst == 1 else "ok"
-    return status, list(dict.fromkeys(r[1] for r in reasons))
+    return status, list(dict.fromkeys(r[1] for r in reasons)), silenced_reasons
 
 
 def exit_condition_met(

@@ -63,20 +63,46 @@ def _seconds(value: float) -> str:
 
 
 def _schedule_ok(schedule: str) -> str | None:
-    from cronctl.schedule import Schedule
+    """Why pg_cron (any version) would refuse the schedule, or None; a schedule that never fires is valid."""
+    from cronctl.schedule import NeverFiresError, Schedule
 
     try:
         Schedule.parse(schedule, "UTC")
+    except NeverFiresError:
+        return None
     except ScheduleError as exc:
         return str(exc)
     return None
 
 
-def job_block(draft: DraftJob) -> tuple[str, bool]:
+def _schedule_notes(draft: DraftJob) -> list[str]:
+    """What the job's own scheduler makes of its schedule: never fires, ignored parts, Vercel/GitHub rules."""
+    from cronctl.schedule import NeverFiresError, Schedule, explain_expression, scheduler_rules
+
+    if not draft.schedule:
+        return []
+    notes: list[str] = []
+    try:
+        Schedule.parse(draft.schedule, "UTC")
+    except NeverFiresError as exc:
+        notes.append(f"schedule: {exc}")
+    except ScheduleError:
+        return []
+    try:
+        entry, _, _ = explain_expression(draft.schedule)
+        notes += [f"schedule: {n}" for n in entry.ignored]
+    except ScheduleError:
+        pass
+    refused, warnings = scheduler_rules(draft.schedule, draft.scheduler)
+    notes += [f"schedule: {n}" for n in refused + warnings]
+    return notes
+
+
+def job_block(draft: DraftJob, *, uncommented: bool = False) -> tuple[str, bool]:
     """The TOML for one job, and whether it is written commented out (no request, workflow or pg_cron job)."""
     sql_only = draft.runs_sql and draft.url is None and draft.workflow is None
     lines = [f"# from {draft.source}"]
-    lines += [f"# note: {n}" for n in draft.notes]
+    lines += [f"# note: {n}" for n in draft.notes + _schedule_notes(draft)]
     todos = list(draft.todos)
     schedule_error = _schedule_ok(draft.schedule) if draft.schedule else None
     if schedule_error:
@@ -120,8 +146,8 @@ def job_block(draft: DraftJob) -> tuple[str, bool]:
         if draft.dispatch_inputs:
             body.append(f"inputs = {toml_value(draft.dispatch_inputs)}")
     # A SQL job is known by its cron.job name; without one (or without a readable URL) nothing can fire or judge it.
-    commented = draft.url is None and draft.workflow is None and not (sql_only and draft.pg_cron)
-    if commented:
+    commented = draft.unsure or (draft.url is None and draft.workflow is None and not (sql_only and draft.pg_cron))
+    if commented and not uncommented:
         body = [f"# {line}" if line else "#" for line in body]
     return "\n".join(lines + body) + "\n", commented
 
@@ -148,14 +174,16 @@ def header(name: str, description: str, origin: str, database: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_new(drafts: list[DraftJob], name: str, description: str, origin: str) -> tuple[str, list[str]]:
+def render_new(
+    drafts: list[DraftJob], name: str, description: str, origin: str, *, uncommented: bool = False
+) -> tuple[str, list[str]]:
     database = any(d.scheduler == "pg_cron" for d in drafts)
     parts = [header(name, description, origin, database)]
     if any(d.uses_secrets_table for d in drafts):
         parts.append(SECRETS_TABLE_BLOCK + "\n")
     commented = []
     for draft in drafts:
-        block, is_commented = job_block(draft)
+        block, is_commented = job_block(draft, uncommented=uncommented)
         parts.append(block + "\n")
         if is_commented:
             commented.append(draft.name)
@@ -222,11 +250,13 @@ def write_runbook(
         text, commented = render_new(drafts, name, description, origin)
         added, kept = [d.name for d in drafts if d.name not in commented], []
         mode = "overwrite" if exists else "new"
-    if not added and mode != "merge":
-        raise UsageError(
-            "nothing to write: none of the jobs found has an HTTP endpoint, a workflow or a pg_cron jobname"
-        )
-    validate(text, path)
+    if not added and not commented and mode != "merge":
+        raise UsageError("nothing to write: no job was found")
+    if added or mode == "merge":
+        validate(text, path)
+    else:
+        # Every job is written commented out for review: check that they load once uncommented.
+        validate(render_new(drafts, name, description, origin, uncommented=True)[0], path)
     written = False
     backup: Path | None = None
     if not dry_run and (mode != "merge" or added or commented):

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from cronctl.evaluate.doctor import Check, exit_code
-from cronctl.output.report import Report, Table, Text
-
-_MARK = {"pass": "ok", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+from cronctl.output.report import Report, Table, Text, mark
 
 
 def doctor_report(checks: list[Check], runbook: str | None) -> Report:
     counts = {s: sum(1 for c in checks if c.status == s) for s in ("pass", "warn", "fail", "skip")}
     code = exit_code(checks)
-    rows = [[_MARK[c.status], c.name, c.detail, c.fix or "-"] for c in checks]
-    sections: list[Any] = [Table(["status", "check", "detail", "fix"], rows, wrap=(2, 3))]
+    # The shared severity words for the eye (✓ ok, ! warn, ✗ crit, ? unknown); JSON keeps pass/warn/fail/skip.
+    rows = [[mark(c.status, "doctor", show="severity"), c.name, c.detail, c.fix or "-"] for c in checks]
+    # Stacked on a narrow terminal, each check's block opens with its name and verdict.
+    sections: list[Any] = [Table(["status", "check", "detail", "fix"], rows, wrap=(2, 3), head=(1, 0))]
     # Failures first; each fix in full (table cells are trimmed, and a GRANT cut short is no fix).
     fixes = sorted((c for c in checks if c.status in ("fail", "warn") and c.fix), key=lambda c: c.status != "fail")
     for c in fixes:

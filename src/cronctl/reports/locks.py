@@ -9,7 +9,7 @@ from typing import Any
 
 from cronctl.errors import ExitCode
 from cronctl.evaluate.locks import LockVerdict, terminate_sql
-from cronctl.output.report import Report, Section, Table, Text
+from cronctl.output.report import Report, Section, Table, Text, mark
 from cronctl.sources.locks import BackendRead
 
 
@@ -54,7 +54,13 @@ def _backends_json(reads: Sequence[BackendRead]) -> list[dict[str, Any]]:
 
 def _lock_rows(verdicts: Sequence[LockVerdict]) -> list[list[Any]]:
     return [
-        [v.lock.name, v.state, v.age if v.age is None else _age_cell(v.age), v.lock.holder, backend_label(v)]
+        [
+            v.lock.name,
+            mark(v.state, "lock"),
+            v.age if v.age is None else _age_cell(v.age),
+            v.lock.holder,
+            backend_label(v),
+        ]
         for v in verdicts
     ]
 
@@ -178,7 +184,7 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
         sections.append(
             Table(
                 ["job", "backend", "holder", "state"],
-                [[v.lock.name, backend_label(v), v.lock.holder, v.state] for v, _ in outcome.planned],
+                [[v.lock.name, backend_label(v), v.lock.holder, mark(v.state, "lock")] for v, _ in outcome.planned],
                 title="Would clear (dry run, nothing changed)",
                 empty="nothing to clear",
                 wrap=(2,),
@@ -190,7 +196,7 @@ def clear_report(outcome: ClearOutcome, reads: Sequence[BackendRead]) -> Report:
         sections.append(
             Table(
                 ["job", "backend", "holder", "state", "done"],
-                [[v.lock.name, backend_label(v), v.lock.holder, v.state, a] for v, a in outcome.cleared],
+                [[v.lock.name, backend_label(v), v.lock.holder, mark(v.state, "lock"), a] for v, a in outcome.cleared],
                 title="Cleared",
                 empty="nothing cleared",
                 wrap=(2, 4),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cronctl.durations import format_duration
-from cronctl.output.report import Report, Section, Table, Text
+from cronctl.output.report import Report, Section, Table, Text, mark
 from cronctl.records import Run
 from cronctl.sources.history import HistoryResult
 
@@ -26,7 +26,7 @@ def run_row(run: Run) -> list[Any]:
         run.started_at,
         run.finished_at,
         format_duration(run.duration) if run.duration is not None else "-",
-        run.status,
+        mark(run.status, "run"),
         run.http_status,
         run.source,
         trim(run.message),

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from cronctl.durations import format_duration
-from cronctl.output.report import KeyValues, Report, Section, Table, Text
+from cronctl.output.report import KeyValues, Mark, Report, Section, Table, Text, mark
+from cronctl.output.times import when
 from cronctl.records import Run
 from cronctl.reports.logs import RUN_COLUMNS, run_row, trim
 from cronctl.sources.pgcron import CronJob
@@ -69,9 +70,9 @@ def list_report(jobs: list[CronJob], now: datetime, facts: ServerFacts | None) -
             d["active"],
             d["database"],
             d["username"],
-            _last_time(jobs[i]),
-            _last_status(jobs[i]),
-            d["next_run"] if d["active"] else "disabled",
+            when(_last_time(jobs[i]), now, empty="never"),
+            mark(_last_status(jobs[i]), "run"),
+            when(d["next_run"], now) if d["active"] else Mark("disabled", "warn"),
             d["running_now"],
         ]
         for i, d in enumerate(data_jobs)
@@ -93,6 +94,7 @@ def list_report(jobs: list[CronJob], now: datetime, facts: ServerFacts | None) -
             ],
             rows,
             wrap=(3,),
+            head=(1, 8),  # stacked: the job's name and its last run's status open its block
             empty="(no jobs in cron.job)",
         )
     ]
@@ -201,7 +203,7 @@ def status_report(
         "warnings": warnings,
         "critical": crit,
     }
-    alive = "-" if scheduler is None else ("alive" if scheduler.alive else "dead")
+    alive: Any = "-" if scheduler is None else (Mark("alive", "ok") if scheduler.alive else Mark("dead", "crit"))
     items: list[tuple[str, Any]] = [
         ("server", f"PostgreSQL {facts.server_version}"),
         ("database", facts.database),
@@ -214,7 +216,12 @@ def status_report(
                 else "not installed"
             ),
         ),
-        ("scheduler", alive + (f" (pid {scheduler.pid})" if scheduler and scheduler.pid else "")),
+        (
+            "scheduler",
+            Mark(f"{alive.word} (pid {scheduler.pid})", alive.severity)
+            if scheduler and scheduler.pid and isinstance(alive, Mark)
+            else alive,
+        ),
         *[(f"cron.{k}", v if v is not None else "-") for k, v in settings.items()],
         ("pg_net", "installed" if facts.net_schema else "not installed"),
     ]
@@ -229,7 +236,7 @@ def status_report(
                     [
                         r.job,
                         r.run_id,
-                        r.raw_status,
+                        mark(r.raw_status, "run"),
                         r.started_at,
                         r.detail.get("job_pid"),
                         format_duration(_age(r)),

@@ -7,55 +7,114 @@ from typing import Any
 
 from cronctl.durations import format_duration
 from cronctl.output.report import KeyValues, Report, Table, Text
+from cronctl.output.times import when
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
 from cronctl.schedule import Schedule
 
 
 def explain_report(expression: str, tz: str, count: int, now: datetime) -> Report:
-    schedule = Schedule.parse(expression, tz)
-    runs = schedule.next_runs(now, count)
-    local = schedule.tz
+    """What pg_cron (each version), Vercel and GitHub Actions make of a schedule, and when it fires next."""
+    from cronctl.schedule import (
+        NeverFiresError,
+        compatibility,
+        explain_expression,
+        get_timezone,
+        never_fires_reason,
+        scheduler_rules,
+    )
+
+    local = get_timezone(tz)
+    entry, meaning, fires = explain_expression(expression)
+    schedule: Schedule | None = None
+    never = None
+    if fires:
+        try:
+            schedule = Schedule.parse(expression, tz)
+        except NeverFiresError as exc:
+            never = str(exc)
+    else:
+        never = "pg_cron accepts it, but " + never_fires_reason(entry)
+    runs = schedule.next_runs(now, count) if schedule is not None else []
+    if schedule is not None and not runs:
+        never = f"no fire time in {tz} within the next 30 years"
+    zone = "UTC" if tz.upper() in ("UTC", "GMT") else tz
+    text = meaning if entry.every_seconds is not None or entry.reboot or not fires else f"{meaning} ({zone})"
+    versions = _versions(expression, tz, compatibility(expression))
+    schedulers = {name: scheduler_rules(expression, name) for name in ("vercel", "github")}
     data: dict[str, Any] = {
         "expression": expression,
         "timezone": tz,
-        "description": schedule.describe(),
-        "min_pg_cron_version": schedule.min_pg_cron_version,
+        "description": text,
+        "fires": bool(runs),
+        "never_fires": never,
+        "ignored": list(entry.ignored),
+        "min_pg_cron_version": schedule.min_pg_cron_version if schedule is not None else _min_version(versions),
+        "pg_cron": versions,
+        "schedulers": {
+            name: {"accepted": not refused, "problems": refused, "warnings": warned}
+            for name, (refused, warned) in schedulers.items()
+        },
         "next_runs": runs,
     }
-    sections: list[Any] = [
-        KeyValues(
-            [
-                ("expression", expression),
-                ("meaning", schedule.describe()),
-                ("time zone", tz),
-                ("pg_cron", _pg_cron_note(schedule, tz)),
-            ]
-        ),
-        Table(
-            ["#", "UTC", f"local ({tz})", "in"],
-            [
+    pairs: list[tuple[str, Any]] = [("expression", expression), ("meaning", text), ("time zone", tz)]
+    for note in entry.ignored:
+        pairs.append(("note", note))
+    pairs.append(("pg_cron", _pg_cron_note(versions)))
+    for name, (refused, warned) in schedulers.items():
+        label = "Vercel" if name == "vercel" else "GitHub Actions"
+        pairs.append((label, "; ".join(refused) if refused else "; ".join(["accepted (UTC)", *warned])))
+    sections: list[Any] = [KeyValues(pairs)]
+    if never:
+        sections.append(Text(f"Never fires: {never}", tone="warn"))
+    else:
+        sections.append(
+            Table(
+                ["#", "UTC", f"local ({tz})", "in"],
                 [
-                    i + 1,
-                    run,
-                    run.astimezone(local).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                    format_duration((run - now).total_seconds()),
-                ]
-                for i, run in enumerate(runs)
-            ],
-            title="Next runs",
-        ),
-    ]
+                    [
+                        i + 1,
+                        run,
+                        run.astimezone(local).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                        format_duration((run - now).total_seconds()),
+                    ]
+                    for i, run in enumerate(runs)
+                ],
+                title="Next runs",
+            )
+        )
     return Report(data=data, sections=sections)
 
 
-def _pg_cron_note(schedule: Schedule, tz: str) -> str:
-    notes = []
-    if schedule.min_pg_cron_version:
-        notes.append(f"needs pg_cron {schedule.min_pg_cron_version}+")
-    if tz.upper() not in ("UTC", "GMT"):
-        notes.append("pg_cron 1.4 runs in GMT only; 1.5+ reads cron.timezone")
-    return "; ".join(notes) or "any version"
+def _versions(expression: str, tz: str, verdicts: list[Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    zoned = tz.upper() not in ("UTC", "GMT")
+    for verdict in verdicts:
+        status = "accepted" if verdict.accepted else "rejected"
+        note = verdict.meaning
+        if verdict.accepted and zoned and verdict.version == "1.4":
+            status, note = "differs", f"{note} — in GMT: pg_cron 1.4 has no cron.timezone"
+        out[verdict.version] = {"status": status, "accepted": verdict.accepted, "meaning": note}
+    return out
+
+
+def _min_version(versions: dict[str, dict[str, Any]]) -> str | None:
+    accepted = [v for v, info in versions.items() if info["accepted"]]
+    return accepted[0] if accepted and accepted[0] != "1.4" else None
+
+
+def _pg_cron_note(versions: dict[str, dict[str, Any]]) -> str:
+    rejected = [v for v, info in versions.items() if not info["accepted"]]
+    differs = [v for v, info in versions.items() if info["status"] == "differs"]
+    if not rejected and not differs:
+        return "accepted by 1.4, 1.5 and 1.6"
+    parts = []
+    accepted = [v for v, info in versions.items() if info["accepted"]]
+    if rejected:
+        parts.append(f"needs pg_cron {accepted[0]}+ (rejected by {' and '.join(rejected)})")
+    if differs:
+        parts.append("pg_cron 1.4 runs in GMT only; 1.5+ reads cron.timezone")
+    return "; ".join(parts)
 
 
 SQL_REQUEST = "SQL (pg_cron)"
@@ -107,12 +166,35 @@ def _request_label(job: JobSpec, env: Environment) -> str:
     return f"{job.method} {_display_url(job, env)}"
 
 
+def _job_schedule(job: JobSpec) -> Schedule | None:
+    from cronctl.errors import ScheduleError
+
+    if not job.schedule:
+        return None
+    try:
+        return Schedule.parse(job.schedule, job.timezone)
+    except ScheduleError:  # valid for pg_cron but never fires (`@reboot`, `0 0 31 2 *`)
+        return None
+
+
+def _schedule_text(job: JobSpec, schedule: Schedule | None) -> str:
+    if schedule is not None:
+        return schedule.describe()
+    from cronctl.errors import ScheduleError
+    from cronctl.schedule import explain_expression
+
+    try:
+        return explain_expression(job.schedule or "")[1]
+    except ScheduleError as exc:
+        return str(exc)
+
+
 def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
     rows: list[list[Any]] = []
     data_jobs: list[dict[str, Any]] = []
     missing_total = 0
     for job in runbook.jobs.values():
-        schedule = Schedule.parse(job.schedule, job.timezone) if job.schedule else None
+        schedule = _job_schedule(job)
         next_run = schedule.next_run(now) if schedule else None
         env_state = {name: env.is_set(name) for name in job.required_env()}
         missing = [name for name, ok in env_state.items() if not ok]
@@ -120,8 +202,8 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
         rows.append(
             [
                 job.name,
-                f"{job.schedule} — {schedule.describe()}" if schedule else "(not scheduled)",
-                next_run,
+                f"{job.schedule} — {_schedule_text(job, schedule)}" if job.schedule else "(not scheduled)",
+                when(next_run, now),
                 _request_label(job, env),
                 auth_label(job),
                 format_duration(job.timeout),
@@ -133,7 +215,7 @@ def jobs_report(runbook: Runbook, env: Environment, now: datetime) -> Report:
                 "name": job.name,
                 "description": job.description,
                 "schedule": job.schedule,
-                "schedule_text": schedule.describe() if schedule else None,
+                "schedule_text": _schedule_text(job, schedule) if job.schedule else None,
                 "timezone": job.timezone,
                 "next_run": next_run,
                 "kind": job_kind(job),

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from cronctl.durations import format_duration
 from cronctl.evaluate.backlog import BacklogResult
 from cronctl.evaluate.findings import Finding
 from cronctl.evaluate.health import JobHealth
+from cronctl.evaluate.hygiene import HygieneCheck
 from cronctl.evaluate.locks import LockVerdict
+from cronctl.evaluate.silences import Silence, Silenced
 from cronctl.evaluate.triage import STATUS_EXIT, FailureGroup, PlatformCheck
-from cronctl.output.report import KeyValues, Report, Section, Table, Text
+from cronctl.output.report import Report, Section, Text
 from cronctl.records import Run
 from cronctl.reports.locks import verdict_json
 from cronctl.runbook.env import Environment
@@ -37,6 +38,17 @@ class Triage:
     checks: list[PlatformCheck]
     findings: list[Finding]
     collected: Collected
+    silenced: Silenced = field(default_factory=Silenced)  # the silences in force; their problems do not count
+    silenced_reasons: list[str] = field(default_factory=list)  # what would be in `reasons` but for a silence
+    hygiene: list[HygieneCheck] = field(default_factory=list)  # never part of the status
+
+    def silence_of_job(self, name: str | None) -> Silence | None:
+        return self.silenced.for_job(name)
+
+    def silence_of_finding(self, finding: Finding) -> Silence | None:
+        if finding.kind == "root_cause":
+            return self.silenced.jobs(finding.jobs)
+        return self.silenced.for_job(finding.job)
 
 
 def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> Triage:
@@ -64,9 +76,27 @@ def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequen
     observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks, runbook.failure_groups)
     observed += _unplaced_symptoms(groups)
     found = root_causes.rule_out(triage_eval.findings(runbook.failure_modes, observed), evidence)
-    found = [*causes, *found]
-    status, reasons = triage_eval.overall(health, backlogs, verdicts, checks, found, groups)
-    return Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected)
+    found = _below_threshold([*causes, *found], health)
+    quiet = Silenced.at(collected.silences, now)
+    status, reasons, muted = triage_eval.overall_silenced(health, backlogs, verdicts, checks, found, groups, quiet)
+    result = Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected, quiet, muted)
+    # What to do first comes first: silenced findings after the others (stable otherwise).
+    result.findings = sorted(found, key=lambda f: result.silence_of_finding(f) is not None)
+    if collected.hygiene is not None:
+        from cronctl.evaluate.hygiene import hygiene_checks
+
+        result.hygiene = hygiene_checks(collected.hygiene, jobs, now)
+    return result
+
+
+def _below_threshold(found: Sequence[Finding], health: Sequence[JobHealth]) -> list[Finding]:
+    """A runbook mode matched by a job that has failed fewer than `fail_after` times in a row warns: it is not
+    critical yet (Sentry's failure threshold)."""
+    below = {h.name for h in health if h.threshold == "below_fail_after"}
+    return [
+        replace(f, severity="warn") if f.kind == "runbook" and f.job in below and f.severity == "crit" else f
+        for f in found
+    ]
 
 
 def _unplaced_symptoms(groups: Sequence[FailureGroup]) -> list[Any]:
@@ -205,6 +235,7 @@ def _job_health(data: JobData, now: datetime, collected: Collected, scheduler_do
         stuck_runs=frozenset(data.stuck),
         timezone=getattr(collected.facts, "cron_timezone", None) if collected.facts else None,
         explained_by="scheduler_down" if scheduler_down and cron_name(data.spec) else None,
+        window_start=data.window_start,
     )
     return health_eval.judge(data.spec, merged, facts, now)
 
@@ -327,12 +358,21 @@ def _run_json(run: Run | None) -> dict[str, Any] | None:
     }
 
 
+def _last_success(h: JobHealth) -> datetime | None:
+    """When the newest successful run among the runs read ended (or started); None when none succeeded."""
+    for run in h.outcomes:
+        if run.status == "succeeded":
+            return run.finished_at or run.started_at
+    return None
+
+
 def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
     collected = result.collected
     return {
         "status": result.status,
         "generated_at": collected.now,
         "runbook": runbook.name,
+        "profile": runbook.profile,
         "since_seconds": since,
         "reasons": result.reasons,
         "jobs": [
@@ -342,23 +382,49 @@ def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
                 "reason": h.reason,
                 "last_run": _run_json(h.last_run),
                 "next_run": h.next_run,
+                "last_success_at": _last_success(h),
                 "consecutive_failures": h.consecutive_failures,
                 "missed_runs": h.missed_runs,
                 "durations": h.durations.to_json(),
                 "outcomes": h.strip,
                 "grace_seconds": h.grace,
                 "sources": [n.to_json() for n in collected.jobs[h.name].notes],
+                "severity": h.tone,
+                "expect": h.expect,
+                "thresholds": h.thresholds_json(),
+                "silenced": _silence_json(result.silence_of_job(h.name)),
             }
             for h in result.health
         ],
         "failures": [g.to_json() for g in result.failures],
-        "backlog": [b.to_json() for b in result.backlogs],
-        "locks": [verdict_json(v) for v in result.locks],
-        "checks": [c.to_json() for c in result.checks],
-        "findings": [f.to_json() for f in result.findings],
+        "backlog": [{**b.to_json(), "silenced": _silence_json(result.silence_of_job(b.job))} for b in result.backlogs],
+        "locks": [
+            {**verdict_json(v), "silenced": _silence_json(result.silence_of_job(v.lock.name))} for v in result.locks
+        ],
+        "checks": [{**c.to_json(), "silenced": _silence_json(result.silenced.everything)} for c in result.checks],
+        "findings": [_finding_json(f, result, runbook) for f in result.findings],
         "as_of": collected.until,
         "pg_net": _pg_net_json(collected),
         "round_trips": collected.round_trips,
+        "silences": [s.to_json() for s in result.silenced.silences],
+        "silenced_reasons": result.silenced_reasons,
+        "silence_notes": collected.silence_notes,
+        "hygiene": [c.to_json() for c in result.hygiene],
+    }
+
+
+def _silence_json(silence: Silence | None) -> dict[str, Any] | None:
+    return silence.brief() if silence is not None else None
+
+
+def _finding_json(finding: Finding, result: Triage, runbook: Runbook) -> dict[str, Any]:
+    """A finding's documented keys, plus `commands`: the exact cronctl commands its action names or implies."""
+    from cronctl.reports.triage_view import commands
+
+    return {
+        **finding.to_json(),
+        "commands": [] if finding.ruled_out else commands(finding, result, runbook),
+        "silenced": _silence_json(result.silence_of_finding(finding)),
     }
 
 
@@ -380,149 +446,52 @@ def _pg_net_json(collected: Collected) -> dict[str, Any] | None:
     }
 
 
-def _durations_cell(h: JobHealth) -> str:
-    d = h.durations
-    if not d.samples:
-        return f"- ({format_duration(d.timeout)})"
-    text = (
-        f"{format_duration(d.p50)} / {format_duration(d.p95)} / {format_duration(d.max)} ({format_duration(d.timeout)})"
-    )
-    flags = []
-    if d.near_timeout:
-        flags.append(f"{d.near_timeout} near timeout")
-    if d.short_failures:
-        flags.append(f"{d.short_failures} short failure(s)")
-    return text + (f" ({', '.join(flags)})" if flags else "")
-
-
-def _jobs_table(result: Triage) -> Table:
-    rows = []
-    for h in result.health:
-        last = h.last_run
-        rows.append(
-            [
-                h.name,
-                h.state,
-                last.sort_time if last else None,
-                (last.status + (f" {last.http_status}" if last.http_status else "")) if last else None,
-                h.next_run,
-                h.consecutive_failures or "-",
-                h.missed_runs or "-",
-                _durations_cell(h),
-                h.strip or "-",
-            ]
-        )
-    return Table(
-        [
-            "job",
-            "state",
-            "last run",
-            "last status",
-            "next run",
-            "fails",
-            "missed",
-            "p50 / p95 / max (timeout)",
-            "last 20 (old → new)",
-        ],
-        rows,
-        title="Jobs",
-    )
-
-
-def _why_table(result: Triage) -> Table:
-    rows = [[h.name, h.state, h.reason] for h in result.health if h.state not in ("ok", "running")]
-    return Table(["job", "state", "why"], rows, title="Why", wrap=(2,), empty="(every job is ok)")
-
-
-def _failures_table(result: Triage) -> Table:
-    rows = [[g.group, g.count, ", ".join(g.jobs), g.first_seen, g.last_seen, g.sample] for g in result.failures]
-    return Table(
-        ["group", "count", "jobs", "first seen", "last seen", "sample"],
-        rows,
-        title="Failures",
-        wrap=(5,),
-        empty="(no failures in the window)",
-    )
-
-
-def _backlog_table(result: Triage) -> Table:
-    rows = []
-    for b in result.backlogs:
-        threshold = f"≥{b.warn:g}" + (f" / ≥{b.crit:g}" if b.crit is not None else "")
-        verdict = "timeout" if b.error and b.error.startswith("timeout") else b.verdict
-        rows.append([b.name, b.value, threshold, verdict, b.oldest, b.error or b.description])
-    return Table(
-        ["backlog", "value", "warn / crit", "verdict", "oldest", "note"], rows, title="Backlog", wrap=(5,),
-        empty="(no backlog checks in the runbook)",
-    )  # fmt: skip
-
-
-def _locks_table(result: Triage) -> Table:
-    rows = [
-        [v.lock.name, v.lock.backend, v.lock.key, v.lock.holder, v.lock.acquired_at, v.state, v.reason]
-        for v in result.locks
-    ]
-    return Table(
-        ["job", "backend", "key", "holder", "acquired", "state", "why"], rows, title="Locks", wrap=(6,),
-        empty="(no locks held)",
-    )  # fmt: skip
-
-
-def _checks_table(result: Triage) -> Table:
-    return Table(
-        ["check", "verdict", "detail"],
-        [[c.name, c.verdict, c.detail] for c in result.checks],
-        title="Platform",
-        wrap=(2,),
-        empty="(nothing to check)",
-    )
-
-
-def _findings_table(result: Triage) -> Table:
-    rows = [[f.severity, f.job or "-", f.symptom, f.cause, f.action] for f in result.findings]
-    return Table(
-        ["severity", "job", "symptom", "cause", "action"], rows, title="Findings: known failure modes that match",
-        wrap=(2, 3, 4), empty="(no known failure mode matches)",
-    )  # fmt: skip
-
-
 def headline(result: Triage) -> str:
-    word = STATUS_WORD[result.status]
-    if not result.reasons:
-        return f"{word}: {len(result.health)} job(s) healthy"
-    shown = result.reasons[:4]
-    more = f" (+{len(result.reasons) - 4} more)" if len(result.reasons) > 4 else ""
-    return f"{word}: " + "; ".join(shown) + more
+    from cronctl.reports.triage_view import headline as status_line
+
+    return status_line(result)
 
 
-def triage_report(result: Triage, runbook: Runbook, since: float, *, watch_note: str | None = None) -> Report:
-    sections: list[Section] = [
-        KeyValues(
-            [
-                ("generated", result.collected.now),
-                ("runbook", runbook.name),
-                ("failure window", f"{format_duration(since)} (at least one schedule interval per job)"),
-            ]
-        ),
-        _jobs_table(result),
-        _why_table(result),
-        _failures_table(result),
-        _backlog_table(result),
-        _locks_table(result),
-        _checks_table(result),
-        _findings_table(result),
-    ]
-    for h in result.health:
-        for note in result.collected.jobs[h.name].notes:
-            if note.state in ("error", "timeout") and h.state != "unknown":
-                sections.append(Text(f"{h.name}: {note.name}: {note.message}", tone="warn"))
+def triage_report(
+    result: Triage,
+    runbook: Runbook,
+    since: float,
+    *,
+    watch_note: str | None = None,
+    brief: bool = False,
+    changes: Section | None = None,
+) -> Report:
+    """The snapshot as a report. `brief`: the Markdown for one chat message (healthy detail left out, at most
+    CHAT_LIMIT characters); `changes`: what changed since the previous `--watch` refresh, shown first."""
+    from cronctl.reports.triage_view import CHAT_LIMIT, RULED_OUT_TITLE, sections, title
+
+    shown = sections(result, runbook, since, brief=brief, changes=changes)
+    # The ruled-out modes stay last (issue 14): silences and hygiene checks go just before them.
+    last = len(shown) - 1 if shown and getattr(shown[-1], "title", None) == RULED_OUT_TITLE else len(shown)
+    shown[last:last] = _silence_and_hygiene_sections(result, brief=brief)
     if watch_note:
-        sections.append(Text(watch_note, tone="info"))
+        shown.insert(0, Text(watch_note, tone="info"))
+    data = to_json(result, runbook, since)
     return Report(
-        data=to_json(result, runbook, since),
-        sections=sections,
-        title=f"triage: {runbook.name}",
+        data=data,
+        sections=shown,
+        title=title(result, runbook, since),
         headline=headline(result),
-        tone=result.status if result.status != "unknown" else "warn",
+        tone=result.status,
         exit_code=STATUS_EXIT[result.status],
+        markdown_limit=CHAT_LIMIT if brief else None,
+        markdown_more="`cronctl triage -f markdown --full` has every table" if brief else None,
     )
+
+
+def _silence_and_hygiene_sections(result: Triage, *, brief: bool) -> list[Section]:
+    """The silences in force (what they keep out of the status), and the hygiene checks (never in the status)."""
+    from cronctl.reports.silences import hygiene_table, silences_section
+
+    out: list[Section] = []
+    if result.silenced or result.collected.silence_notes:
+        out += silences_section(result.silenced.silences, result.silenced_reasons, result.collected)
+    warned = [c for c in result.hygiene if c.verdict == "warn"]
+    if result.hygiene and (warned or not brief):
+        out.append(hygiene_table(result.hygiene if not brief else warned))
+    return out

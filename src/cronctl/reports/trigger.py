@@ -21,7 +21,7 @@ from cronctl.evaluate.verdict import (
     judge,
     match_failure_modes,
 )
-from cronctl.output.report import KeyValues, Report, Table, Text
+from cronctl.output.report import KeyValues, Report, Table, Text, mark
 from cronctl.runbook.model import FailureGroupSpec, FailureMode, JobSpec, SuccessRule
 from cronctl.sources.http_trigger import Attempt, PreparedRequest
 
@@ -391,7 +391,7 @@ def _single_report(result: JobResult, until_ok: int | None) -> Report:
         ("request id", request.request_id),
         ("status", status if status is not None else "-"),
         ("latency", f"{attempt.elapsed_ms:.0f} ms"),
-        ("verdict", result.verdict),
+        ("verdict", mark(result.verdict, "trigger", show="both")),
         ("reason", result.reason),
     ]
     if judgement.location:
@@ -433,7 +433,7 @@ def _attempts_table(run: RunResult) -> Table:
             i + 1,
             a.answer.status_code,
             f"{a.elapsed_ms:.0f} ms",
-            j.verdict,
+            mark(j.verdict, "trigger", show="both"),
             a.retry_after,
             f"{a.next_delay:g}s" if a.next_delay is not None else (a.note or "-"),
             j.reason,
@@ -456,7 +456,7 @@ def _runs_table(result: JobResult) -> Table:
                 attempt.answer.status_code,
                 f"{attempt.elapsed_ms:.0f} ms",
                 len(run.attempts),
-                judgement.verdict,
+                mark(judgement.verdict, "trigger", show="both"),
                 judgement.reason,
             ]
         )
@@ -485,7 +485,7 @@ def _multi_report(results: Sequence[JobResult]) -> Report:
         rows.append(
             [
                 result.plan.job.name,
-                result.verdict,
+                mark(result.verdict, "trigger", show="both"),
                 attempt.answer.status_code,
                 f"{attempt.elapsed_ms:.0f} ms",
                 len(run.attempts),

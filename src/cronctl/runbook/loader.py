@@ -14,9 +14,12 @@ from cronctl.durations import parse_duration
 from cronctl.errors import RunbookError, ScheduleError
 from cronctl.runbook.model import (
     AUTH_KINDS,
+    EXPECTS,
     LOCK_BACKENDS,
+    NOTIFY_KINDS,
     RUN_STATUSES,
     SEVERITIES,
+    THRESHOLD_MAX,
     AuthSpec,
     BacklogSpec,
     ConnectionSpec,
@@ -26,9 +29,11 @@ from cronctl.runbook.model import (
     FailureMode,
     HealthSpec,
     HistorySpec,
+    JobDefaults,
     JobSpec,
     LockSpec,
     LockTableSpec,
+    NotifySpec,
     Profile,
     QuerySpec,
     Runbook,
@@ -242,6 +247,8 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
             "failure_groups",
             "secrets_table",
             "exit_condition",
+            "defaults",
+            "notify",
         ]
     )
     meta = top.table("runbook", required=True)
@@ -252,7 +259,8 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     run_logs = {n: _run_log(n, t) for n, t in top.tables("run_logs").items()}
     lock_tables = {n: _lock_table(n, t) for n, t in top.tables("lock_tables").items()}
     health = {n: _health(n, t) for n, t in top.tables("health").items()}
-    jobs = {n: _job(n, t, run_logs, lock_tables, health) for n, t in top.tables("jobs").items()}
+    defaults = _defaults(top.table("defaults"))
+    jobs = {n: _job(n, t, run_logs, lock_tables, health, defaults) for n, t in top.tables("jobs").items()}
     if not jobs:
         raise top.error("jobs", "a runbook needs at least one [jobs.<name>] table")
     profiles = {n: _profile(n, t) for n, t in top.tables("profiles").items()}
@@ -267,6 +275,7 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     secrets_tbl = top.table("secrets_table")
     exit_tbl = top.table("exit_condition")
     exit_condition = _exit_condition(exit_tbl, backlogs) if exit_tbl else ExitCondition()
+    notify_tbl = top.table("notify")
     return Runbook(
         name=name,
         path=path,
@@ -284,6 +293,8 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
         exit_condition=exit_condition,
         profiles=profiles,
         profile=profile,
+        defaults=defaults,
+        notify=_notify(notify_tbl) if notify_tbl else None,
     )
 
 
@@ -435,12 +446,28 @@ def _dispatch(t: _Table | None) -> DispatchSpec | None:
     )
 
 
+def _threshold(t: _Table, key: str, default: int) -> int:
+    value: int = t.integer(key, default)
+    if not 1 <= value <= THRESHOLD_MAX:
+        raise t.error(key, f"must be between 1 and {THRESHOLD_MAX} (runs in a row), got {value}")
+    return value
+
+
+def _defaults(t: _Table | None) -> JobDefaults:
+    """`[defaults]`: runbook-wide values of keys each job may set itself."""
+    if t is None:
+        return JobDefaults()
+    t.check_keys(["fail_after", "recover_after"])
+    return JobDefaults(fail_after=_threshold(t, "fail_after", 1), recover_after=_threshold(t, "recover_after", 1))
+
+
 def _job(
     name: str,
     t: _Table,
     run_logs: dict[str, RunLogSpec],
     lock_tables: dict[str, LockTableSpec],
     health: dict[str, HealthSpec],
+    defaults: JobDefaults | None = None,
 ) -> JobSpec:
     t.check_keys(
         [
@@ -464,15 +491,21 @@ def _job(
             "trigger_type_field",
             "idempotency_header",
             "scheduler",
+            "fail_after",
+            "recover_after",
+            "expect",
         ]
     )
+    defaults = defaults or JobDefaults()
     schedule = t.text("schedule")
     timezone = t.text("timezone", "UTC")
     if schedule is not None:
-        from cronctl.schedule import Schedule
+        from cronctl.schedule import NeverFiresError, Schedule
 
         try:
             Schedule.parse(schedule, timezone)
+        except NeverFiresError:
+            pass  # pg_cron accepts it (`@reboot`, `0 0 31 2 *`): valid, and `explain` says it never fires
         except ScheduleError as exc:
             raise t.error("schedule", str(exc)) from None
     method = t.text("method", "POST").upper()
@@ -510,6 +543,9 @@ def _job(
         trigger_type_field=t.text("trigger_type_field"),
         idempotency_header=t.text("idempotency_header"),
         scheduler=t.choice("scheduler", _SCHEDULERS, "pg_cron" if history.pg_cron else "external"),
+        fail_after=_threshold(t, "fail_after", defaults.fail_after),
+        recover_after=_threshold(t, "recover_after", defaults.recover_after),
+        expect=t.choice("expect", EXPECTS, "enabled"),
     )
 
 
@@ -724,6 +760,20 @@ def _regex(t: _Table, key: str, pattern: str) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise t.error(key, f"invalid regular expression: {exc}") from None
+
+
+def _notify(t: _Table) -> NotifySpec:
+    """`[notify]`: `url` (a `${VAR}` template: the URL is a secret), `kind` slack | webhook, `timeout`."""
+    t.check_keys(["url", "kind", "timeout"])
+    url = t.text("url", required=True)
+    assert url is not None
+    if not url.strip():
+        raise t.error("url", "must not be empty")
+    if "${" not in url:
+        raise t.error("url", "write the webhook URL as ${VAR} and set VAR in the environment or .env "
+                      "(the URL carries a token; the value was left out)")  # fmt: skip
+    kind = t.choice("kind", NOTIFY_KINDS)
+    return NotifySpec(url=url, kind=kind, timeout=_positive(t, "timeout", 10.0, 300.0))
 
 
 def _secrets_table(t: _Table) -> SecretsTableSpec:

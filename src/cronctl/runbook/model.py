@@ -20,6 +20,10 @@ LOCK_BACKENDS = ("table", "advisory", "redis")
 SEVERITIES = ("info", "warn", "crit")
 # Normalised run statuses every history source maps into.
 RUN_STATUSES = ("running", "succeeded", "failed", "partial", "skipped", "unknown")
+NOTIFY_KINDS = ("slack", "webhook")
+# `expect`: whether the job is meant to run. `disabled` marks a job that is off on purpose.
+EXPECTS = ("enabled", "disabled")
+THRESHOLD_MAX = 720  # fail_after / recover_after range, as Sentry Crons allows (1-720)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,11 @@ class JobSpec:
     trigger_type_field: str | None = None  # body field that says MANUAL / SCHEDULER / RETRY
     idempotency_header: str | None = None
     scheduler: str = "external"  # pg_cron | vercel | github | external: who fires it normally
+    # Sentry Crons' thresholds: critical only after `fail_after` failures in a row (fewer warn); after that,
+    # ok again only after `recover_after` ok runs in a row.
+    fail_after: int = 1
+    recover_after: int = 1
+    expect: str = "enabled"  # enabled | disabled (off on purpose: not a problem while off, a finding when it runs)
 
     @property
     def runs_sql(self) -> bool:
@@ -224,11 +233,28 @@ class ExitCondition:
 
 
 @dataclass(frozen=True)
+class JobDefaults:
+    """Runbook-wide defaults (`[defaults]`) for keys every job may set itself."""
+
+    fail_after: int = 1
+    recover_after: int = 1
+
+
+@dataclass(frozen=True)
 class ConnectionSpec:
     database_url: str = "${DATABASE_URL}"
     redis_url: str = "${REDIS_URL:-}"
     statement_timeout: float = 5.0
     connect_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class NotifySpec:
+    """`[notify]`: where triage posts when the status or the set of problems changes (services/notify.py)."""
+
+    url: str  # a template: `${SLACK_WEBHOOK_URL}` (the URL is a secret; it never appears in output)
+    kind: str | None = None  # slack | webhook; None: slack for a *.slack.com host, else webhook
+    timeout: float = 10.0  # one deadline for the whole request
 
 
 @dataclass(frozen=True)
@@ -256,3 +282,5 @@ class Runbook:
     exit_condition: ExitCondition = field(default_factory=ExitCondition)
     profiles: dict[str, Profile] = field(default_factory=dict)
     profile: str | None = None  # the profile selected at load time
+    notify: NotifySpec | None = None
+    defaults: JobDefaults = field(default_factory=JobDefaults)

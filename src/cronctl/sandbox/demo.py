@@ -110,25 +110,28 @@ def demo_replies() -> dict[str, list[Any]]:
 
 
 def default_tour() -> list[Step]:
-    return tour(job_failing="dispatch-messages", job_healthy="dispatch-messages")
+    return tour(job_failing="dispatch-messages", job_locked="sync-enrolments")
 
 
-def tour(job_failing: str, job_healthy: str) -> list[Step]:
-    """The commands shown, in the order an incident is worked."""
+def tour(job_failing: str, job_locked: str) -> list[Step]:
+    """The commands shown, top-down as an incident is worked: what is wrong and what to do first, the evidence,
+    the fix, the proof that it worked, the message for the incident channel; then the supporting views."""
     return [
-        Step("What the runbook says: jobs, schedules, required variables", ("jobs",)),
-        Step("The main act: one health snapshot of the whole system", ("triage",)),
-        Step("Same snapshot as Markdown, ready for the incident channel", ("triage", "-f", "markdown")),
+        Step("What is wrong, and what to do first: one snapshot of the whole system", ("triage",)),
+        Step(f"Why is {job_failing} failing? Its runs from every source", ("logs", job_failing, "--limit", "8")),
+        Step(f"The {job_locked} runs are refused by a lock: which locks are stale, and why", ("locks",)),
+        Step("Clear only the stale ones (compare-and-delete, audited)", ("locks", "clear", "--all-stale", "--yes")),
+        Step(
+            f"What would a manual trigger of {job_locked} send? (secrets masked)", ("trigger", job_locked, "--dry-run")
+        ),
+        Step(
+            f"Fire {job_locked} by hand until three ok answers in a row",
+            ("trigger", job_locked, "--until-ok", "3", "--interval", "0.2", "--yes"),
+        ),
+        Step("Post the state in the incident channel: one chat message, findings first", ("triage", "-f", "markdown")),
         Step("Is pg_cron itself alive? Scheduler, version, settings, stuck runs", ("pgcron", "status")),
         Step("Every pg_cron job with its last run and next run", ("pgcron", "list")),
-        Step(f"Why is {job_failing} failing? Its runs from every source", ("logs", job_failing, "--limit", "8")),
-        Step("Leftover locks: which are stale, and why", ("locks",)),
-        Step("Clear only the stale ones (compare-and-delete, audited)", ("locks", "clear", "--all-stale", "--yes")),
-        Step("What would a manual trigger send? (secrets masked)", ("trigger", job_healthy, "--dry-run")),
-        Step(
-            f"Fire {job_healthy} by hand until three ok answers in a row",
-            ("trigger", job_healthy, "--until-ok", "3", "--interval", "0.2", "--yes"),
-        ),
+        Step("What the runbook says: jobs, schedules, required variables", ("jobs",)),
         Step("Can this setup work at all? Environment, extensions, secrets", ("doctor",)),
         Step("What a schedule means", ("explain", "*/15 * * * *", "--count", "3")),
     ]

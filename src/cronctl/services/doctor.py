@@ -140,6 +140,18 @@ def _database_facts(url: str, facts: DoctorFacts) -> None:
             _table_facts(conn, facts.runbook, facts)
         if _uses_pg_net(facts):
             _tracking_facts(conn, facts)
+        _hygiene_facts(conn, facts)
+
+
+def _hygiene_facts(conn: Any, facts: DoctorFacts) -> None:
+    from datetime import UTC, datetime
+
+    from cronctl.sources import hygiene
+
+    runbook = facts.runbook
+    uses_pg_cron = runbook is None or any(j.history.pg_cron or j.scheduler == "pg_cron" for j in runbook.jobs.values())
+    facts.now = datetime.now(UTC)
+    facts.hygiene = hygiene.fetch(conn, facts.server, uses_pg_cron=uses_pg_cron)
 
 
 def _uses_pg_net(facts: DoctorFacts) -> bool:

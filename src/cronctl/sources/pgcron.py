@@ -84,6 +84,7 @@ def recent_runs_query(
     failed_only: bool = False,
     with_net: bool = False,
     until: datetime | None = None,
+    net_jobnames: Sequence[str] = (),
 ) -> tuple[str, Params]:
     """Newest `per_job` runs of each job (jobname or jobid as text), optionally failed runs only; `with_net`
     adds every job whose command calls pg_net; `until` ignores runs that started later.
@@ -99,6 +100,7 @@ def recent_runs_query(
         "window": None if until is not None else window,
         "with_net": with_net,
         "net_n": NET_RUNS_PER_JOB,
+        "net_jobnames": list(net_jobnames),
         "until": until,
     }
     return load("pgcron_recent_runs"), params

@@ -22,6 +22,8 @@ from typing import Any
 
 from cronctl.errors import CronctlError, SourceUnavailable
 from cronctl.evaluate.attribution import Attribution
+from cronctl.evaluate.hygiene import CronRow, HygieneFacts
+from cronctl.evaluate.silences import Silence
 from cronctl.evaluate.triage import FailureCount
 from cronctl.records import Lock, QueuedRequest, Run
 from cronctl.runbook.env import Environment
@@ -227,6 +229,13 @@ class Collected:
     cron_jobs: dict[str, tuple[bool, str]] = field(default_factory=dict)  # cron job → (active, command)
     secrets_table: str | None = None  # the runbook's secrets table, schema-qualified
     runs_per_net_job: int = RUNS_PER_JOB  # the walk's limit for pg_net jobs (a job that hit it has older runs)
+    history_only: bool = False  # read for `logs` / `trigger --verify`: no backlogs, locks, silences or hygiene
+    cron_rows: list[CronRow] | None = None  # every cron.job row this role sees (None: not read)
+    # Silences in force at `now` from both stores; `silence_notes` say what could not be read (never an error).
+    silences: list[Silence] = field(default_factory=list)
+    silence_notes: list[str] = field(default_factory=list)
+    silence_catalog: Any = None  # sources.silences.SilenceCatalog | None
+    hygiene: HygieneFacts | None = None  # None: not read (history only, or judging a past time)
 
 
 def cron_name(job: JobSpec) -> str | None:
@@ -255,7 +264,7 @@ def collect(
     from cronctl.evaluate.health import history_window
 
     session = Session(conn, statement_timeout)
-    out = Collected(now=now, failure_since=now - timedelta(seconds=since), until=until)
+    out = Collected(now=now, failure_since=now - timedelta(seconds=since), until=until, history_only=history_only)
     for job in jobs:
         window = history_window(job, now, since)
         out.jobs[job.name] = JobData(job, window_start=now - timedelta(seconds=window))
@@ -270,8 +279,47 @@ def collect(
     _read_http(out, runbook, env, jobs)
     if not history_only and until is None:
         _read_redis(out, runbook, env, jobs)
+    if not history_only:
+        _read_local_silences(out, runbook)
     out.round_trips = session.round_trips
     return out
+
+
+def _read_local_silences(out: Collected, runbook: Runbook) -> None:
+    """Silences kept in this operator's state file (when the role could not write the database's table)."""
+    from cronctl.evaluate.silences import active
+    from cronctl.sources import silences
+
+    path = silences.local_path(runbook.name, runbook.profile)
+    try:
+        found = silences.read_local(path, runbook.name)
+    except CronctlError as exc:
+        out.silence_notes.append(exc.message)
+        return
+    out.silences.extend(active(found, out.now))
+
+
+def _read_silences(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
+    from cronctl.sources import silences
+
+    answer = answers.get("silences")
+    if answer is None:
+        return
+    if not answer.ok:
+        out.silence_notes.append(f"{silences.TABLE}: {_message(answer)}")
+        return
+    out.silences.extend(silences.parse_active(answer.rows, runbook.name))
+
+
+def _read_hygiene(out: Collected, answers: dict[str, Answer]) -> None:
+    from cronctl.sources import hygiene
+
+    answer = answers.get("hygiene")
+    if answer is None:
+        return
+    row = answer.rows[0] if answer.ok and answer.rows else None
+    error = None if answer.ok else _message(answer)
+    out.hygiene = hygiene.facts_from(out.facts, row, out.cron_rows, uses_pg_cron=out.uses_pg_cron, error=error)
 
 
 def _run_logs_used(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[str]:
@@ -296,6 +344,11 @@ def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec], out: Collecte
 
         query, params = pgnet_tracking.tracking_installed_query()
         statements.append(Statement("tracking_installed", query, params, "pg_net request tracking"))
+    if not out.history_only:
+        from cronctl.sources import silences
+
+        query, params = silences.catalog_query()
+        statements.append(Statement("silences_catalog", query, params, "cronctl.silences catalog"))
     return statements
 
 
@@ -313,6 +366,16 @@ def _read_catalog(out: Collected, answers: dict[str, Answer]) -> None:
     else:
         out.errors["scheduler"] = _message(scheduler)
     out.runlog_columns = {k: a for k, a in answers.items() if k.startswith("runlog_columns:")}
+    silence_catalog = answers.get("silences_catalog")
+    if silence_catalog is not None and silence_catalog.ok:
+        from cronctl.sources import silences
+
+        out.silence_catalog = silences.parse_catalog(silence_catalog.rows)
+        hidden = out.silence_catalog.why_not_readable()
+        if hidden:
+            out.silence_notes.append(hidden)
+    elif silence_catalog is not None:
+        out.silence_notes.append(f"cronctl.silences: {_message(silence_catalog)}")
     tracking = answers.get("tracking_installed")
     if tracking is not None:
         from cronctl.sources import pgnet_tracking
@@ -375,7 +438,10 @@ def _data_statements(
     readable, out.net_note = net_readable(facts) if out.uses_pg_net else (False, None)
     if names and facts.cron_schema:
         statements.append(Statement("cron_jobs", _load("triage_cron_jobs"), {}, "cron.job"))
-        query, params = pgcron.recent_runs_query(names, runs_per_job, with_net=readable, until=out.until)
+        wrapped = [n for n in (cron_name(j) for j in jobs if j.history.pg_net) if n]
+        query, params = pgcron.recent_runs_query(
+            names, runs_per_job, with_net=readable, until=out.until, net_jobnames=wrapped
+        )
         out.runs_per_net_job = max(runs_per_job, pgcron.NET_RUNS_PER_JOB) if readable else runs_per_job
         statements.append(Statement("cron_runs", query, params, "cron.job_run_details"))
         if out.until is None:
@@ -419,8 +485,14 @@ def _data_statements(
         )
     if history_only:
         return statements
+    if out.silence_catalog is not None and out.silence_catalog.readable:
+        from cronctl.sources import silences
+
+        query, params = silences.active_query(runbook.name, out.now)
+        statements.append(Statement("silences", query, params, "cronctl.silences"))
     if out.until is None:  # locks are a present-tense fact: a postmortem `--at` does not judge them
         statements.extend(_lock_statements(runbook, jobs))
+        statements.append(Statement("hygiene", _load("hygiene_facts"), {}, "hygiene facts"))
     if runbook.secrets_table is not None:
         statements.append(_secrets_statement(runbook))
     for backlog in _backlogs_for(runbook, jobs):
@@ -482,6 +554,8 @@ def _read_data(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> 
     if runbook.secrets_table is not None:
         out.secrets_table = f"{runbook.secrets_table.schema}.{runbook.secrets_table.table}"
     out.backlogs = {k.split(":", 1)[1]: a for k, a in answers.items() if k.startswith("backlog:")}
+    _read_silences(out, runbook, answers)
+    _read_hygiene(out, answers)
 
 
 def _note_all(out: Collected, pred: Any, note: SourceNote) -> None:
@@ -525,6 +599,9 @@ def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
         visible[str(jobname or jobid)] = (bool(active), command or "")
         visible[str(jobid)] = (bool(active), command or "")
     out.cron_jobs = visible
+    from cronctl.sources.hygiene import cron_rows
+
+    out.cron_rows = cron_rows(jobs_answer.rows)
     runs = {k: _until(v, out.until) for k, v in pgcron.parse_runs(runs_answer.rows).items()}
     stuck_answer = answers.get("stuck")
     stuck = (
@@ -645,6 +722,8 @@ def _attribute(
         out.tracking_note = _message(tracking_answer)
     commands = {n: visible.get(n, (True, ""))[1] for n in runs}
     timeouts = {n: pgnet_link.net_timeout(c) for n, c in commands.items()}
+    # Only a timeout the command itself states is known; a wrapper function (invoke_edge_function(…)) sets its own.
+    stated = frozenset(n for n, c in commands.items() if pgnet_link.states_timeout(c))
     urls = {n: pgnet_link.target_url(c) or _function_path(pgnet_link.target_function(c)) for n, c in commands.items()}
     rules = {n: spec.success for n, spec in specs.items() if n is not None}
     linked = attribution.attribute(
@@ -657,6 +736,7 @@ def _attribute(
         queued=out.queue,
         urls=urls,
         horizon=_later(_horizon(runs, out.runs_per_net_job), _answers_horizon(answer.rows, responses)),
+        explicit_timeouts=stated,
     )
     out.attribution = linked
     _read_net_failure_counts(out, answers, linked)
@@ -782,6 +862,7 @@ def _relabel(runs: Sequence[Run], job: str) -> list[Run]:
 def _read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
     from cronctl.sources import runlog
 
+    parsed: dict[str, dict[str, list[Run]]] = {}  # each table's answer parsed once, not once per job reading it
     for data in out.jobs.values():
         name = data.spec.history.run_log
         if not name:
@@ -799,7 +880,9 @@ def _read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, Answer])
             data.notes.append(SourceNote(source, state, _message(answer) if answer else "not read"))
             continue
         key = data.spec.history.run_log_key or (data.spec.name if spec.job_column else "*")
-        runs = runlog.parse_runs(spec, answer.rows).get(key, [])
+        if name not in parsed:
+            parsed[name] = runlog.parse_runs(spec, answer.rows)
+        runs = parsed[name].get(key, [])
         data.runs.extend(_relabel(runs, data.spec.name))
         columns = out.runlog_columns.get(f"runlog_columns:{name}")
         role = runlog.rls_hides_from(columns.rows) if columns is not None and not runs else None

@@ -1,0 +1,181 @@
+"""Fleet triage: 20 systems against one, through a proxy that adds latency to every round trip.
+
+Each system is its own database on one sandbox cluster with a run-log table (5 jobs, 200 runs each) and a backlog
+check, and its own runbook; every connection goes through bench/latency_proxy.py (+20 ms per round trip, as a
+database in another region). Measured: the fleet service in process (connect, both pipelined round trips, judgement
+and report per system, all systems concurrently) and the whole CLI as a subprocess (`cronctl triage -r ... -r ...`).
+Target: 20 systems take at most 2x the wall time of one.
+
+    .venv/bin/python bench/fleet.py --systems 20 --repeat 5 --delay-ms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cronctl, machine, markdown_table, ms, time_command
+
+from cronctl.sandbox.cluster import PgCluster
+
+JOBS = 5
+RUNS_PER_JOB = 200
+TARGET = 2.0
+
+TABLE = """
+CREATE TABLE IF NOT EXISTS ops_runs (
+  id bigserial PRIMARY KEY, cron_name text NOT NULL, started_at timestamptz NOT NULL,
+  finished_at timestamptz, status text NOT NULL, error_message text)
+"""
+
+
+def runbook_text(name: str, variable: str) -> str:
+    parts = [
+        f'[runbook]\nname = "{name}"\n[connection]\ndatabase_url = "${{{variable}}}"\n',
+        '[run_logs.runs]\ntable = "ops_runs"\njob_column = "cron_name"\nmessage_column = "error_message"\n'
+        'order_column = "started_at"\n'
+        'statuses = { running = ["running"], succeeded = ["success"], failed = ["error"] }\n',
+        "[backlogs.pending]\nsql = \"SELECT count(*) AS value FROM ops_runs WHERE status = 'running'\"\nwarn = 5\n",
+    ]
+    for j in range(JOBS):
+        parts.append(f'[jobs.job-{j}]\nschedule = "*/5 * * * *"\nurl = "http://127.0.0.1:9/job-{j}"\n'
+                     f'history = {{ run_log = "runs", run_log_key = "job-{j}" }}\n')  # fmt: skip
+    return "\n".join(parts)
+
+
+def fill(dsn: str, system: int) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    newest = now - timedelta(minutes=now.minute % 5)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(TABLE)
+        conn.execute("TRUNCATE ops_runs")
+        rows = []
+        for j in range(JOBS):
+            for i in range(RUNS_PER_JOB):
+                started = newest - timedelta(minutes=5 * i)
+                failed = system % 4 == 1 and j == 0 and i < 2  # a quarter of the systems have a failing job
+                rows.append((f"job-{j}", started, started + timedelta(seconds=3), "error" if failed else "success",
+                             "HTTP 500" if failed else None))  # fmt: skip
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO ops_runs (cron_name, started_at, finished_at, status, error_message)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                rows,
+            )
+        conn.execute("CREATE INDEX IF NOT EXISTS ops_runs_job ON ops_runs (cron_name, started_at DESC)")
+        conn.execute("ANALYZE ops_runs")
+
+
+@contextlib.contextmanager
+def latency_proxy(host: str, port: int, delay_ms: float) -> Iterator[int]:
+    """bench/latency_proxy.py in a process of its own (a remote database costs the client no CPU); its port."""
+    script = Path(__file__).resolve().parent / "latency_proxy.py"
+    proc = subprocess.Popen([sys.executable, str(script), "--target", f"{host}:{port}", "--delay-ms", str(delay_ms)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "listening on 127.0.0.1:PORT, ..."
+        yield int(line.split("127.0.0.1:", 1)[1].split(",", 1)[0])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def in_process(paths: list[Path]) -> tuple[float, str]:
+    """The fleet service, as `cronctl triage -r ... -r ...` runs it, without interpreter start-up."""
+    from cronctl.cli import triage_ops
+    from cronctl.cli.common import Invocation
+    from cronctl.cli.triage import snapshot
+    from cronctl.sources.http_deadline import reset
+
+    reset()
+    began = time.perf_counter()
+    inv = Invocation(runbook_path=paths[0], env_file=None, profile=None, format="json", debug=False,
+                     runbook_paths=tuple(paths))  # fmt: skip
+    if len(paths) == 1:
+        status = snapshot(inv, 86400.0, None)[1].data["status"]
+    else:
+        options = triage_ops.NotifyOptions(enabled=False)
+        report = triage_ops.fleet(inv, 86400.0, None, None, False, options,
+                                  lambda each: snapshot(each, 86400.0, None)[1])  # fmt: skip
+        status = report.data["status"]
+    return time.perf_counter() - began, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cronctl-fleet-bench-"))
+    rows = []
+    with PgCluster.start() as cluster, latency_proxy(cluster.host, cluster.port, args.delay_ms) as proxy_port:
+        slow: dict[str, str] = {}  # every system through the proxy
+        direct: dict[str, str] = {}  # the same, straight to the server: what the machine itself costs
+        paths: list[Path] = []
+        for s in range(args.systems):
+            name = f"fleet_{s:02d}"
+            with psycopg.connect(cluster.superuser_dsn, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            fill(cluster.dsn(dbname=name), s)
+            variable = f"FLEET_{s:02d}_URL"
+            direct[variable] = cluster.dsn(dbname=name)
+            slow[variable] = direct[variable].replace(f":{cluster.port}/", f":{proxy_port}/")
+            path = work / f"{name}.toml"
+            path.write_text(runbook_text(name, variable))
+            paths.append(path)
+        cases = [("1 system", paths[:1]), (f"{args.systems} systems", paths)]
+        results: dict[str, tuple[float, float, float, str]] = {}
+        for label, chosen in cases:
+            os.environ.update(direct)
+            in_process(chosen)  # warm-up
+            local = statistics.median(in_process(chosen)[0] for _ in range(args.repeat))
+            os.environ.update(slow)
+            in_process(chosen)
+            service = statistics.median(in_process(chosen)[0] for _ in range(args.repeat))
+            status = in_process(chosen)[1]
+            argv = [cronctl(), "triage", *[a for p in chosen for a in ("-r", str(p))], "-f", "json"]
+            cli = time_command(argv, args.repeat, slow)
+            results[label] = (cli, service, local, status)
+            print(f"{label}: CLI {cli * 1000:.0f} ms, service {service * 1000:.0f} ms, "
+                  f"no latency {local * 1000:.0f} ms, status {status}", file=sys.stderr)  # fmt: skip
+        one_cli, one_service, one_local, _ = results["1 system"]
+        for label, (cli, service, local, status) in results.items():
+            ratio = cli / one_cli
+            verdict = "-" if label == "1 system" else ("ok" if ratio <= TARGET else "MISSED")
+            rows.append([label, ms(cli), f"{ratio:.2f}x", verdict, ms(service), f"{service / one_service:.2f}x",
+                         ms(local), f"{local / one_local:.2f}x", status])  # fmt: skip
+    print("## Fleet\n")
+    print(f"Machine: {machine()}  ")
+    print(f"Command: `.venv/bin/python bench/fleet.py --systems {args.systems} --repeat {args.repeat} "
+          f"--delay-ms {args.delay_ms:g}` (median of {args.repeat} runs each, 1 warm-up)\n")  # fmt: skip
+    print(
+        f"Each system: its own database and runbook, {JOBS} run-log jobs × {RUNS_PER_JOB} runs and a backlog "
+        f"check; every round trip +{args.delay_ms:g} ms through bench/latency_proxy.py (its own process). "
+        f"Target: `cronctl triage` over {args.systems} systems takes ≤ {TARGET:g}× the wall time of one.\n"
+    )
+    print(markdown_table([
+        "systems", f"`cronctl triage` at +{args.delay_ms:g} ms", "ratio", "verdict",
+        "fleet service in process", "ratio", "in process, no latency", "ratio", "status",
+    ], rows))  # fmt: skip
+    print("\nThe in-process columns leave out interpreter start-up. All systems' databases, the proxy and the client "
+          "share this machine's cores: the no-latency column is what that costs (server backends, authentication, "
+          "queries), which distinct remote databases would not add to the client's wall time.")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""Hygiene: settings that do not break anything today but make jobs unjudgeable or the database grow. Pure.
+
+Shown by `cronctl triage` (never changing its status or exit code: nothing here is an incident) and by
+`cronctl doctor` (as warnings):
+
+- `run_details_purge`: `cron.job_run_details` grows by one row per run and nothing purges it by default (a 1-second
+  job writes 86,400 rows a day); warn when no active cron.job deletes from it and it is big or grows fast;
+- `pg_net_ttl`: `pg_net.ttl` shorter than a pg_net job's interval: its answer is deleted before the next run, so
+  between runs its outcome cannot be seen;
+- `cron_timezone`: `cron.timezone` (GMT on pg_cron 1.4) differs from the time zone the runbook gives a pg_cron job;
+- `next_run`: the job's next run by its `cron.job` schedule is later than the runbook's schedule says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cronctl.runbook.model import JobSpec
+
+CHECKS = ("run_details_purge", "pg_net_ttl", "cron_timezone", "next_run")
+VERDICTS = ("ok", "warn", "skipped")
+ROWS_WARN = 1_000_000  # cron.job_run_details rows without a purge job
+GROWTH_WARN = 10_000  # rows a day without a purge job (seven every-minute jobs, or one every-10-seconds job)
+PG_NET_TTL_DEFAULT = 6 * 3600.0
+NEXT_RUN_SLACK = 1.0  # seconds
+_PURGE = re.compile(
+    r"\b(?:delete\s+from|truncate(?:\s+table)?)\s+(?:only\s+)?\"?cron\"?\s*\.\s*\"?job_run_details\b", re.IGNORECASE
+)
+_UTC_NAMES = {"utc", "gmt", "z", "etc/utc", "etc/gmt", "etc/universal", "etc/zulu", "universal", "zulu", "gmt0",
+              "etc/gmt0", "etc/gmt+0", "etc/gmt-0", "greenwich", "etc/greenwich", "uct", "etc/uct"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CronRow:
+    """One cron.job row as this role sees it."""
+
+    name: str
+    schedule: str
+    command: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class HygieneFacts:
+    role: str = ""
+    cron_installed: bool = False
+    cron_jobs: tuple[CronRow, ...] | None = None  # None: cron.job not readable by this role
+    sees_all_jobs: bool = True  # superuser / BYPASSRLS: cron.job shows every role's jobs
+    run_details_rows: int | None = None  # None: unknown (never analysed, or not read)
+    run_details_bytes: int | None = None
+    settings_visible: bool = False  # cron.* settings visible (superuser or pg_read_all_settings)
+    cron_timezone: str | None = None  # cron.timezone when visible (pg_cron 1.5+)
+    log_run: str | None = None  # cron.log_run when visible
+    pg_net_installed: bool = False
+    pg_net_ttl_seconds: float | None = None  # None: pg_net.ttl is not defined in this session
+    pg_net_ttl_text: str | None = None
+    error: str | None = None  # the hygiene facts could not be read: why
+
+
+@dataclass(frozen=True)
+class HygieneCheck:
+    id: str  # one of CHECKS
+    verdict: str  # ok | warn | skipped
+    detail: str
+    fix: str = ""
+    jobs: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "verdict": self.verdict, "detail": self.detail, "fix": self.fix or None,
+                "jobs": list(self.jobs)}  # fmt: skip
+
+
+def _cron_name(job: JobSpec) -> str | None:
+    return job.history.pg_cron or (job.name if job.scheduler == "pg_cron" else None)
+
+
+def server_timezone(facts: HygieneFacts) -> str | None:
+    """The zone pg_cron reads every schedule in: cron.timezone, GMT when the settings show none (pg_cron 1.4),
+    None when this role cannot see the settings."""
+    if facts.cron_timezone:
+        return facts.cron_timezone
+    return "GMT" if facts.settings_visible else None
+
+
+def same_timezone(a: str, b: str, now: datetime) -> bool:
+    """Two zone names that keep the same clock now and half a year from now (UTC, GMT and Etc/UTC are one)."""
+    if a.casefold() == b.casefold() or (a.casefold() in _UTC_NAMES and b.casefold() in _UTC_NAMES):
+        return True
+    from cronctl.errors import ScheduleError
+    from cronctl.schedule import get_timezone
+
+    try:
+        za, zb = get_timezone(a), get_timezone(b)
+    except ScheduleError:
+        return False
+    return all(t.astimezone(za).utcoffset() == t.astimezone(zb).utcoffset() for t in (now, now + timedelta(days=182)))
+
+
+def _schedule(expression: str, tz: str) -> Any:
+    from cronctl.errors import ScheduleError
+    from cronctl.schedule import Schedule
+
+    try:
+        return Schedule.parse(expression, tz)
+    except ScheduleError:
+        return None
+
+
+def _every(seconds: float) -> str:
+    from cronctl.durations import format_duration
+
+    return format_duration(seconds)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hygiene_checks(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) -> list[HygieneCheck]:
+    """The hygiene checks that apply to this runbook and server."""
+    if facts.error:
+        return [HygieneCheck("run_details_purge", "skipped", f"hygiene facts could not be read: {facts.error}")]
+    out: list[HygieneCheck] = []
+    if facts.cron_installed:
+        out.append(_purge(facts, now))
+    ttl = _pg_net_ttl(facts, jobs, now)
+    if ttl is not None:
+        out.append(ttl)
+    pg_cron_jobs = [j for j in jobs if _cron_name(j)]
+    if facts.cron_installed and pg_cron_jobs:
+        out.append(_timezone(facts, pg_cron_jobs, now))
+        out.append(_next_run(facts, pg_cron_jobs, now))
+    return out
+
+
+def _rows_per_day(rows: Sequence[CronRow], tz: str, now: datetime) -> tuple[float, CronRow | None, float | None]:
+    """Rows the active jobs write a day, and the fastest job with its interval."""
+    total = 0.0
+    fastest: tuple[CronRow, float] | None = None
+    for row in rows:
+        if not row.active:
+            continue
+        schedule = _schedule(row.schedule, tz)
+        if schedule is None:
+            continue
+        interval = max(1.0, float(schedule.typical_interval(now)))
+        total += 86400.0 / interval
+        if fastest is None or interval < fastest[1]:
+            fastest = (row, interval)
+    return total, (fastest[0] if fastest else None), (fastest[1] if fastest else None)
+
+
+def _purge(facts: HygieneFacts, now: datetime) -> HygieneCheck:
+    check = "run_details_purge"
+    if facts.log_run is not None and facts.log_run.lower() in ("off", "false", "0"):
+        return HygieneCheck(check, "ok", "cron.log_run = off: pg_cron writes no run history")
+    if facts.cron_jobs is None:
+        return HygieneCheck(
+            check, "skipped", f"cron.job is not readable by role {facts.role}: cannot tell whether a purge job exists"
+        )
+    purges = [r.name for r in facts.cron_jobs if r.active and _PURGE.search(r.command or "")]
+    per_day, fastest, interval = _rows_per_day(facts.cron_jobs, server_timezone(facts) or "GMT", now)
+    rows = facts.run_details_rows
+    size = f"{rows:,} rows" if rows is not None else "size unknown (never analysed)"
+    if facts.run_details_bytes is not None:
+        size += f", {facts.run_details_bytes / 1024 / 1024:,.0f} MB"
+    growth = f"grows ~{per_day:,.0f} rows a day"
+    if fastest is not None and interval is not None:
+        growth += f" (fastest: {fastest.name}, every {_every(interval)})"
+    if purges:
+        return HygieneCheck(check, "ok", f"purged by cron job {', '.join(purges)}; {size}; {growth}")
+    hidden = (
+        "" if facts.sees_all_jobs else f" (role {facts.role} sees only its own cron.job rows: another role's purge "
+        "job would not be seen)"
+    )  # fmt: skip
+    detail = f"no active cron job deletes from cron.job_run_details: {size}; {growth}{hidden}"
+    big = (rows is not None and rows >= ROWS_WARN) or per_day >= GROWTH_WARN
+    fix = (
+        "cronctl pgcron purge-history --older-than 7d; then schedule a purge: SELECT cron.schedule("
+        "'purge-cron-history', '17 3 * * *', $$DELETE FROM cron.job_run_details WHERE end_time < now() - "
+        "interval '7 days'$$)"
+    )
+    return HygieneCheck(check, "warn" if big else "ok", detail if big else detail + ": fine for now", fix)
+
+
+def _pg_net_ttl(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) -> HygieneCheck | None:
+    rows = {r.name: r for r in facts.cron_jobs or ()}
+    tz = server_timezone(facts) or "GMT"
+    net_jobs: list[tuple[str, float]] = []
+    for job in jobs:
+        name = _cron_name(job)
+        row = rows.get(name or "")
+        from cronctl.evaluate.pgnet_link import uses_pg_net
+
+        if not (job.history.pg_net or (row is not None and uses_pg_net(row.command))):
+            continue
+        schedule = _schedule(row.schedule, tz) if row is not None else None
+        if schedule is None and job.schedule:
+            schedule = _schedule(job.schedule, job.timezone)
+        if schedule is None:
+            continue
+        net_jobs.append((job.name, float(schedule.typical_interval(now))))
+    if not net_jobs or not facts.pg_net_installed:
+        return None
+    ttl = facts.pg_net_ttl_seconds if facts.pg_net_ttl_seconds is not None else PG_NET_TTL_DEFAULT
+    shown = facts.pg_net_ttl_text or _every(ttl)
+    assumed = (
+        "" if facts.pg_net_ttl_seconds is not None else " (pg_net.ttl is not defined in this session: pg_net's default"
+        " 6 hours assumed)"
+    )  # fmt: skip
+    over = [(name, interval) for name, interval in net_jobs if interval > ttl]
+    if not over:
+        longest = max(interval for _, interval in net_jobs)
+        return HygieneCheck("pg_net_ttl", "ok", f"pg_net.ttl {shown} covers every pg_net job's interval (longest "
+                            f"{_every(longest)}){assumed}")  # fmt: skip
+    listed = ", ".join(f"{name} (every {_every(interval)})" for name, interval in over)
+    hours = int(max(interval for _, interval in over) // 3600) + 1
+    return HygieneCheck(
+        "pg_net_ttl",
+        "warn",
+        f"pg_net.ttl {shown} is shorter than the interval of {listed}: pg_net deletes each answer before the next "
+        f"run, so between runs the outcome cannot be seen (unverified){assumed}",
+        f"as a superuser: ALTER SYSTEM SET pg_net.ttl TO '{hours} hours'; SELECT pg_reload_conf(); "
+        "SELECT net.worker_restart();",
+        tuple(name for name, _ in over),
+    )
+
+
+def _timezone(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) -> HygieneCheck:
+    server = server_timezone(facts)
+    if server is None:
+        return HygieneCheck(
+            "cron_timezone",
+            "skipped",
+            f"cron.* settings are not visible to role {facts.role}: cannot compare cron.timezone with the runbook",
+            f"GRANT pg_read_all_settings TO {facts.role}",
+        )
+    differ = [j for j in jobs if not same_timezone(j.timezone, server, now)]
+    source = "cron.timezone" if facts.cron_timezone else "pg_cron's time zone (no cron.timezone: pg_cron 1.4)"
+    if not differ:
+        return HygieneCheck("cron_timezone", "ok", f"{source} is {server}, as the runbook says for its pg_cron jobs")
+    zones = sorted({j.timezone for j in differ})
+    return HygieneCheck(
+        "cron_timezone",
+        "warn",
+        f"{source} is {server}, but the runbook says {', '.join(zones)} for {', '.join(j.name for j in differ)}: "
+        f"pg_cron fires every schedule at {server} wall-clock times",
+        f'set timezone = "{server}" on those jobs (and write their schedules in {server}), or change cron.timezone '
+        "(pg_cron 1.5+, superuser, needs a restart)",
+        tuple(j.name for j in differ),
+    )
+
+
+def _next_run(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) -> HygieneCheck:
+    if facts.cron_jobs is None:
+        return HygieneCheck("next_run", "skipped", f"cron.job is not readable by role {facts.role}")
+    rows = {r.name: r for r in facts.cron_jobs}
+    tz = server_timezone(facts) or "GMT"
+    late: list[tuple[str, str]] = []
+    compared = 0
+    for job in jobs:
+        row = rows.get(_cron_name(job) or "")
+        if row is None or not row.active or not job.schedule:
+            continue  # not scheduled, or off (its state says so)
+        expected = _schedule(job.schedule, job.timezone)
+        actual = _schedule(row.schedule, tz)
+        if expected is None or actual is None:
+            continue
+        compared += 1
+        want = expected.next_run(now)
+        got = actual.next_run(now)
+        if want is None:
+            continue
+        slack = max(NEXT_RUN_SLACK, float(actual.every_seconds or 0))
+        if got is None:
+            late.append((job.name, f"{job.name}: cron.job schedule '{row.schedule}' never fires; the runbook expects "
+                                   f"a run at {_iso(want)} ('{job.schedule}', {job.timezone})"))  # fmt: skip
+        elif (got - want).total_seconds() > slack:
+            late.append(
+                (
+                    job.name,
+                    f"{job.name}: next run {_iso(got)} by cron.job ('{row.schedule}' in {tz}), the runbook "
+                    f"expects one by {_iso(want)} ('{job.schedule}', {job.timezone})",
+                )
+            )
+    if not late:
+        detail = (
+            f"the next run of {compared} pg_cron job(s) is no later than the runbook says"
+            if compared
+            else "no active pg_cron job of the runbook is visible in cron.job"
+        )
+        return HygieneCheck("next_run", "ok", detail)
+    return HygieneCheck(
+        "next_run",
+        "warn",
+        "; ".join(text for _, text in late),
+        "make the runbook's schedule and cron.job agree: cronctl pgcron reschedule JOB 'SCHEDULE' (or fix the "
+        "runbook's schedule / timezone)",
+        tuple(name for name, _ in late),
+    )
