@@ -6,7 +6,7 @@ database in another region). Measured: the fleet service in process (connect, bo
 and report per system, all systems concurrently) and the whole CLI as a subprocess (`cronctl triage -r ... -r ...`).
 Target: 20 systems take at most 2x the wall time of one.
 
-    .venv/bin/python bench/fleet.py --systems 20 --repeat 5 --delay-ms 20
+    .venv/bin/python bench/fleet.py --systems 20 --repeat 5 --delay-ms 20 50
 """
 
 from __future__ import annotations
@@ -115,17 +115,26 @@ def in_process(paths: list[Path]) -> tuple[float, str]:
     return time.perf_counter() - began, status
 
 
+def measure(paths: list[Path], env: dict[str, str], repeat: int) -> tuple[float, float, str]:
+    """(CLI wall, in-process wall, status) with every system's URL from `env`."""
+    os.environ.update(env)
+    in_process(paths)  # warm-up
+    service = statistics.median(in_process(paths)[0] for _ in range(repeat))
+    status = in_process(paths)[1]
+    argv = [cronctl(), "triage", *[a for p in paths for a in ("-r", str(p))], "-f", "json"]
+    return time_command(argv, repeat, env), service, status
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--delay-ms", type=float, nargs="+", default=[20.0, 50.0])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cronctl-fleet-bench-"))
     rows = []
-    with PgCluster.start() as cluster, latency_proxy(cluster.host, cluster.port, args.delay_ms) as proxy_port:
-        slow: dict[str, str] = {}  # every system through the proxy
-        direct: dict[str, str] = {}  # the same, straight to the server: what the machine itself costs
+    with PgCluster.start() as cluster:
+        direct: dict[str, str] = {}
         paths: list[Path] = []
         for s in range(args.systems):
             name = f"fleet_{s:02d}"
@@ -134,47 +143,44 @@ def main() -> None:
             fill(cluster.dsn(dbname=name), s)
             variable = f"FLEET_{s:02d}_URL"
             direct[variable] = cluster.dsn(dbname=name)
-            slow[variable] = direct[variable].replace(f":{cluster.port}/", f":{proxy_port}/")
             path = work / f"{name}.toml"
             path.write_text(runbook_text(name, variable))
             paths.append(path)
-        cases = [("1 system", paths[:1]), (f"{args.systems} systems", paths)]
-        results: dict[str, tuple[float, float, float, str]] = {}
-        for label, chosen in cases:
-            os.environ.update(direct)
-            in_process(chosen)  # warm-up
-            local = statistics.median(in_process(chosen)[0] for _ in range(args.repeat))
-            os.environ.update(slow)
-            in_process(chosen)
-            service = statistics.median(in_process(chosen)[0] for _ in range(args.repeat))
-            status = in_process(chosen)[1]
-            argv = [cronctl(), "triage", *[a for p in chosen for a in ("-r", str(p))], "-f", "json"]
-            cli = time_command(argv, args.repeat, slow)
-            results[label] = (cli, service, local, status)
-            print(f"{label}: CLI {cli * 1000:.0f} ms, service {service * 1000:.0f} ms, "
-                  f"no latency {local * 1000:.0f} ms, status {status}", file=sys.stderr)  # fmt: skip
-        one_cli, one_service, one_local, _ = results["1 system"]
-        for label, (cli, service, local, status) in results.items():
+        delays: list[float | None] = [*args.delay_ms, None]
+        for delay in delays:
+            with contextlib.ExitStack() as stack:
+                env = dict(direct)
+                if delay is not None:
+                    port = stack.enter_context(latency_proxy(cluster.host, cluster.port, delay))
+                    env = {k: v.replace(f":{cluster.port}/", f":{port}/") for k, v in direct.items()}
+                one_cli, one_service, _ = measure(paths[:1], env, args.repeat)
+                cli, service, status = measure(paths, env, args.repeat)
+            shown = f"+{delay:g} ms" if delay is not None else "none (same machine)"
             ratio = cli / one_cli
-            verdict = "-" if label == "1 system" else ("ok" if ratio <= TARGET else "MISSED")
-            rows.append([label, ms(cli), f"{ratio:.2f}x", verdict, ms(service), f"{service / one_service:.2f}x",
-                         ms(local), f"{local / one_local:.2f}x", status])  # fmt: skip
+            verdict = "ok" if ratio <= TARGET else "MISSED"
+            rows.append([shown, ms(one_cli), ms(cli), f"{ratio:.2f}x", verdict if delay is not None else "-",
+                         ms(one_service), ms(service), f"{service / one_service:.2f}x", status])  # fmt: skip
+            print(f"latency {shown}: CLI {one_cli * 1000:.0f} -> {cli * 1000:.0f} ms, in process "
+                  f"{one_service * 1000:.0f} -> {service * 1000:.0f} ms", file=sys.stderr)  # fmt: skip
+    n = args.systems
     print("## Fleet\n")
     print(f"Machine: {machine()}  ")
-    print(f"Command: `.venv/bin/python bench/fleet.py --systems {args.systems} --repeat {args.repeat} "
-          f"--delay-ms {args.delay_ms:g}` (median of {args.repeat} runs each, 1 warm-up)\n")  # fmt: skip
+    delays_shown = " ".join(f"{d:g}" for d in args.delay_ms)
+    print(f"Command: `.venv/bin/python bench/fleet.py --systems {n} --repeat {args.repeat} "
+          f"--delay-ms {delays_shown}` (median of {args.repeat} runs each, 1 warm-up)\n")  # fmt: skip
     print(
-        f"Each system: its own database and runbook, {JOBS} run-log jobs × {RUNS_PER_JOB} runs and a backlog "
-        f"check; every round trip +{args.delay_ms:g} ms through bench/latency_proxy.py (its own process). "
-        f"Target: `cronctl triage` over {args.systems} systems takes ≤ {TARGET:g}× the wall time of one.\n"
+        f"Each system: its own database and runbook, {JOBS} run-log jobs × {RUNS_PER_JOB} runs and a backlog check; "
+        "every round trip delayed through bench/latency_proxy.py (its own process). "
+        f"Target: `cronctl triage` over {n} systems takes ≤ {TARGET:g}× the wall time of one.\n"
     )
     print(markdown_table([
-        "systems", f"`cronctl triage` at +{args.delay_ms:g} ms", "ratio", "verdict",
-        "fleet service in process", "ratio", "in process, no latency", "ratio", "status",
+        "latency per round trip", "`cronctl triage`, 1 system", f"{n} systems", "ratio", "verdict",
+        "in process, 1 system", f"{n} systems", "ratio", f"status of {n}",
     ], rows))  # fmt: skip
-    print("\nThe in-process columns leave out interpreter start-up. All systems' databases, the proxy and the client "
-          "share this machine's cores: the no-latency column is what that costs (server backends, authentication, "
-          "queries), which distinct remote databases would not add to the client's wall time.")  # fmt: skip
+    print("\nIn process leaves out interpreter start-up and imports. Every system's database, the proxy and the "
+          "client share this machine's cores: the last row (no added latency) is what the machine itself costs "
+          f"for {n} systems (server backends, authentication, queries), which {n} distinct remote databases would "
+          "not add to the client's wall time.")  # fmt: skip
 
 
 if __name__ == "__main__":

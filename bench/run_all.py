@@ -32,7 +32,7 @@ NOTES = ROOT / "docs" / "benchmarks"
 # Helpers that are not benchmarks themselves.
 NOT_BENCHMARKS = {"run_all.py", "latency_proxy.py"}
 # Cheap ones first; triage reuses the history benchmark's data generator.
-ORDER = ["startup", "trigger", "history", "triage", "triage_tracking", "attribution"]
+ORDER = ["startup", "trigger", "history", "triage", "triage_tracking", "attribution", "fleet"]
 TIMEOUT_S = 3600
 
 # Request tracking at 10 and 50 co-firing jobs, runs:answers from 10^4:10^4 to 5x10^6:10^6.
@@ -46,6 +46,7 @@ PROFILES: dict[str, dict[str, list[str]]] = {
         "history": ["--sizes", "10000", "100000", "--repeat", "3"],
         "triage": ["--sizes", "10000", "100000", "--repeat", "3"],
         "triage_tracking": ["--jobs", "10", "--sizes", "10000:10000", "100000:100000", "--repeat", "3"],
+        "fleet": ["--systems", "20", "--repeat", "3", "--delay-ms", "20"],
     },
     "default": {
         "startup": ["--runs", "11"],
@@ -53,6 +54,7 @@ PROFILES: dict[str, dict[str, list[str]]] = {
         "history": ["--sizes", "10000", "100000", "1000000", "--repeat", "5"],
         "triage": ["--sizes", "10000", "100000", "1000000", "--repeat", "5"],
         "triage_tracking": TRACKING,
+        "fleet": ["--systems", "20", "--repeat", "5", "--delay-ms", "20", "50"],
     },
     "full": {
         "startup": ["--runs", "11"],
@@ -60,6 +62,7 @@ PROFILES: dict[str, dict[str, list[str]]] = {
         "history": ["--sizes", "10000", "100000", "1000000", "5000000", "--repeat", "5"],
         "triage": ["--sizes", "10000", "100000", "1000000", "5000000", "--repeat", "5"],
         "triage_tracking": TRACKING,
+        "fleet": ["--systems", "20", "--repeat", "5", "--delay-ms", "20", "50"],
     },
 }
 

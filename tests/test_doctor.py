@@ -100,7 +100,8 @@ def test_healthy_setup_passes(clean_db: str, runbook: Path, server: JobServer) -
     env = {"DATABASE_URL": clean_db, "APP_URL": server.url, "APP_CRON_SECRET": secret}
     code, checks = doctor(runbook, env)
     # Without request tracking, pg_net answers of co-firing jobs cannot be linked: doctor says how to fix it.
-    assert checks["pg_net_tracking"].status == "warn" and checks["pg_net_tracking"].fix == "cronctl pgcron track install"
+    tracking = checks["pg_net_tracking"]
+    assert tracking.status == "warn" and tracking.fix == "cronctl pgcron track install"
     assert run_cli("pgcron", "track", "install", "--yes", "-r", str(runbook), env=env).exit_code == 0
     code, checks = doctor(runbook, env)
     assert code == 0, [c for c in checks.values() if c.status != "pass"]

@@ -26,7 +26,7 @@ from test_pgcron_sources import add_run, schedule
 FORMATS = ("table", "json", "markdown", "plain")
 VALUES = {
     "plain": "Pl41n-secret-value-0c2f9e",
-    "quotes": 'q"u\'o\\te-secret-91ab',
+    "quotes": "q\"u'o\\te-secret-91ab",
     "unicode": "ünï-cødé-sécret-ß77",
     "multiline": "line-one-secret-aa11\nline-two-secret-bb22\r\nline-three-secret-cc33",
     "spaces": "  spaced secret value 4d5e  ",

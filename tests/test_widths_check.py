@@ -196,3 +196,27 @@ def test_one_severity_vocabulary_in_every_command() -> None:
     assert str(mark("skip", "doctor", show="severity")) == "? unknown"
     assert str(mark("stale", "lock")) == "! stale"
     assert str(mark("pass", "doctor", show="severity")) == str(mark("ok", "check")) == "✓ ok"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_color_keeps_the_symbols_and_drops_the_colours(monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    row = ["dispatch-messages", Mark("failing", "crit")]
+    report = Report(data={}, sections=[Table(["job", "state"], [row])], headline="CRITICAL: 1 job", tone="crit")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    coloured = _Terminal()
+    render(report, "table", coloured)
+    assert "\x1b[1;31m" in coloured.getvalue() or "\x1b[31m" in coloured.getvalue()  # red for crit
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = _Terminal()
+    render(report, "table", plain)
+    text = plain.getvalue()
+    assert not re.search(r"\x1b\[[0-9;]*3[0-9]m", text), "a colour was written despite NO_COLOR"
+    assert "✗ failing" in text and "✗ CRITICAL: 1 job" in text

@@ -378,17 +378,27 @@ def reschedule(
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
-    from cronctl.schedule import Schedule
+    import sys
+
+    from cronctl.schedule import NeverFiresError, Schedule
     from cronctl.sources.pgcron import reschedule_statement
 
-    parsed = Schedule.parse(schedule, "UTC")  # a bad expression stops here, before any connection
+    # A bad expression stops here, before any connection. One pg_cron accepts but that never fires (31 February)
+    # is the operator's call: said, not refused.
+    try:
+        fires = Schedule.parse(schedule, "UTC")
+        parsed: Schedule | None = fires
+        meaning = fires.describe()
+    except NeverFiresError as exc:
+        parsed, meaning = None, exc.message
+        print(f"warning: {exc.message}; pg_cron accepts it, the job will never run", file=sys.stderr)
 
     def build(conn: Any, cron_job: CronJob) -> tuple[list[str], dict[str, Any]]:
-        _check_version(conn, parsed.min_pg_cron_version, schedule)
+        _check_version(conn, parsed.min_pg_cron_version if parsed is not None else None, schedule)
         return [reschedule_statement(conn, cron_job.jobid, schedule)], {
             "old_schedule": cron_job.schedule,
             "new_schedule": schedule,
-            "meaning": parsed.describe(),
+            "meaning": meaning,
         }
 
     _change(
@@ -398,7 +408,7 @@ def reschedule(
         build,
         yes=yes,
         dry_run=dry_run,
-        question=f'Reschedule pg_cron job {{job}} to "{schedule}" ({parsed.describe()})?',
+        question=f'Reschedule pg_cron job {{job}} to "{schedule}" ({meaning})?',
     )
 
 

@@ -467,7 +467,7 @@ def _live_behind_refusals(
     return None
 
 
-def _one_line(text: str, limit: int = 100) -> str:
+def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 

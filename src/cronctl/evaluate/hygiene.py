@@ -172,13 +172,14 @@ def _purge(facts: HygieneFacts, now: datetime) -> HygieneCheck:
     if fastest is not None and interval is not None:
         growth += f" (fastest: {fastest.name}, every {_every(interval)})"
     if purges:
-        return HygieneCheck(check, "ok", f"purged by cron job {', '.join(purges)}; {size}; {growth}")
+        return HygieneCheck(check, "ok", f"purged by cron job {', '.join(purges)}; {growth}")
     hidden = (
         "" if facts.sees_all_jobs else f" (role {facts.role} sees only its own cron.job rows: another role's purge "
         "job would not be seen)"
     )  # fmt: skip
-    detail = f"no active cron job deletes from cron.job_run_details: {size}; {growth}{hidden}"
     big = (rows is not None and rows >= ROWS_WARN) or per_day >= GROWTH_WARN
+    # The size only when it matters: the planner's estimate moves with every ANALYZE.
+    detail = f"no active cron job deletes from cron.job_run_details: {size if big else 'small'}; {growth}{hidden}"
     fix = (
         "cronctl pgcron purge-history --older-than 7d; then schedule a purge: SELECT cron.schedule("
         "'purge-cron-history', '17 3 * * *', $$DELETE FROM cron.job_run_details WHERE end_time < now() - "

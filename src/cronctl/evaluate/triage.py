@@ -24,7 +24,7 @@ _CHECK_OF_CAUSE = {
     "secret_placeholder": "secrets",
 }
 _RANK = {"ok": 0, "warn": 1, "crit": 2}
-SAMPLE_LIMIT = 160
+SAMPLE_LIMIT = 300
 
 
 @dataclass(frozen=True)

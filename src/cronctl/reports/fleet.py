@@ -51,8 +51,8 @@ def _shared_databases(results: Sequence[SystemResult]) -> list[str]:
         if result.database:
             by_target.setdefault(result.database, []).append(result.label)
     return [
-        f"{', '.join(labels)} read the same database {target}: a variable set in the environment or .env wins over "
-        "each profile's vars"
+        f"{', '.join(labels)} read the same database {target}: if they are different systems, give each its own "
+        "variable (one exported in the shell or set in .env wins over every profile's vars)"
         for target, labels in by_target.items()
         if len(labels) > 1
     ]

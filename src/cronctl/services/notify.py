@@ -524,8 +524,7 @@ def for_invocation(
     if url is not None:
         origin = "--notify"
         resolved = env.resolve(url, origin)
-        register_url(resolved)
-        register_url(url)
+        register_url(resolved)  # a literal URL given on the command line is masked from here on too
         check_url(resolved, origin)
         template = url
     else:
