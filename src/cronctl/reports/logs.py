@@ -21,16 +21,30 @@ def trim(message: str | None, limit: int = MESSAGE_LIMIT) -> str | None:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def run_row(run: Run) -> list[Any]:
+def run_row(run: Run, answered: frozenset[str] = frozenset()) -> list[Any]:
+    """One run as a table row. `answered`: pg_cron runids whose outcome is a pg_net answer listed too, so
+    pg_cron's `succeeded` for them only means the request was queued, and says so."""
+    message = trim(run.message)
+    if run.source == "pg_cron" and run.status == "succeeded" and run.run_id in answered:
+        message = "request queued (pg_cron's succeeded); the outcome is its pg_net answer"
+    source = run.source
+    if run.source == "pg_net":
+        source = f"pg_net ({run.detail.get('attribution', 'none')})"
     return [
         run.started_at,
         run.finished_at,
         format_duration(run.duration) if run.duration is not None else "-",
         mark(run.status, "run"),
         run.http_status,
-        run.source,
-        trim(run.message),
+        source,
+        message,
     ]
+
+
+def answered_runids(runs: list[Run]) -> frozenset[str]:
+    return frozenset(
+        str(r.detail["pg_cron_runid"]) for r in runs if r.source == "pg_net" and r.detail.get("pg_cron_runid")
+    )
 
 
 RUN_COLUMNS = ["start", "end", "duration", "status", "http", "source", "message"]
@@ -81,7 +95,9 @@ def logs_report(result: HistoryResult, *, limit: int, failed_only: bool, since: 
         "runs": [_run_json(r) for r in runs],
         "ambiguous_answers": ambiguous_answers(runs),
     }
-    sections: list[Section] = [Table(RUN_COLUMNS, [run_row(r) for r in runs], wrap=(6,), empty="(no runs)")]
+    answered = answered_runids(runs)
+    rows = [run_row(r, answered) for r in runs]
+    sections: list[Section] = [Table(RUN_COLUMNS, rows, wrap=(6,), empty="(no runs)")]
     sections.extend(source_notes(result))
     ambiguous = [r for r in runs if r.source == "pg_net" and r.detail.get("attribution") == "ambiguous"]
     if ambiguous:
