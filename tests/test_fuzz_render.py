@@ -57,6 +57,11 @@ def ran(name: str, prop: Any, minimum: int) -> None:
 
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+# Keys that name a credential (`"apikey": "…"`, `"authorization": "…"`) have their values masked in every sink
+# by design: random data under such keys does not round-trip, so the round-trip properties use other keys.
+KEYS = TEXT.filter(
+    lambda k: not redact.looks_secret(k) and not any(w in k.lower() for w in ("key", "auth", "secret", "token"))
+)
 JSON_SCALARS = (
     st.none()
     | st.booleans()
@@ -65,7 +70,7 @@ JSON_SCALARS = (
     | st.floats(allow_nan=False, allow_infinity=False)
 )
 JSON = st.recursive(
-    JSON_SCALARS, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(TEXT, inner, max_size=5), max_leaves=25
+    JSON_SCALARS, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(KEYS, inner, max_size=5), max_leaves=25
 )
 
 # Values the evaluators put into reports, with the JSON form the contract promises for each.
@@ -82,7 +87,7 @@ TYPED = st.one_of(
 
 
 @settings(FUZZ, max_examples=300)
-@given(st.dictionaries(TEXT, JSON, max_size=8))
+@given(st.dictionaries(KEYS, JSON, max_size=8))
 def _json_round_trip(data: dict[str, Any]) -> None:
     TRIED["render: to_json round-trip of report data (300)"] += 1
     assert json.loads(to_json(Report(data=data))) == data
@@ -93,7 +98,7 @@ def test_json_round_trip_300_examples() -> None:
 
 
 @settings(FUZZ, max_examples=200)
-@given(st.dictionaries(TEXT, TYPED, max_size=6))
+@given(st.dictionaries(KEYS, TYPED, max_size=6))
 def _typed_values_have_their_documented_form(pairs: dict[str, tuple[Any, Any]]) -> None:
     TRIED["render: datetimes, dates, durations, decimals in JSON (200)"] += 1
     data = {key: value for key, (value, _) in pairs.items()}

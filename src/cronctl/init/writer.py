@@ -270,7 +270,9 @@ def write_runbook(
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    from cronctl.redact import redact
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(redact(text), encoding="utf-8")  # every sink is masked last: a file written is one too
     os.replace(tmp, path)
