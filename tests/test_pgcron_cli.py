@@ -175,11 +175,15 @@ def test_disable_enable_dry_run_confirm_and_audit(db, env, tmp_path) -> None:
     res = cli(rb, env, "enable", str(jobid), "--yes")
     assert res.exit_code == 0 and job_row(db, "notification-worker")[0] is True
     records = audit_lines(env)
+    # Each change is recorded before it is sent (pending), then completed with its result under the same id.
     assert [(r["action"], r["dry_run"], r["result"]) for r in records] == [
         ("pgcron.disable", True, "dry-run"),
+        ("pgcron.disable", False, "pending"),
         ("pgcron.disable", False, "ok"),
+        ("pgcron.enable", False, "pending"),
         ("pgcron.enable", False, "ok"),
     ]
+    assert records[1]["audit_id"] == records[2]["audit_id"] and records[1]["phase"] == "begin"
 
 
 def test_reschedule_validates_first(db, env, tmp_path) -> None:

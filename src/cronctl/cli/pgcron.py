@@ -301,6 +301,16 @@ def _change(
             from cronctl.errors import Aborted
 
             raise Aborted(f"pgcron {action} {target}: not confirmed; nothing changed")
+        from cronctl.audit import begin_audit, complete_audit
+
+        # Recorded before the statements are sent; completed with what happened.
+        audit_id = begin_audit(
+            f"pgcron.{action}",
+            runbook=runbook.name,
+            profile=runbook.profile,
+            target=target,
+            details={"sql": statements, **shown},
+        )
         try:
             with guarded(f"pgcron {action} {target}"):
                 outcome = execute(conn, job, statements, extra) if execute else _run_statements(conn, statements)
@@ -308,10 +318,10 @@ def _change(
             from cronctl.db import translate
 
             err = translate(exc, f"pgcron {action} {target}") if not hasattr(exc, "exit_code") else exc
-            audit(f"error: {err}", {})
+            complete_audit(audit_id, f"error: {err}", {"sql": statements})
             raise err from None
     shown.update(outcome or {})
-    audit("ok", shown)
+    complete_audit(audit_id, "ok", {"sql": statements, **shown})
     inv.emit(change_report(action, job, target, statements, dry_run=False, result="ok", extra=shown))
 
 

@@ -187,6 +187,18 @@ def _ask(confirm: Confirm, question: str) -> None:
         raise Aborted("declined; nothing was changed")
 
 
+def _audit_details(verdict: LockVerdict) -> dict[str, Any]:
+    lock = verdict.lock
+    return {
+        "job": lock.name,
+        "holder": lock.holder,
+        "acquired_at": lock.acquired_at,
+        "expires_at": lock.expires_at,
+        "state": verdict.state,
+        "reason": verdict.reason,
+    }
+
+
 def _audit(ctx: CommandContext, verdict: LockVerdict, result: str, *, dry_run: bool, action: str) -> None:
     from cronctl.audit import write_audit
 
@@ -198,14 +210,21 @@ def _audit(ctx: CommandContext, verdict: LockVerdict, result: str, *, dry_run: b
         target=f"{lock.backend}:{lock.key}",
         result=result,
         dry_run=dry_run,
-        details={
-            "job": lock.name,
-            "holder": lock.holder,
-            "acquired_at": lock.acquired_at,
-            "expires_at": lock.expires_at,
-            "state": verdict.state,
-            "reason": verdict.reason,
-        },
+        details=_audit_details(verdict),
+    )
+
+
+def _begin(ctx: CommandContext, verdict: LockVerdict, action: str) -> str:
+    """A `pending` record written before the change is sent; completed with its result."""
+    from cronctl.audit import begin_audit
+
+    lock = verdict.lock
+    return begin_audit(
+        action,
+        runbook=str(ctx.runbook().path),
+        profile=ctx.profile,
+        target=f"{lock.backend}:{lock.key}",
+        details=_audit_details(verdict),
     )
 
 
@@ -246,18 +265,21 @@ def _handle_advisory(
             outcome.skipped.append((_still_held(verdict, why), lock.name, f"{why}; nothing was terminated"))
             _audit(ctx, verdict, "skipped: run in progress", dry_run=False, action="locks.terminate")
             continue
+        from cronctl.audit import complete_audit
+
+        audit_id = _begin(ctx, verdict, "locks.terminate")  # recorded before the statement is sent
         try:
             done = terminate_holder(writer.conn(), lock)
         except Exception as exc:
-            _audit(ctx, verdict, f"error: {exc}", dry_run=False, action="locks.terminate")
+            complete_audit(audit_id, f"error: {exc}")
             raise
         if done:
             outcome.cleared.append((verdict, f"terminated pid {lock.detail['pid']}"))
-            _audit(ctx, verdict, "terminated", dry_run=False, action="locks.terminate")
+            complete_audit(audit_id, "terminated")
         else:
             outcome.skipped.append((verdict, lock.name, "the lock changed since it was read: that session "
                                     "no longer holds it; nothing was terminated"))  # fmt: skip
-            _audit(ctx, verdict, "skipped: changed since read", dry_run=False, action="locks.terminate")
+            complete_audit(audit_id, "skipped: changed since read")
 
 
 def _handle_deletable(
@@ -290,25 +312,27 @@ def _handle_deletable(
     live = [v.lock.name for v in verdicts if not v.stale]
     if live:
         _ask(confirm, f"{', '.join(live)}: not judged stale — a run may still be using it. Clear it anyway?")
+    from cronctl.audit import complete_audit
     from cronctl.sources.locks import StillInUse
 
     for verdict in verdicts:
+        audit_id = _begin(ctx, verdict, "locks.clear")  # recorded before the delete is sent
         try:
             done = _delete(sources, writer, verdict)
         except StillInUse as exc:
             outcome.skipped.append((_still_held(verdict, exc.reason), verdict.lock.name, f"{exc.reason}; left alone"))
-            _audit(ctx, verdict, f"skipped: {exc.reason}", dry_run=False, action="locks.clear")
+            complete_audit(audit_id, f"skipped: {exc.reason}")
             continue
         except Exception as exc:
-            _audit(ctx, verdict, f"error: {exc}", dry_run=False, action="locks.clear")
+            complete_audit(audit_id, f"error: {exc}")
             raise
         if done:
             outcome.cleared.append((verdict, "deleted"))
-            _audit(ctx, verdict, "cleared", dry_run=False, action="locks.clear")
+            complete_audit(audit_id, "cleared")
         else:
             outcome.skipped.append((verdict, verdict.lock.name, "the lock changed since it was read "
                                     "(re-acquired, extended or released); left alone"))  # fmt: skip
-            _audit(ctx, verdict, "skipped: changed since read", dry_run=False, action="locks.clear")
+            complete_audit(audit_id, "skipped: changed since read")
 
 
 def _statement(sources: LockSources, verdict: LockVerdict) -> str:
