@@ -429,3 +429,28 @@ def test_pg_net_answers_judged_by_the_success_rule(clean_db: str, tmp_path: Path
     assert "gateway unreachable" in data["failures"][0]["sample"]
     assert [(f["symptom"], f["job"]) for f in data["findings"]] == [("200 but skipped from reconcile", "reconcile")]
     assert "verdict skipped" in data["findings"][0]["evidence"]
+
+
+def test_a_locked_table_costs_one_statement_timeout_per_triage(clean_db: str, tmp_path: Path) -> None:
+    """Four checks read a table held ACCESS EXCLUSIVE: together they wait about one statement timeout (1 s),
+    not four, and each says it timed out while the other checks answer."""
+    import time
+
+    _runs(clean_db, _schedule(clean_db, "g"), [("succeeded", "1 row", 0)])
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE busy (v int)")
+    checks = "".join(f'\n[backlogs.busy{i}]\nsql = "SELECT count(*) AS value FROM busy"\n' for i in range(4))
+    path = _write(tmp_path, PG_CRON_RUNBOOK.split("[jobs.h]")[0] + checks)
+    holder = psycopg.connect(clean_db)
+    try:
+        holder.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        _code, data, _ = _triage(clean_db, path)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    backlog = {b["name"]: b for b in data["backlog"]}
+    assert all("timeout" in (backlog[f"busy{i}"]["error"] or "") for i in range(4)), backlog
+    assert data["jobs"][0]["last_run"] is not None
+    assert elapsed < 4.0, f"four locked checks took {elapsed:.1f}s: each waited a whole statement timeout"

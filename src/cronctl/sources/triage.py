@@ -272,7 +272,9 @@ def collect(
     out.uses_pg_net = any(cron_name(j) and (j.history.pg_net or j.scheduler == "pg_cron") for j in jobs)
     first = session.run(_catalog_statements(runbook, jobs, out))
     _read_catalog(out, first)
-    second = session.run(_data_statements(out, runbook, jobs, history_only, runs_per_job))
+    second = session.run(
+        _lock_budget(_data_statements(out, runbook, jobs, history_only, runs_per_job), statement_timeout)
+    )
     _read_data(out, runbook, second)
     # Which jobs call pg_net is known once cron.job's commands are read; the platform check follows that.
     out.uses_pg_net = any(d.pg_net or d.spec.history.pg_net for d in out.jobs.values())
@@ -320,6 +322,20 @@ def _read_hygiene(out: Collected, answers: dict[str, Answer]) -> None:
     row = answer.rows[0] if answer.ok and answer.rows else None
     error = None if answer.ok else _message(answer)
     out.hygiene = hygiene.facts_from(out.facts, row, out.cron_rows, uses_pg_cron=out.uses_pg_cron, error=error)
+
+
+MIN_LOCK_WAIT_MS = 200
+
+
+def _lock_budget(statements: list[Statement], statement_timeout: float) -> list[Statement]:
+    """One locked table costs one statement timeout per triage, not one per statement that reads it: the
+    batch's lock waits share the statement timeout (each check waits at most its share for a lock, then says
+    it timed out), while checks that need no lock run as usual."""
+    if not statements:
+        return statements
+    share = max(MIN_LOCK_WAIT_MS, int(statement_timeout * 1000 / len(statements)))
+    budget = Statement("lock_budget", _load("triage_lock_budget"), {"ms": str(share)}, "lock wait budget")
+    return [budget, *statements]
 
 
 def _run_logs_used(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[str]:
