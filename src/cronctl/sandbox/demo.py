@@ -120,10 +120,10 @@ def tour(job_failing: str, job_locked: str) -> list[Step]:
         Step("What is wrong, and what to do first: one snapshot of the whole system", ("triage",)),
         Step(f"Why is {job_failing} failing? Its runs from every source", ("logs", job_failing, "--limit", "8")),
         Step(
-            "Are its pg_net answers its own? Request tracking links each answer to the run that queued it",
+            "Are those pg_net answers its own? Request tracking links each to its run",
             ("pgcron", "track", "status"),
         ),
-        Step(f"The {job_locked} runs are refused by a lock: which locks are stale, and why", ("locks",)),
+        Step(f"{job_locked} runs are refused by a lock: which locks are stale, and why", ("locks",)),
         Step("Clear only the stale ones (compare-and-delete, audited)", ("locks", "clear", "--all-stale", "--yes")),
         Step(
             f"What would a manual trigger of {job_locked} send? (secrets masked)", ("trigger", job_locked, "--dry-run")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from cronctl.errors import CronctlError, SourceUnavailable
@@ -16,8 +16,6 @@ from cronctl.records import Run
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
 
-PG_NET_SLACK = 2.0  # seconds a response may arrive after its request's timeout
-PG_NET_LOOKBACK = timedelta(hours=6)  # pg_net.ttl default: older responses are gone anyway
 RUN_LOG_FAILED_FACTOR = 10
 
 
@@ -44,10 +42,6 @@ class HistoryResult:
     @property
     def all_failed(self) -> bool:
         return bool(self.sources) and all(s.state == "error" for s in self.sources)
-
-
-class NotInstalled(Exception):
-    """The schema or table a source reads does not exist here."""
 
 
 class _Lazy:
@@ -115,21 +109,11 @@ def _relabel(runs: Sequence[Run], job: str) -> list[Run]:
     return [replace(r, job=job) for r in runs]
 
 
-def _relation_exists(conn: Any, name: str) -> bool:
-    from cronctl.queries import load
-
-    row = conn.execute(load("history_relation_exists"), {"name": name}).fetchone()
-    return bool(row and row[0])
-
-
 def _run_source(result: HistoryResult, name: str, action: Callable[[], list[Run] | None]) -> list[Run]:
     from cronctl.db import translate
 
     try:
         runs = action()
-    except NotInstalled as exc:
-        result.sources.append(SourceState(name, "not_installed", str(exc)))
-        return []
     except CronctlError as exc:
         result.sources.append(SourceState(name, "error", exc.message))
         return []
@@ -140,15 +124,6 @@ def _run_source(result: HistoryResult, name: str, action: Callable[[], list[Run]
         return []
     result.sources.append(SourceState(name, "ok", runs=len(runs)))
     return runs
-
-
-def _in_savepoint(lazy: _Lazy, body: Callable[[Any], list[Run] | None]) -> Callable[[], list[Run] | None]:
-    def call() -> list[Run] | None:
-        conn = lazy.get()
-        with conn.transaction():
-            return body(conn)
-
-    return call
 
 
 def collect_history(

@@ -33,7 +33,6 @@ RUNS_PER_JOB = 100  # newest runs per job: strip, durations, streaks, pg_net lin
 RUN_LOG_PER_JOB = 100
 QUEUE_LIMIT = 2000  # queue rows read (id, method, url only: never headers or bodies, which carry secrets)
 TRACKING_LIMIT = 20000
-PG_NET_SLACK = 2.0
 SEND_SLACK = 10.0  # seconds beyond the statement timeouts before a round trip is given up
 
 
@@ -206,7 +205,6 @@ class Collected:
     lock_errors: list[str] = field(default_factory=list)
     secrets: Answer | None = None
     errors: dict[str, str] = field(default_factory=dict)  # check -> one-line reason
-    unlinked_failures: list[Run] = field(default_factory=list)
     health_unhealthy: dict[str, list[str]] = field(default_factory=dict)  # endpoint -> missing jobs
     health_errors: dict[str, str] = field(default_factory=dict)
     health_status: dict[str, int] = field(default_factory=dict)  # endpoint -> HTTP status of an error answer
