@@ -13,26 +13,26 @@ STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 # Redone only when pyproject.toml changes (or the venv is missing).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "python3-venv is missing; run 'make system-deps' first" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]' -e ./sandbox
 	@touch $@
 
 system-deps:
 	bash scripts/install-system-deps.sh
 
 test: system-deps venv
-	$(BIN)/ruff check src tests
-	$(BIN)/mypy src/cronctl
-	$(BIN)/pytest -q
+	$(BIN)/ruff check src sandbox tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q -n 4
 
 lint: venv
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy src/cronctl
+	$(BIN)/ruff check src sandbox tests
+	$(BIN)/ruff format --check src sandbox tests
+	$(BIN)/mypy
 
 demo: system-deps venv
 	$(BIN)/cronctl demo

@@ -39,7 +39,7 @@ from cronctl.db import connect
 from cronctl.reports.triage import judge
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
-from cronctl.sandbox.cluster import PgCluster
+from cronctl_sandbox.cluster import PgCluster
 from cronctl.sources.triage import collect
 
 SINCE = 86400.0  # `cronctl triage`'s default failure window (24 h)

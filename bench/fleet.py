@@ -29,7 +29,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cronctl, machine, markdown_table, ms, time_command
 
-from cronctl.sandbox.cluster import PgCluster
+from cronctl_sandbox.cluster import PgCluster
 
 JOBS = 5
 RUNS_PER_JOB = 200

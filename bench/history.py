@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from cronctl.sandbox.cluster import PgCluster
+from cronctl_sandbox.cluster import PgCluster
 
 JOBS = 50
 TARGET_JOB = "job-07"

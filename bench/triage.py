@@ -27,7 +27,7 @@ from cronctl.db import connect
 from cronctl.reports.triage import judge, triage_report
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
-from cronctl.sandbox.cluster import PgCluster
+from cronctl_sandbox.cluster import PgCluster
 from cronctl.sources.triage import collect
 
 DELAY_MS = 20.0

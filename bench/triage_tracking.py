@@ -39,8 +39,8 @@ from cronctl.db import connect
 from cronctl.reports.triage import judge, triage_report
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
-from cronctl.sandbox.cluster import PgCluster
-from cronctl.sandbox.fixtures import create_pg_net_tables, grant_pg_net_to_public
+from cronctl_sandbox.cluster import PgCluster
+from cronctl_sandbox.fixtures import create_pg_net_tables, grant_pg_net_to_public
 from cronctl.sources import triage as triage_source
 
 END = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # the newest tick

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from _common import cronctl, machine, markdown_table, ms, time_command
 
-from cronctl.sandbox import jobserver
-from cronctl.sandbox.jobserver import JobServer, Reply, Route
+from cronctl_sandbox import jobserver
+from cronctl_sandbox.jobserver import JobServer, Reply, Route
 
 SECRET = "bench-cron-secret-value"
 JOBS = 20

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 from psycopg import sql
 
-from cronctl.sandbox.cluster import PgCluster
+from cronctl_sandbox.cluster import PgCluster
 
 # CI replays a fixed set of generated cases so a submission's verdict does not depend on the draw; local runs
 # keep drawing fresh cases, and whatever they find becomes an explicit example test.
@@ -124,3 +124,9 @@ def read_only_role(pg_cluster: PgCluster, pg_dsn: str, _read_only_password: str)
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
             conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role))
     return pg_cluster.dsn(user=READ_ONLY_ROLE, password=_read_only_password)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the tests that wait for pg_cron's minute tick first: under xdist they then wait while the other
+    workers run the rest of the suite."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cronctl.sandbox.cluster import free_port
+from cronctl_sandbox.cluster import free_port
 
 START_TIMEOUT_S = 10.0
 

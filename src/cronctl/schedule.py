@@ -2,7 +2,7 @@
 
 The parser is a port of pg_cron's own (`src/entry.c`, Vixie cron's `load_entry` cut down to the schedule, and
 `TryParseInterval` in `src/job_metadata.c`), so it accepts what pg_cron accepts and reads it the way pg_cron
-does, quirks included (measured against pg_cron 1.4.2, see tests/test_schedule_parity.py):
+does, quirks included (measured against pg_cron 1.4.2, see tests/system/test_schedule_parity.py):
 
 - a field is a list of `*`, `n`, `a-b` and `a-b/s` / `*/s`; `n/s` (a step without a range), `L`, `W`, `?` and
   `@every` are errors; a step larger than the field (`*/61`) is fine and selects only the first value;

@@ -32,7 +32,7 @@ from typing import Any
 from cronsim import CronSim
 from psycopg import sql
 
-from cronctl.sandbox.fixtures import create_pg_net_tables
+from cronctl_sandbox.fixtures import create_pg_net_tables
 
 PG_NET_TTL = timedelta(hours=6)  # pg_net.ttl default
 PG_NET_BATCH = 200  # pg_net.batch_size default
@@ -388,12 +388,13 @@ class Builder:
         first = 2_400_000 + int(jitter(self.now, "runid", lo=0, hi=900_000))
         self.sql("SELECT setval('cron.runid_seq', %s)", [first])
         ordered = sorted(self._runs, key=lambda r: (r.tick, r.order, r.job.jobid))
+        database = self.database
         self.rows(
             "cron.job_run_details",
             ["jobid", "job_pid", "database", "username", "command", "status", "return_message", "start_time",
              "end_time"],
             [
-                (r.job.jobid, r.pid, self.database, "postgres", r.job.command, r.status, r.message, r.start, r.end)
+                (r.job.jobid, r.pid, database, "postgres", r.job.command, r.status, r.message, r.start, r.end)
                 for r in ordered
             ],
         )  # fmt: skip
@@ -446,19 +447,23 @@ class Builder:
         (`created` = its start) and ends when its slowest request ends."""
         pending = sorted((r for r in requests if r.committed <= self.now), key=lambda r: (r.committed, r.id))
         free_at: datetime | None = None
-        while pending:
-            first = pending[0]
+        start = 0  # pending[start:] still waits; it is sorted by commit time, so a batch is a prefix of it
+        while start < len(pending):
+            first = pending[start]
             wake = first.committed + timedelta(seconds=jitter(first.id, "wake", lo=0.006, hi=0.021))
             if free_at is not None and free_at > wake:
                 wake = free_at + timedelta(seconds=jitter(first.id, "loop", lo=0.001, hi=0.004))
             if wake > self.now or (self.worker_stopped_at is not None and wake >= self.worker_stopped_at):
                 return  # the rest waits in the queue
-            batch = [r for r in pending if r.committed <= wake][:PG_NET_BATCH]
+            stop = start
+            while stop < len(pending) and stop - start < PG_NET_BATCH and pending[stop].committed <= wake:
+                stop += 1
+            batch = pending[start:stop]
             end = wake + timedelta(seconds=max(r.duration() for r in batch))
             for r in batch:
                 r.created, r.done_at = wake, end
             free_at = end
-            pending = pending[len(batch) :]
+            start = stop
 
     def _response_row(self, r: _Request) -> tuple[Any, ...]:
         a = r.answer

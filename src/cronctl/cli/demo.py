@@ -14,7 +14,8 @@ def register(app: Any) -> None:
 (a missed job, a job failing with 401s, a backlog, a stale lock, a placeholder secret) and run the
 incident routine against it: triage, logs, pgcron, locks, trigger, doctor.
 
-Needs the PostgreSQL 15 server binaries and postgresql-15-cron (`make system-deps` installs them).
+Needs the PostgreSQL 15 server binaries, postgresql-15-cron and the repository's sandbox package
+(`make demo` installs all of them; the cronctl package alone does not carry the sandbox).
 
 \b
 Examples:
@@ -29,8 +30,16 @@ def demo(
     tour: Annotated[bool, typer.Option("--tour/--no-tour", help="Run the guided tour of commands.")] = True,
 ) -> None:
     from cronctl.output import terminal
-    from cronctl.sandbox import demo as sandbox_demo
-    from cronctl.sandbox.cluster import SandboxError
+
+    try:
+        from cronctl_sandbox import demo as sandbox_demo
+        from cronctl_sandbox.cluster import SandboxError
+    except ImportError:
+        terminal.error(
+            "the sandbox is not installed (it is not part of the cronctl package): in a clone of the repository run "
+            "`make demo`, or `pip install -e ./sandbox` into cronctl's environment"
+        )
+        raise typer.Exit(3) from None
 
     terminal.status("starting the sandbox: PostgreSQL 15 + pg_cron, job server, incident scenario ...")
     try:
