@@ -57,6 +57,19 @@ class Run:
         }
 
 
+@dataclass
+class SourceNote:
+    """How one history source answered for a job: the evidence behind `unknown` when it did not."""
+
+    name: str
+    state: str  # ok | not_installed | error | timeout | hidden (row-level security hides the job from this role)
+    message: str | None = None
+    hidden: bool = False  # answered, but row-level security may hide this job's rows from the role
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.name, "state": self.state, "message": self.message}
+
+
 @dataclass(frozen=True)
 class Lock:
     """A lock as seen in one backend, before any judgement about staleness."""

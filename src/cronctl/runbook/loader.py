@@ -20,6 +20,7 @@ from cronctl.runbook.model import (
     RUN_STATUSES,
     SEVERITIES,
     THRESHOLD_MAX,
+    VERCEL_PLANS,
     AuthSpec,
     BacklogSpec,
     ConnectionSpec,
@@ -40,6 +41,8 @@ from cronctl.runbook.model import (
     RunLogSpec,
     SecretsTableSpec,
     SuccessRule,
+    SupabaseSpec,
+    VercelSpec,
 )
 from cronctl.userfiles import read_bounded
 
@@ -249,6 +252,8 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
             "exit_condition",
             "defaults",
             "notify",
+            "vercel",
+            "supabase",
         ]
     )
     meta = top.table("runbook", required=True)
@@ -276,6 +281,11 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     exit_tbl = top.table("exit_condition")
     exit_condition = _exit_condition(exit_tbl, backlogs) if exit_tbl else ExitCondition()
     notify_tbl = top.table("notify")
+    vercel_tbl = top.table("vercel")
+    supabase_tbl = top.table("supabase")
+    vercel = _vercel(vercel_tbl) if vercel_tbl else None
+    supabase = _supabase(supabase_tbl) if supabase_tbl else None
+    _check_external(jobs, top, vercel, supabase)
     return Runbook(
         name=name,
         path=path,
@@ -295,7 +305,49 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
         profile=profile,
         defaults=defaults,
         notify=_notify(notify_tbl) if notify_tbl else None,
+        vercel=vercel,
+        supabase=supabase,
     )
+
+
+def _vercel(t: _Table) -> VercelSpec:
+    t.check_keys(["project", "team", "token_env", "api_url", "plan", "timeout"])
+    return VercelSpec(
+        project=t.text("project", required=True),
+        team=t.text("team"),
+        token_env=t.env_name("token_env", "VERCEL_TOKEN"),
+        api_url=t.text("api_url", "https://api.vercel.com"),
+        plan=t.choice("plan", VERCEL_PLANS, "pro"),
+        timeout=_positive(t, "timeout", 10.0, 300.0),
+    )
+
+
+def _supabase(t: _Table) -> SupabaseSpec:
+    t.check_keys(["project_ref", "token_env", "api_url", "timeout"])
+    return SupabaseSpec(
+        project_ref=t.text("project_ref", required=True),
+        token_env=t.env_name("token_env", "SUPABASE_ACCESS_TOKEN"),
+        api_url=t.text("api_url", "https://api.supabase.com"),
+        timeout=_positive(t, "timeout", 10.0, 300.0),
+    )
+
+
+def _check_external(
+    jobs: dict[str, JobSpec], top: _Table, vercel: VercelSpec | None, supabase: SupabaseSpec | None
+) -> None:
+    """Each history source outside the database needs what it reads from: a workflow, a project."""
+    for name, job in jobs.items():
+        where = f"jobs.{name}.history"
+        if job.history.github and job.dispatch is None:
+            raise RunbookError(f"{top.file}: {where}: github = true reads the runs of the job's [dispatch] "
+                               "workflow; add [jobs." + name + ".dispatch] with repo and workflow")  # fmt: skip
+        if job.history.vercel and vercel is None:
+            raise RunbookError(f"{top.file}: {where}: vercel = true needs a [vercel] table with the project")
+        if job.history.vercel and job.url is None:
+            raise RunbookError(f"{top.file}: {where}: vercel = true reads the invocations of the job's route; "
+                               "set the job's url")  # fmt: skip
+        if job.history.supabase is not None and supabase is None:
+            raise RunbookError(f"{top.file}: {where}: supabase needs a [supabase] table with project_ref")
 
 
 def _connection(t: _Table | None) -> ConnectionSpec:
@@ -376,10 +428,12 @@ def _success(t: _Table | None) -> SuccessRule:
     )
 
 
-def _history(t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health: dict[str, HealthSpec]) -> HistorySpec:
+def _history(
+    t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health: dict[str, HealthSpec], url: str | None
+) -> HistorySpec:
     if t is None:
         return HistorySpec()
-    t.check_keys(["pg_cron", "pg_net", "run_log", "run_log_key", "health"])
+    t.check_keys(["pg_cron", "pg_net", "run_log", "run_log_key", "health", "github", "vercel", "supabase"])
     pg_cron_value = t.data.get("pg_cron")
     if isinstance(pg_cron_value, bool):
         pg_cron = job if pg_cron_value else None
@@ -397,7 +451,26 @@ def _history(t: _Table | None, job: str, run_logs: dict[str, RunLogSpec], health
         run_log=run_log,
         run_log_key=t.text("run_log_key", job if run_log and run_logs[run_log].job_column else None),
         health=health_name,
+        github=t.flag("github", False),
+        vercel=t.flag("vercel", False),
+        supabase=_supabase_function(t, job, url),
     )
+
+
+def _supabase_function(t: _Table, job: str, url: str | None) -> str | None:
+    """`supabase = "name"` names the Edge Function; `true` takes it from the job's `/functions/v1/<name>` URL."""
+    value = t.data.get("supabase")
+    if value is None or value is False:
+        return None
+    if value is True:
+        found = re.search(r"/functions/v1/([A-Za-z0-9_-]+)", url or "")
+        if found is None:
+            raise t.error("supabase", 'the job\'s url has no /functions/v1/<name>: write supabase = "<function>"')
+        return found.group(1)
+    name: str = t.text("supabase")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise t.error("supabase", f"'{name}' is not an Edge Function name")
+    return name
 
 
 def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> LockSpec | None:
@@ -513,7 +586,7 @@ def _job(
         raise t.error("method", f"'{method}' is not one of: {', '.join(_METHODS)}")
     url = t.text("url")
     dispatch = _dispatch(t.table("dispatch"))
-    history = _history(t.table("history"), name, run_logs, health)
+    history = _history(t.table("history"), name, run_logs, health, url)
     if url is None and dispatch is None:
         _check_sql_job(t, history)
     if url is not None and not re.match(r"^(https?://|\$\{)", url):

@@ -21,6 +21,7 @@ SEVERITIES = ("info", "warn", "crit")
 # Normalised run statuses every history source maps into.
 RUN_STATUSES = ("running", "succeeded", "failed", "partial", "skipped", "unknown")
 NOTIFY_KINDS = ("slack", "webhook")
+VERCEL_PLANS = ("hobby", "pro", "enterprise")
 # `expect`: whether the job is meant to run. `disabled` marks a job that is off on purpose.
 EXPECTS = ("enabled", "disabled")
 THRESHOLD_MAX = 720  # fail_after / recover_after range, as Sentry Crons allows (1-720)
@@ -57,10 +58,21 @@ class HistorySpec:
     run_log: str | None = None  # name of a [run_logs.*] entry
     run_log_key: str | None = None  # value of that table's job column for this job
     health: str | None = None  # name of a [health.*] endpoint reporting this job
+    # Histories outside the database (sources/external): the runs of the job's [dispatch] workflow, the
+    # invocations of its Vercel cron route, the invocations of its Supabase Edge Function (by function name).
+    github: bool = False
+    vercel: bool = False
+    supabase: str | None = None
 
     @property
     def has_any(self) -> bool:
-        return bool(self.pg_cron or self.run_log or self.health)
+        return bool(self.pg_cron or self.run_log or self.health or self.external)
+
+    @property
+    def external(self) -> tuple[str, ...]:
+        """The history sources outside the database this job reads, by name."""
+        flags = {"github": self.github, "vercel": self.vercel, "supabase": self.supabase is not None}
+        return tuple(name for name, on in flags.items() if on)
 
 
 @dataclass(frozen=True)
@@ -258,6 +270,28 @@ class NotifySpec:
 
 
 @dataclass(frozen=True)
+class VercelSpec:
+    """`[vercel]`: the project whose cron invocations `history = { vercel = true }` reads (Vercel REST API)."""
+
+    project: str  # project id or name
+    team: str | None = None  # teamId (or team slug) the project belongs to
+    token_env: str = "VERCEL_TOKEN"
+    api_url: str = "https://api.vercel.com"
+    plan: str = "pro"  # hobby | pro | enterprise: on Hobby a cron fires anywhere within its hour
+    timeout: float = 10.0  # one deadline for the whole read
+
+
+@dataclass(frozen=True)
+class SupabaseSpec:
+    """`[supabase]`: the project whose Edge Function invocations `history = { supabase = ... }` reads."""
+
+    project_ref: str
+    token_env: str = "SUPABASE_ACCESS_TOKEN"
+    api_url: str = "https://api.supabase.com"
+    timeout: float = 10.0  # one deadline for the whole read
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     vars: dict[str, str] = field(default_factory=dict)
@@ -284,3 +318,5 @@ class Runbook:
     profile: str | None = None  # the profile selected at load time
     notify: NotifySpec | None = None
     defaults: JobDefaults = field(default_factory=JobDefaults)
+    vercel: VercelSpec | None = None
+    supabase: SupabaseSpec | None = None

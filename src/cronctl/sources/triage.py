@@ -25,7 +25,7 @@ from cronctl.evaluate.attribution import Attribution
 from cronctl.evaluate.hygiene import CronRow, HygieneFacts
 from cronctl.evaluate.silences import Silence
 from cronctl.evaluate.triage import FailureCount
-from cronctl.records import Lock, QueuedRequest, Run
+from cronctl.records import Lock, QueuedRequest, Run, SourceNote
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import BacklogSpec, JobSpec, Runbook
 
@@ -154,17 +154,6 @@ def _get(pg: Any, deadline: float) -> Any:
 
 
 # --- what triage collects ---------------------------------------------------------------------------------
-
-
-@dataclass
-class SourceNote:
-    name: str
-    state: str  # ok | not_installed | error | timeout | hidden (row-level security hides the job from this role)
-    message: str | None = None
-    hidden: bool = False  # answered, but row-level security may hide this job's rows from the role
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.name, "state": self.state, "message": self.message}
 
 
 @dataclass

@@ -1,0 +1,58 @@
+"""The interface every history source outside the database implements (one file per vendor in this package).
+
+A source reads the runs of the jobs that name it in `history = { <name> = ... }` from a vendor's REST API and
+returns them as `Run` records, the same records pg_cron and run-log tables produce, so one evaluation judges them
+all. It never judges: a vendor's own words (a run's conclusion, a status code, a shutdown reason) go into
+`Run.status`, `Run.raw_status`, `Run.http_status`, `Run.message` and `Run.detail`; facts about the job itself
+that are not runs (a workflow disabled for inactivity) go into `ExternalRead.facts` for the root causes.
+
+Rules each implementation keeps: one deadline (`ExternalQuery.timeout`) for its whole read, whatever the number
+of pages; bounded bodies; the token comes from the environment only (`Environment`), is sent only to the
+configured API, and never appears in a message; an HTTP 401/403 becomes one clear line that names the token's
+variable and the scope it lacks; anything unreadable becomes a `SourceNote` (state `error` / `timeout`) for the
+jobs it concerns, never an exception out of `read`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from cronctl.records import Run, SourceNote
+from cronctl.runbook.env import Environment
+from cronctl.runbook.model import JobSpec, Runbook
+
+
+@dataclass(frozen=True)
+class ExternalQuery:
+    """What to read: these jobs' runs that started in [since, until or now]."""
+
+    runbook: Runbook
+    env: Environment
+    jobs: Sequence[JobSpec]  # the jobs that name this source (never empty)
+    since: datetime
+    now: datetime
+    until: datetime | None = None  # judging a past time (`triage --at`): nothing after it
+    timeout: float = 10.0  # seconds for the whole read
+    limit: int = 100  # at most this many runs per job, newest first
+
+
+@dataclass
+class ExternalRead:
+    """What one source returned. Every job of the query has a note; jobs it could read also have runs."""
+
+    runs: dict[str, list[Run]] = field(default_factory=dict)  # job -> runs, newest first
+    notes: dict[str, SourceNote] = field(default_factory=dict)  # job -> how the source answered for it
+    # job -> facts that are not runs, e.g. {"workflow_state": "disabled_inactivity", "workflow_url": ...}
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: int = 0  # HTTP requests made (pages, conditional requests)
+
+
+class ExternalSource(Protocol):
+    """One vendor's history. `name` is its key in `history = { ... }` and in `Run.source`."""
+
+    name: str
+
+    def read(self, query: ExternalQuery) -> ExternalRead: ...
