@@ -8,7 +8,7 @@ own timeout text, answers deleted after pg_net.ttl, requests left in the queue w
 each into the sandbox database twice — once with request tracking installed by `cronctl pgcron track install`
 (the builder writes `cronctl.pgnet_request_log` as the trigger would: backend_pid = the run's job_pid, queued_at
 inside its span), once without — and runs the product's own collection and judgement
-(`cronctl.sources.triage.collect` + `cronctl.reports.triage.judge`, what `cronctl triage` runs). Every run's
+(`cronctl.services.history.collect` + `cronctl.evaluate.snapshot.judge`, what `cronctl triage` runs). Every run's
 `RunAnswer` is compared with the ground truth the builder generated. Prints one Markdown section.
 
     .venv/bin/python bench/attribution.py [--systems NAME ...] [--cases 12]
@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from corpus.builder import PG_NET_TTL, Answer, Builder, CronJob, _Request, _Run, http, jitter, ok, timeout
 from corpus.systems import SUPABASE, pg_net_command
 from cronctl.db import connect
-from cronctl.reports.triage import judge
+from cronctl.evaluate.snapshot import judge
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
 from cronctl_sandbox.cluster import PgCluster
-from cronctl.sources.triage import collect
+from cronctl.services.history import collect
 
 SINCE = 86400.0  # `cronctl triage`'s default failure window (24 h)
 STATEMENT_TIMEOUT = 30.0

@@ -24,11 +24,12 @@ from history import JOBS, SEED_004_HISTORY_SQL, fill
 from latency_proxy import LatencyProxy
 
 from cronctl.db import connect
-from cronctl.reports.triage import judge, triage_report
+from cronctl.evaluate.snapshot import judge
+from cronctl.reports.triage import triage_report
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
 from cronctl_sandbox.cluster import PgCluster
-from cronctl.sources.triage import collect
+from cronctl.services.history import collect
 
 DELAY_MS = 20.0
 DATA_START = datetime(2024, 1, 1, tzinfo=UTC)  # bench/history.py's fill: run g starts at DATA_START + g seconds

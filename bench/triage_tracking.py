@@ -36,11 +36,13 @@ import psycopg
 from _common import machine
 
 from cronctl.db import connect
-from cronctl.reports.triage import judge, triage_report
+from cronctl.evaluate.snapshot import judge
+from cronctl.reports.triage import triage_report
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
 from cronctl_sandbox.cluster import PgCluster
 from cronctl_sandbox.fixtures import create_pg_net_tables, grant_pg_net_to_public
+from cronctl.services import history as history_service
 from cronctl.sources import triage as triage_source
 
 END = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # the newest tick
@@ -189,7 +191,7 @@ def triage_once(dsn: str, path: Path, capture: Captured | None = None) -> tuple[
         triage_source.Session.run = recording  # type: ignore[method-assign]
     try:
         jobs = list(runbook.jobs.values())
-        collected = triage_source.collect(conn, runbook, env, jobs, NOW, SINCE, STATEMENT_TIMEOUT)
+        collected = history_service.collect(conn, runbook, env, jobs, NOW, SINCE, STATEMENT_TIMEOUT)
     finally:
         triage_source.Session.run = original  # type: ignore[method-assign]
         conn.close()

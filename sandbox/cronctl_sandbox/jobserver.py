@@ -2,15 +2,14 @@
 
 It stands in for Supabase Edge Functions, Next.js cron routes, a worker service and GitHub's
 workflow-dispatch endpoint, so triggers and fault handling can be exercised against real sockets.
-Only the standard library is imported at module load; signature checks use the peers' own
-libraries (`standardwebhooks`, `stripe`), imported when a request needs them.
+Each route checks auth as cronctl's auth registry says a receiver of that kind does (`cronctl.auth`);
+where the peer publishes its own verifier (`standardwebhooks`, `stripe`), that library must accept the request
+too. Only the standard library and cronctl are imported at module load; the peers' libraries when a request
+needs them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import socket
 import struct
@@ -22,6 +21,10 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from cronctl import auth
+from cronctl.auth.base import Incoming, Secrets, same
+from cronctl.runbook.model import AuthSpec
 
 __all__ = [
     "AUTH_KINDS",
@@ -42,20 +45,10 @@ __all__ = [
 ]
 
 MAX_BODY = 10 * 1024 * 1024
-AUTH_KINDS = frozenset(
-    {
-        "none",
-        "bearer",
-        "apikey",
-        "bearer+apikey",
-        "header",
-        "standard-webhooks",
-        "stripe",
-        "github",
-        "hmac",
-        "github-dispatch",
-    }
-)
+# cronctl's auth kinds, plus `bearer+apikey` (one secret sent as both) and GitHub's workflow-dispatch API.
+AUTH_KINDS = frozenset({*auth.names(), "bearer+apikey", "github-dispatch"})
+# A receiver holds values, not variables: its spec only needs to say that a secret is set.
+_ROUTE_VARIABLE = "ROUTE_SECRET"
 GITHUB_API_VERSIONS = frozenset({"2022-11-28", "2026-03-10"})
 GITHUB_ACCEPT = frozenset({"application/vnd.github+json", "application/vnd.github.v3+json"})
 GITHUB_DOCS = "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event"
@@ -83,6 +76,9 @@ class Reply:
 class Route:
     """An endpoint: how callers must authenticate and the script of replies it answers with.
 
+    Auth is either a runbook's own `spec`, with `secret` and `apikey` the values of its variables, or the
+    fields `auth` (a kind of AUTH_KINDS), `secret`, `header` and `hmac_*`.
+
     An empty `responses` list means the kind's usual success (204 for github-dispatch, else
     200 `{"success": true}`). The last reply of a script repeats once the script is used up.
     """
@@ -103,13 +99,38 @@ class Route:
     # Called for each authenticated request before the reply is sent: what the receiver does (e.g. write its
     # run-log row), so tests see the job's own history change because the request arrived.
     on_request: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    spec: AuthSpec | None = None
+    apikey: str | None = None  # the value of `spec.apikey_env`; `secret` when not given
 
     def __post_init__(self) -> None:
+        if self.spec is not None:
+            self.auth = self.spec.kind
         if self.auth not in AUTH_KINDS:
             raise ValueError(f"unknown auth kind {self.auth!r}; expected one of {sorted(AUTH_KINDS)}")
         if self.hmac_encoding not in ("hex", "base64"):
             raise ValueError(f"hmac_encoding must be hex or base64, not {self.hmac_encoding!r}")
         self.method = self.method.upper()
+
+    def receiver(self) -> tuple[AuthSpec, Secrets]:
+        """The auth this route demands, as the spec a sender would use, and the values it holds."""
+        secrets = Secrets(secret=self.secret, apikey=self.secret if self.apikey is None else self.apikey)
+        if self.spec is not None:
+            return self.spec, secrets
+        if self.auth == "github-dispatch":
+            return AuthSpec(), secrets  # checked by _check_dispatch, the way api.github.com does
+        both = self.auth == "bearer+apikey"
+        kind = "bearer" if both else self.auth
+        spec = AuthSpec(
+            kind=kind,
+            secret_env=_ROUTE_VARIABLE,
+            header=self.hmac_header or self.header or None,
+            apikey_env=_ROUTE_VARIABLE if both else None,
+            template=self.hmac_template,
+            encoding=self.hmac_encoding,
+            prefix=self.hmac_prefix,
+            timestamp_header=self.timestamp_header or None,
+        )
+        return auth.scheme(kind).with_defaults(spec), secrets
 
 
 class Headers(dict[str, str]):
@@ -159,93 +180,42 @@ _UNAUTHORIZED = _Verdict(401, {"error": "unauthorized"})
 # ---------------------------------------------------------------- auth checks
 
 
-def _same(given: str | None, expected: str) -> bool:
-    if given is None or not expected:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _verify_standard_webhooks(route: Route, body: bytes, headers: Headers) -> bool:
+def _standard_webhooks_library(secrets: Secrets, request: Incoming) -> bool:
     from standardwebhooks.webhooks import Webhook
 
     try:
-        Webhook(route.secret).verify(body, dict(headers), json_parse=False)
+        Webhook(secrets.secret or "").verify(request.body, dict(request.headers), json_parse=False)
     except Exception:  # the library raises several types for malformed input
         return False
     return True
 
 
-def _verify_stripe(route: Route, body: bytes, headers: Headers) -> bool:
+def _stripe_library(secrets: Secrets, request: Incoming) -> bool:
     import stripe
 
     try:
-        stripe.WebhookSignature.verify_header(body, headers.get("stripe-signature"), route.secret, route.tolerance)
+        stripe.WebhookSignature.verify_header(
+            request.body, request.header("stripe-signature"), secrets.secret, request.tolerance
+        )
     except Exception:
         return False
     return True
 
 
-def _verify_github(route: Route, body: bytes, headers: Headers) -> bool:
-    digest = hmac.new(route.secret.encode(), body, hashlib.sha256).hexdigest()
-    return bool(route.secret) and _same(headers.get("x-hub-signature-256"), f"sha256={digest}")
-
-
-def _fresh(timestamp: str, tolerance: int) -> bool:
-    try:
-        value = float(timestamp)
-    except ValueError:
-        return False
-    if value > 1e11:  # milliseconds
-        value /= 1000
-    return abs(time.time() - value) <= tolerance
-
-
-def _verify_hmac(route: Route, method: str, path: str, body: bytes, headers: Headers) -> bool:
-    if not route.secret or not route.hmac_header:
-        return False
-    timestamp = ""
-    if route.timestamp_header:
-        timestamp = headers.get(route.timestamp_header) or ""
-        if not _fresh(timestamp, route.tolerance):
-            return False
-    # Sign the exact body bytes: substitute the text fields, then splice the raw body in.
-    pieces = [
-        part.replace("{timestamp}", timestamp).replace("{method}", method).replace("{path}", path).encode()
-        for part in route.hmac_template.split("{body}")
-    ]
-    digest = hmac.new(route.secret.encode(), body.join(pieces), hashlib.sha256).digest()
-    encoded = digest.hex() if route.hmac_encoding == "hex" else base64.b64encode(digest).decode()
-    return _same(headers.get(route.hmac_header), route.hmac_prefix + encoded)
-
-
-def _bearer(headers: Headers) -> str | None:
-    value = headers.get("authorization")
-    if value is None or not value.startswith("Bearer "):
-        return None
-    return str(value[len("Bearer ") :])
+# Kinds whose peer publishes a verifier: it must accept the request as well as the scheme's own receiver check.
+_PEER_VERIFIERS: dict[str, Callable[[Secrets, Incoming], bool]] = {
+    "standard-webhooks": _standard_webhooks_library,
+    "stripe": _stripe_library,
+}
 
 
 def _check_auth(route: Route, method: str, path: str, body: bytes, headers: Headers) -> bool:
-    kind = route.auth
-    if kind == "none":
-        return True
-    if kind == "bearer":
-        return _same(headers.get("authorization"), f"Bearer {route.secret}") and bool(route.secret)
-    if kind == "apikey":
-        return _same(headers.get("apikey"), route.secret)
-    if kind == "bearer+apikey":
-        return _same(_bearer(headers), route.secret) and _same(headers.get("apikey"), route.secret)
-    if kind == "header":
-        return bool(route.header) and _same(headers.get(route.header), route.secret)
-    if kind == "standard-webhooks":
-        return _verify_standard_webhooks(route, body, headers)
-    if kind == "stripe":
-        return _verify_stripe(route, body, headers)
-    if kind == "github":
-        return _verify_github(route, body, headers)
-    if kind == "hmac":
-        return _verify_hmac(route, method, path, body, headers)
-    return False
+    spec, secrets = route.receiver()
+    request = Incoming(method=method, path=path, headers=headers, body=body, now=time.time(), tolerance=route.tolerance)
+    peer = _PEER_VERIFIERS.get(spec.kind)
+    if peer is not None and not peer(secrets, request):
+        return False
+    return auth.verify(spec, secrets, request)
 
 
 # ---------------------------------------------------------------- github dispatch
@@ -289,7 +259,7 @@ def _dispatch_shape_error(body: bytes) -> str | None:
 
 def _check_dispatch(route: Route, body: bytes, headers: Headers) -> _Verdict:
     """Validate a workflow-dispatch call the way api.github.com does, in the same order."""
-    if not _same(_dispatch_token(headers), route.secret):
+    if not same(_dispatch_token(headers), route.secret):
         return _github_error(401, "Bad credentials")
     version = headers.get("x-github-api-version")
     if version is None:

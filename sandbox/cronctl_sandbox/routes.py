@@ -18,29 +18,10 @@ DEFAULT_REPLY = Reply(json={"success": True, "ok": True, "processed": 0})
 
 
 def route_auth(auth: AuthSpec, env: Environment) -> dict[str, Any]:
-    """Route keyword arguments that make the server demand what `auth` sends."""
+    """Route keyword arguments that make the server demand exactly what `auth` sends."""
     secret = env.get(auth.secret_env) if auth.secret_env else None
-    if auth.kind == "none":
-        return {"auth": "none"}
-    if auth.kind == "bearer":
-        kind = "bearer+apikey" if auth.apikey_env else "bearer"
-        return {"auth": kind, "secret": secret or ""}
-    if auth.kind == "apikey":
-        key_env = auth.apikey_env or auth.secret_env
-        return {"auth": "apikey", "secret": (env.get(key_env) if key_env else None) or ""}
-    if auth.kind == "header":
-        return {"auth": "header", "secret": secret or "", "header": auth.header or ""}
-    if auth.kind == "hmac":
-        return {
-            "auth": "hmac",
-            "secret": secret or "",
-            "hmac_header": auth.header or "",
-            "hmac_template": auth.template,
-            "hmac_encoding": auth.encoding,
-            "hmac_prefix": auth.prefix,
-            "timestamp_header": auth.timestamp_header or "",
-        }
-    return {"auth": auth.kind, "secret": secret or ""}
+    apikey = env.get(auth.apikey_env) if auth.apikey_env else None
+    return {"spec": auth, "secret": secret or "", "apikey": apikey or ""}
 
 
 def job_route(job: JobSpec, env: Environment, replies: Sequence[Reply] = ()) -> Route | None:

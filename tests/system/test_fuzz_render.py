@@ -28,6 +28,7 @@ from cronctl.evaluate.verdict import Answer, answer_group, judge, status_accepte
 from cronctl.output.render import render, to_json
 from cronctl.output.report import FORMATS, KeyValues, Report, Table, Text
 from cronctl.runbook.model import SuccessRule
+from fuzzing import examples
 
 TRIED: Counter[str] = Counter()
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,28 +87,32 @@ TYPED = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(st.dictionaries(KEYS, JSON, max_size=8))
 def _json_round_trip(data: dict[str, Any]) -> None:
-    TRIED["render: to_json round-trip of report data (300)"] += 1
+    TRIED["render: to_json round-trip of report data"] += 1
     assert json.loads(to_json(Report(data=data))) == data
 
 
-def test_json_round_trip_300_examples() -> None:
-    ran("render: to_json round-trip of report data (300)", _json_round_trip, 150)
+def test_json_round_trip() -> None:
+    ran("render: to_json round-trip of report data", _json_round_trip, examples(300) // 2)
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=examples(200))
 @given(st.dictionaries(KEYS, TYPED, max_size=6))
 def _typed_values_have_their_documented_form(pairs: dict[str, tuple[Any, Any]]) -> None:
-    TRIED["render: datetimes, dates, durations, decimals in JSON (200)"] += 1
+    TRIED["render: datetimes, dates, durations, decimals in JSON"] += 1
     data = {key: value for key, (value, _) in pairs.items()}
     expected = {key: form for key, (_, form) in pairs.items()}
     assert json.loads(to_json(Report(data=data))) == expected
 
 
-def test_typed_values_200_examples() -> None:
-    ran("render: datetimes, dates, durations, decimals in JSON (200)", _typed_values_have_their_documented_form, 100)
+def test_typed_values() -> None:
+    ran(
+        "render: datetimes, dates, durations, decimals in JSON",
+        _typed_values_have_their_documented_form,
+        examples(200) // 2,
+    )
 
 
 CELLS = st.one_of(
@@ -147,10 +152,10 @@ def reports(draw: st.DrawFn) -> Report:
     )
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=examples(120))
 @given(reports(), st.sampled_from(FORMATS))
 def _every_format_renders(report: Report, fmt: str) -> None:
-    TRIED["render: any report in every format (120)"] += 1
+    TRIED["render: any report in every format"] += 1
     out = io.StringIO()
     render(report, fmt, out)
     text = out.getvalue()
@@ -164,11 +169,11 @@ def _every_format_renders(report: Report, fmt: str) -> None:
                 assert text.count("\n|") >= len(section.rows) + 1
 
 
-def test_every_format_renders_120_examples() -> None:
-    ran("render: any report in every format (120)", _every_format_renders, 60)
+def test_every_format_renders() -> None:
+    ran("render: any report in every format", _every_format_renders, examples(120) // 2)
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=examples(150))
 @given(
     st.integers(min_value=1, max_value=4).flatmap(
         lambda width: st.tuples(
@@ -178,15 +183,15 @@ def test_every_format_renders_120_examples() -> None:
     )
 )
 def _markdown_rows_stay_rows(table: tuple[list[str], list[list[Any]]]) -> None:
-    TRIED["render: a Markdown row stays one line whatever its cells hold (150)"] += 1
+    TRIED["render: a Markdown row stays one line whatever its cells hold"] += 1
     columns, rows = table
     out = io.StringIO()
     render(Report(data={}, sections=[Table(columns, rows)]), "markdown", out)
     assert sum(1 for line in out.getvalue().splitlines() if line.startswith("|")) == len(rows) + 2
 
 
-def test_markdown_rows_stay_rows_150_examples() -> None:
-    ran("render: a Markdown row stays one line whatever its cells hold (150)", _markdown_rows_stay_rows, 75)
+def test_markdown_rows_stay_rows() -> None:
+    ran("render: a Markdown row stays one line whatever its cells hold", _markdown_rows_stay_rows, examples(150) // 2)
 
 
 # ---------------------------------------------------------------- failure classifier (beyond totality)
@@ -202,19 +207,19 @@ _SPECIFIC = (
 ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(ASCII, st.integers(min_value=300, max_value=599))
 def _status_decides(message: str, status: int) -> None:
-    TRIED["classify: an HTTP status decides unless a pg_cron text names the cause (300)"] += 1
+    TRIED["classify: an HTTP status decides unless a pg_cron text names the cause"] += 1
     assume(not any(s in message.lower() for s in _SPECIFIC) and "net" not in message.lower())
     assert classify(message, status) == status_group(status)
 
 
-def test_status_decides_300_examples() -> None:
-    ran("classify: an HTTP status decides unless a pg_cron text names the cause (300)", _status_decides, 150)
+def test_status_decides() -> None:
+    ran("classify: an HTTP status decides unless a pg_cron text names the cause", _status_decides, examples(300) // 2)
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=examples(200))
 @given(
     ASCII,
     ASCII,
@@ -229,18 +234,18 @@ def test_status_decides_300_examples() -> None:
     ),
 )
 def _pg_cron_texts_win(prefix: str, suffix: str, status: int | None, case: tuple[str, str]) -> None:
-    TRIED["classify: pg_cron's own texts win over any status (200)"] += 1
+    TRIED["classify: pg_cron's own texts win over any status"] += 1
     text, group = case
     surrounding = (prefix + " " + suffix).lower()
     assume(not any(s in surrounding for s in (*_SPECIFIC, "pg_net", "startup", "restarted")))
     assert classify(f"{prefix} {text} {suffix}", status) == group
 
 
-def test_pg_cron_texts_win_200_examples() -> None:
-    ran("classify: pg_cron's own texts win over any status (200)", _pg_cron_texts_win, 100)
+def test_pg_cron_texts_win() -> None:
+    ran("classify: pg_cron's own texts win over any status", _pg_cron_texts_win, examples(200) // 2)
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(
     ASCII
     | st.sampled_from(
@@ -258,12 +263,12 @@ def test_pg_cron_texts_win_200_examples() -> None:
     st.none() | st.integers(min_value=100, max_value=599),
 )
 def _case_does_not_matter(message: str, status: int | None) -> None:
-    TRIED["classify: upper and lower case agree (300)"] += 1
+    TRIED["classify: upper and lower case agree"] += 1
     assert classify(message.upper(), status) == classify(message.lower(), status) in GROUPS
 
 
-def test_case_does_not_matter_300_examples() -> None:
-    ran("classify: upper and lower case agree (300)", _case_does_not_matter, 150)
+def test_case_does_not_matter() -> None:
+    ran("classify: upper and lower case agree", _case_does_not_matter, examples(300) // 2)
 
 
 # ---------------------------------------------------------------- trigger verdicts on any answer
@@ -324,10 +329,10 @@ ANSWERS = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=examples(400))
 @given(RULES, ANSWERS)
 def _any_answer_gets_a_verdict(rule: SuccessRule, answer: Answer) -> None:
-    TRIED["verdict: any answer under any success rule (400)"] += 1
+    TRIED["verdict: any answer under any success rule"] += 1
     judgement = judge(rule, answer)
     assert judgement.verdict in ("ok", "failed", "skipped", "error")
     assert isinstance(judgement.reason, str) and judgement.reason
@@ -347,8 +352,8 @@ def _any_answer_gets_a_verdict(rule: SuccessRule, answer: Answer) -> None:
         assert group == "REDIRECT"
 
 
-def test_any_answer_gets_a_verdict_400_examples() -> None:
-    ran("verdict: any answer under any success rule (400)", _any_answer_gets_a_verdict, 200)
+def test_any_answer_gets_a_verdict() -> None:
+    ran("verdict: any answer under any success rule", _any_answer_gets_a_verdict, examples(400) // 2)
 
 
 def test_the_round_trip_check_can_fail() -> None:

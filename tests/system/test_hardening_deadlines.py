@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from cli_runner import CliResult, run_cli
-from cronctl.sources.http_trigger import PreparedRequest, make_client, send_once
+from cronctl.records import PreparedRequest
+from cronctl.sources.http_trigger import make_client, send_once
 from hostile_server import HostileServer
 
 TIMEOUT_S = 1.0

@@ -12,10 +12,10 @@ from test_pgcron_sources import add_run, schedule
 
 from cli_runner import run_cli
 from cronctl.evaluate.attribution import attribute
-from cronctl.evaluate.pgnet_link import NetResponse, net_timeout, target_function
+from cronctl.evaluate.health import merge_runs
+from cronctl.evaluate.pgnet_link import net_timeout, target_function
 from cronctl.evaluate.triage import net_judge
-from cronctl.records import Run
-from cronctl.sources.history import merge_runs
+from cronctl.records import NetResponse, Run
 from cronctl_sandbox.jobserver import JobServer, Route, health_check, health_payload
 
 NOW = datetime.now(UTC).replace(microsecond=0)

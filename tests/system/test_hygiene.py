@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from cli_runner import run_cli
-from cronctl.evaluate.hygiene import CronRow, HygieneFacts, hygiene_checks, same_timezone
+from cronctl.evaluate.hygiene import hygiene_checks, same_timezone
+from cronctl.records import CronRow, HygieneFacts
 from cronctl.runbook.model import HistorySpec, JobSpec
 
 NOW = datetime(2026, 11, 30, 5, 41, 37, tzinfo=UTC)

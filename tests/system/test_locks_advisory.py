@@ -128,7 +128,7 @@ def test_terminate_skips_when_the_session_no_longer_holds_it(runbook: Path, clea
     from datetime import UTC, datetime
 
     from cronctl.runbook.loader import load_runbook
-    from cronctl.sources.locks import advisory_jobs, read_advisory, terminate_holder
+    from cronctl.sources.locks.advisory import advisory_jobs, read_advisory, terminate_holder
 
     book = load_runbook(runbook)
     with psycopg.connect(clean_db, autocommit=True) as holder, psycopg.connect(clean_db, autocommit=True) as me:

@@ -15,7 +15,7 @@ from cli_runner import run_cli
 from cronctl.errors import SourceUnavailable
 from cronctl.evaluate.locks import judge
 from cronctl.runbook.loader import load_runbook
-from cronctl.sources.locks import delete_redis_lock, read_redis, redis_connect, redis_keys
+from cronctl.sources.locks.redis import delete_redis_lock, read_redis, redis_connect, redis_keys
 from cronctl_sandbox.cluster import free_port
 from redis_server import redis_url  # noqa: F401  (fixture)
 

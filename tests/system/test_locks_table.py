@@ -13,7 +13,7 @@ import pytest
 from cli_runner import run_cli
 from cronctl.evaluate.locks import judge
 from cronctl.runbook.loader import load_runbook
-from cronctl.sources.locks import delete_table_lock, read_table, table_jobs
+from cronctl.sources.locks.table import delete_table_lock, read_table, table_jobs
 
 RUNBOOK = """
 [runbook]
@@ -429,7 +429,7 @@ def test_clear_rechecks_the_runs_inside_its_transaction(
 
 def test_recheck_rolls_back_a_delete_when_a_run_appears(runbook: Path, db: str) -> None:
     """The same at the source level: the row is deleted, the re-check runs in that transaction, the row is back."""
-    from cronctl.sources.locks import StillInUse
+    from cronctl.sources.locks.base import StillInUse
 
     sql(db, INCIDENT)
     book = load_runbook(runbook)

@@ -18,9 +18,11 @@ from psycopg import sql
 
 from cli_runner import CliResult, run_cli
 from cronctl.evaluate.doctor import DoctorFacts, build_checks, exit_code
+from cronctl.grants import missing_grants, not_visible
+from cronctl.records import ServerFacts
 from cronctl.runbook.loader import load_runbook
 from cronctl.sources import platform
-from cronctl.sources.platform import ServerFacts, missing_grants, not_visible, supports
+from cronctl.sources.platform import supports
 from cronctl_sandbox.cluster import PgCluster
 from cronctl_sandbox.fixtures import create_pg_net_tables
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from cli_runner import CliResult, run_cli
 from cronctl.errors import MissingVariableError, RunbookError, UnknownJobError
+from cronctl.runbook import schema
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import find_job, load_runbook, parse_runbook
 
@@ -161,6 +162,16 @@ def test_more_validation_errors(tmp_path: Path, replace: str, by: str, fragment:
     assert_one_line_error(run_cli("jobs", "-r", str(path)), 2, fragment)
 
 
+def test_a_misspelled_failure_group_is_one_line_naming_the_closest(tmp_path: Path) -> None:
+    mode = '\n[[failure_modes]]\nsymptom = "401"\ncause = "secret"\naction = "reset it"\ngroup = "AUTHH"\n'
+    path = write(tmp_path, VALID + mode)
+    assert_one_line_error(
+        run_cli("jobs", "-r", str(path)),
+        2,
+        f"{path}: failure_modes[0].group: 'AUTHH' is not a failure group; did you mean 'AUTH'?",
+    )
+
+
 def test_cross_references_are_checked(tmp_path: Path) -> None:
     text = VALID + '\n[backlogs.queue]\nsql = "select 1 as value"\njob = "send-email"\n'
     assert_one_line_error(run_cli("jobs", "-r", str(write(tmp_path, text))), 2, "did you mean 'send-emails'")
@@ -210,116 +221,11 @@ def _loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-KNOWN_KEYS = [
-    "runbook",
-    "name",
-    "description",
-    "connection",
-    "database_url",
-    "redis_url",
-    "statement_timeout",
-    "connect_timeout",
-    "profiles",
-    "vars",
-    "env_file",
-    "jobs",
-    "schedule",
-    "timezone",
-    "method",
-    "url",
-    "headers",
-    "body",
-    "timeout",
-    "env",
-    "auth",
-    "kind",
-    "secret_env",
-    "header",
-    "apikey_env",
-    "template",
-    "encoding",
-    "prefix",
-    "timestamp_header",
-    "success",
-    "status",
-    "require",
-    "skipped",
-    "summary",
-    "history",
-    "pg_cron",
-    "pg_net",
-    "run_log",
-    "run_log_key",
-    "health",
-    "lock",
-    "backend",
-    "key",
-    "table",
-    "margin",
-    "dispatch",
-    "repo",
-    "workflow",
-    "ref",
-    "token_env",
-    "api_url",
-    "inputs",
-    "idempotent",
-    "confirm",
-    "grace",
-    "trigger_type_field",
-    "idempotency_header",
-    "scheduler",
-    "run_logs",
-    "schema",
-    "id_column",
-    "job_column",
-    "started_column",
-    "finished_column",
-    "status_column",
-    "message_column",
-    "records_column",
-    "extra_columns",
-    "statuses",
-    "order_column",
-    "lock_tables",
-    "name_column",
-    "holder_column",
-    "acquired_column",
-    "expires_column",
-    "backlogs",
-    "sql",
-    "warn",
-    "crit",
-    "job",
-    "queries",
-    "params",
-    "defaults",
-    "failure_modes",
-    "symptom",
-    "cause",
-    "action",
-    "severity",
-    "group",
-    "state",
-    "verdict",
-    "http_status",
-    "message",
-    "check",
-    "failure_groups",
-    "pattern",
-    "secrets_table",
-    "key_column",
-    "value_column",
-    "updated_column",
-    "description_column",
-    "placeholder_prefix",
-    "rotate_function",
-    "exit_condition",
-    "consecutive_ok",
-    "backlogs_clear",
-    "a",
-    "send-emails",
-]
+# Every key the schema names (runbook/schema.py), plus table names the documents below use.
+TABLES = list(schema.tables())
+KNOWN_KEYS = [*sorted({key for table in TABLES for key in table.keys}), "a", "send-emails"]
+# The keys of a job and of its sub-tables (auth, success, history, lock, dispatch), written anywhere in the job.
+JOB_KEYS = sorted({key for table in TABLES if table.path.startswith("jobs.<name>") for key in table.keys} - {"url"})
 SCALAR_TEXT = st.sampled_from(
     [
         "",
@@ -390,7 +296,7 @@ VALUES = st.recursive(
 def _job() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {"url": st.sampled_from(["https://x.test/a", "${A}/b"])},
-        optional={key: VALUES for key in KNOWN_KEYS[17:60]},
+        optional={key: VALUES for key in JOB_KEYS},
     )
 
 

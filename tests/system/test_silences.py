@@ -21,9 +21,9 @@ from corpus.builder import Builder
 from corpus.systems import Enrolment
 from cronctl.evaluate.findings import Finding
 from cronctl.evaluate.health import JobFacts, judge
-from cronctl.evaluate.silences import Silence, Silenced, active
+from cronctl.evaluate.silences import Silenced, active
 from cronctl.evaluate.triage import PlatformCheck, overall_silenced
-from cronctl.records import Run
+from cronctl.records import Run, Silence
 from cronctl.runbook.model import JobSpec
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"

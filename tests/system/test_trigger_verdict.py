@@ -6,9 +6,10 @@ from datetime import UTC
 
 import pytest
 
-from cronctl.evaluate.verdict import Answer, answer_group, judge, match_failure_modes
+from cronctl.evaluate.verdict import answer_group, judge, match_failure_modes
+from cronctl.records import Answer, Attempt
 from cronctl.runbook.model import FailureGroupSpec, FailureMode, SuccessRule
-from cronctl.sources.http_trigger import Attempt, parse_retry_after, retry_decision
+from cronctl.sources.http_trigger import parse_retry_after, retry_decision
 
 SUCCESS = SuccessRule(status=(200,), require=("success == true",), skipped=("skipped == true",))
 ENROL = SuccessRule(status=(200,), require=("ok == true",), summary="summary")

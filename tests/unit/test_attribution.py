@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cronctl.evaluate.attribution import attribute
-from cronctl.evaluate.pgnet_link import NetResponse
 from cronctl.evaluate.triage import net_judge
-from cronctl.records import QueuedRequest, Run, TrackedRequest
+from cronctl.records import NetResponse, QueuedRequest, Run, TrackedRequest
 from cronctl.runbook.model import SuccessRule
 
 T0 = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from cronctl.errors import RunbookError, ScheduleError
 from cronctl.runbook.loader import load_runbook, parse_runbook
 from cronctl.schedule import Schedule
+from fuzzing import examples
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 TRIED: Counter[str] = Counter()
@@ -188,10 +189,10 @@ def _must_be_clean(call: Any) -> None:
 # ---------------------------------------------------------------- properties
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=examples(400))
 @given(st.data())
 def _replace_any_value(data: st.DataObject) -> None:
-    TRIED["runbook: one value of a real runbook replaced (400)"] += 1
+    TRIED["runbook: one value of a real runbook replaced"] += 1
     index = data.draw(st.integers(min_value=0, max_value=len(REAL) - 1))
     doc = copy.deepcopy(REAL[index])
     path = data.draw(st.sampled_from(_paths(doc)))
@@ -208,13 +209,13 @@ def _replace_any_value(data: st.DataObject) -> None:
     _must_be_clean(lambda: parse_runbook(doc, Path("fuzz.toml"), data.draw(st.sampled_from([None, "local"]))))
 
 
-def test_replacing_any_value_of_a_real_runbook_400_examples() -> None:
-    before = TRIED["runbook: one value of a real runbook replaced (400)"]
+def test_replacing_any_value_of_a_real_runbook() -> None:
+    before = TRIED["runbook: one value of a real runbook replaced"]
     _replace_any_value()
-    assert TRIED["runbook: one value of a real runbook replaced (400)"] - before >= 200
+    assert TRIED["runbook: one value of a real runbook replaced"] - before >= examples(400) // 2
 
 
-@settings(FUZZ, max_examples=250)
+@settings(FUZZ, max_examples=examples(250))
 @given(
     st.dictionaries(
         st.sampled_from(
@@ -240,7 +241,7 @@ def test_replacing_any_value_of_a_real_runbook_400_examples() -> None:
     )
 )
 def _toml_text(doc: dict[str, Any]) -> None:
-    TRIED["runbook: random TOML text through load_runbook (250)"] += 1
+    TRIED["runbook: random TOML text through load_runbook"] += 1
     text = toml_document(doc)
     try:
         tomllib.loads(text)
@@ -254,29 +255,29 @@ def _toml_text(doc: dict[str, Any]) -> None:
 _TMP = Path(".")
 
 
-def test_random_toml_text_250_examples(tmp_path: Path) -> None:
+def test_random_toml_text(tmp_path: Path) -> None:
     global _TMP
     _TMP = tmp_path
-    before = TRIED["runbook: random TOML text through load_runbook (250)"]
+    before = TRIED["runbook: random TOML text through load_runbook"]
     _toml_text()
-    assert TRIED["runbook: random TOML text through load_runbook (250)"] - before >= 125
+    assert TRIED["runbook: random TOML text through load_runbook"] - before >= examples(250) // 2
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=examples(200))
 @given(st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
 def _raw_bytes(raw: bytes) -> None:
-    TRIED["runbook: raw bytes (200)"] += 1
+    TRIED["runbook: raw bytes"] += 1
     path = _TMP / "raw.toml"
     path.write_bytes(raw)
     _must_be_clean(lambda: load_runbook(path))
 
 
-def test_raw_bytes_200_examples(tmp_path: Path) -> None:
+def test_raw_bytes(tmp_path: Path) -> None:
     global _TMP
     _TMP = tmp_path
-    before = TRIED["runbook: raw bytes (200)"]
+    before = TRIED["runbook: raw bytes"]
     _raw_bytes()
-    assert TRIED["runbook: raw bytes (200)"] - before >= 100
+    assert TRIED["runbook: raw bytes"] - before >= examples(200) // 2
 
 
 # ---------------------------------------------------------------- cron expressions from free tokens
@@ -359,10 +360,10 @@ ZONES = st.sampled_from(
 MOMENTS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2080, 1, 1), timezones=st.just(UTC))
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=examples(500))
 @given(EXPRESSIONS, ZONES, MOMENTS)
 def _cron_property(expression: str, zone: str, moment: datetime) -> None:
-    TRIED["cron: free-token expressions and zones (500)"] += 1
+    TRIED["cron: free-token expressions and zones"] += 1
     try:
         schedule = Schedule.parse(expression, zone)
     except ScheduleError as exc:
@@ -382,15 +383,15 @@ def _cron_property(expression: str, zone: str, moment: datetime) -> None:
     assert schedule.typical_interval(moment) > 0
 
 
-def test_cron_expressions_500_examples() -> None:
-    before = TRIED["cron: free-token expressions and zones (500)"]
+def test_cron_expressions() -> None:
+    before = TRIED["cron: free-token expressions and zones"]
     parsed = TRIED["cron: ... of which parsed and checked"]
     _cron_property()
-    assert TRIED["cron: free-token expressions and zones (500)"] - before >= 250
-    assert TRIED["cron: ... of which parsed and checked"] - parsed >= 50  # the properties were exercised
+    assert TRIED["cron: free-token expressions and zones"] - before >= examples(500) // 2
+    assert TRIED["cron: ... of which parsed and checked"] - parsed >= examples(500) // 10  # properties exercised
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=examples(200))
 @given(
     st.sampled_from(
         [
@@ -410,7 +411,7 @@ def test_cron_expressions_500_examples() -> None:
     st.integers(min_value=1, max_value=6),
 )
 def _previous_runs_mirror_next_runs(expression: str, zone: str, moment: datetime, count: int) -> None:
-    TRIED["cron: previous_runs mirror next_runs (200)"] += 1
+    TRIED["cron: previous_runs mirror next_runs"] += 1
     schedule = Schedule.parse(expression, zone)
     forward = schedule.next_runs(moment, count)
     assert len(forward) == count
@@ -418,7 +419,7 @@ def _previous_runs_mirror_next_runs(expression: str, zone: str, moment: datetime
     assert list(reversed(back)) == forward[:-1]
 
 
-def test_previous_runs_mirror_next_runs_200_examples() -> None:
-    before = TRIED["cron: previous_runs mirror next_runs (200)"]
+def test_previous_runs_mirror_next_runs() -> None:
+    before = TRIED["cron: previous_runs mirror next_runs"]
     _previous_runs_mirror_next_runs()
-    assert TRIED["cron: previous_runs mirror next_runs (200)"] - before >= 100
+    assert TRIED["cron: previous_runs mirror next_runs"] - before >= examples(200) // 2

@@ -9,7 +9,7 @@ import pytest
 from cronctl.evaluate.locks import history_since, judge, judge_all, needs_history, terminate_sql
 from cronctl.records import Lock, Run
 from cronctl.runbook.model import HistorySpec, JobSpec, LockSpec
-from cronctl.sources.locks import advisory_ids
+from cronctl.sources.locks.advisory import advisory_ids
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 JOB = JobSpec(name="sync", url="http://x", timeout=60.0, lock=LockSpec(backend="table", key="sync", margin=300))

@@ -12,17 +12,12 @@ import pytest
 import stripe
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from cronctl.auth.github import signature as github_signature
+from cronctl.auth.hmac import sender_fields, signed_content
+from cronctl.auth.standard_webhooks import signature as standard_webhooks_signature
+from cronctl.auth.stripe import signature as stripe_signature
 from cronctl.runbook.model import AuthSpec
-from cronctl.signing import (
-    SIGNATURE_PLACEHOLDER,
-    SignContext,
-    auth_headers,
-    custom_signed_content,
-    display_auth_headers,
-    github_signature,
-    standard_webhooks_signature,
-    stripe_signature,
-)
+from cronctl.signing import SIGNATURE_PLACEHOLDER, SignContext, auth_headers, display_auth_headers
 
 BODY = '{"success":true,"name":"정산"}'.encode()
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -79,7 +74,7 @@ def test_custom_template_splices_exact_body_bytes() -> None:
         timestamp_header="X-Ts",
     )
     c = ctx(ts=1_700_000_000)
-    content = custom_signed_content(auth.template, c)
+    content = signed_content(auth.template, sender_fields(c), c.body)
     assert content == b"POST /fn\n1700000000\nmsg_abc\n" + BODY
     headers = auth_headers(auth, "k3y-value", None, c)
     digest = hmac.new(b"k3y-value", content, hashlib.sha256).digest()
@@ -88,7 +83,8 @@ def test_custom_template_splices_exact_body_bytes() -> None:
 
 def test_body_containing_placeholder_text_is_not_substituted() -> None:
     body = b'{"note":"{timestamp} {id}"}'
-    content = custom_signed_content("{timestamp}.{body}", ctx(body=body, ts=5))
+    c = ctx(body=body, ts=5)
+    content = signed_content("{timestamp}.{body}", sender_fields(c), body)
     assert content == b"5." + body
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from cronctl.evaluate.pgnet_link import NetResponse
-from cronctl.evaluate.triage import FailureCount, group_failures, net_judge
-from cronctl.records import Run
+from cronctl.evaluate.triage import group_failures, net_judge
+from cronctl.records import FailureCount, NetResponse, Run
 from cronctl.runbook.model import SuccessRule
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from cronctl.errors import CronctlError, ExitCode, UsageError
-from cronctl.output.report import FORMATS
+from cronctl.output import formats
 
 if TYPE_CHECKING:
     from cronctl.output.report import Report
@@ -164,10 +164,22 @@ ProfileOpt = Annotated[
     str | None,
     typer.Option("--profile", "-p", help="Runbook profile to use, e.g. staging or prod.", show_default=False),
 ]
-FormatOpt = Annotated[
-    str,
-    typer.Option("--format", "-f", help="Output format: table, json, markdown or plain.", metavar="FORMAT"),
-]
+
+
+def _format_option(command: str | None) -> Any:
+    """--format/-f offering the formats of `command` (output/formats/), in its help and its shell completion."""
+
+    def complete(incomplete: str) -> list[tuple[str, str]]:
+        offered = formats.names(command)
+        return [(name, formats.renderer(name).DESCRIPTION) for name in offered if name.startswith(incomplete.lower())]
+
+    return Annotated[
+        str,
+        typer.Option("--format", "-f", help=formats.help_text(command), metavar="FORMAT", autocompletion=complete),
+    ]
+
+
+FormatOpt = _format_option(None)
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 # Commands that read several systems at once (`command_options(several=True)`) take -r and --profile repeatedly.
 RunbooksOpt = Annotated[
@@ -190,18 +202,11 @@ ProfilesOpt = Annotated[
 ]
 
 
-def _format_param(extra: tuple[str, ...]) -> inspect.Parameter:
-    """The --format option; a command offering more formats than every command lists them in its help."""
-    if not extra:
+def _format_param(command: str) -> inspect.Parameter:
+    """The --format option of `command`; one that offers formats other commands do not lists them in its help."""
+    if formats.names(command) == formats.names():
         return _SHARED["output_format"]
-    names = [*FORMATS, *extra]
-    annotation = Annotated[
-        str,
-        typer.Option(
-            "--format", "-f", help=f"Output format: {', '.join(names[:-1])} or {names[-1]}.", metavar="FORMAT"
-        ),
-    ]
-    return _SHARED["output_format"].replace(annotation=annotation)
+    return _SHARED["output_format"].replace(annotation=_format_option(command))
 
 
 _SHARED = {
@@ -215,23 +220,22 @@ _SHARED = {
 }
 
 
-def command_options(
-    *, error_exit: int | None = None, formats: tuple[str, ...] = (), several: bool = False
-) -> Callable[[F], F]:
+def command_options(*, error_exit: int | None = None, several: bool = False) -> Callable[[F], F]:
     """Give a command the shared options and one-line error handling.
 
     The wrapped function receives `inv: Invocation` as its first argument. `error_exit` overrides the exit code
-    used for errors (triage follows the monitoring-plugin convention: every error is UNKNOWN, 3). `formats` are
-    output formats this command offers beyond the shared ones (output/render.py's EXTRA_FORMATS); `several` lets
-    -r and --profile be given more than once (`inv.runbook_paths`, `inv.profiles`).
+    used for errors (triage follows the monitoring-plugin convention: every error is UNKNOWN, 3). `several` lets
+    -r and --profile be given more than once (`inv.runbook_paths`, `inv.profiles`). `--format` offers the formats
+    registered for the command's module in cli/ (output/formats/: `COMMANDS = ("triage",)` is cli/triage.py).
     """
     shared_params = dict(_SHARED)
-    shared_params["output_format"] = _format_param(formats)
     if several:
         shared_params["runbook"] = _SHARED["runbook"].replace(annotation=RunbooksOpt)
         shared_params["profile"] = _SHARED["profile"].replace(annotation=ProfilesOpt)
 
     def decorate(func: F) -> F:
+        command = func.__module__.rpartition(".")[2]
+        shared_params["output_format"] = _format_param(command)
         # Resolve string annotations in the command's own module, so Typer sees real types on the wrapper.
         hints = typing.get_type_hints(func, include_extras=True)
         signature = inspect.signature(func)
@@ -262,7 +266,7 @@ def command_options(
                 runbook_paths=runbooks,
                 profiles=profiles,
             )
-            return run_guarded(lambda: func(inv, **kwargs), inv.debug, error_exit, inv.format, formats)
+            return run_guarded(lambda: func(inv, **kwargs), inv.debug, error_exit, inv.format, command)
 
         wrapper.__signature__ = signature.replace(parameters=[*own, *shared_params.values()])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {
@@ -276,7 +280,7 @@ def command_options(
 
 
 def run_guarded(
-    call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str = "table", formats: tuple[str, ...] = ()
+    call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str = "table", command: str | None = None
 ) -> Any:
     """Run one command: stdout and stderr masked as they are written, SIGTERM handled like Ctrl-C, every error one
     line with its exit code. An interrupted command completes its open audit records ("interrupted") first."""
@@ -286,14 +290,14 @@ def run_guarded(
     reset()
     db.set_connect_hook(None)  # set again once this command's runbook is known
     with masked_output(), terminate_as_interrupt():
-        return _run(call, debug, error_exit, fmt, formats)
+        return _run(call, debug, error_exit, fmt, command)
 
 
-def _run(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str, formats: tuple[str, ...] = ()) -> Any:
+def _run(call: Callable[[], Any], debug: bool, error_exit: int | None, fmt: str, command: str | None = None) -> Any:
     from cronctl.output import terminal
 
-    if fmt not in FORMATS and fmt not in formats:
-        terminal.error(f"unknown format '{fmt}' (use one of: {', '.join((*FORMATS, *formats))})")
+    if fmt not in formats.names(command):
+        terminal.error(formats.unknown(fmt, command))
         raise typer.Exit(error_exit if error_exit is not None else ExitCode.USAGE)
     try:
         return call()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any
 
 import typer
@@ -39,8 +38,6 @@ def explain(
     tz: Annotated[str, typer.Option("--tz", help="Time zone for the schedule (IANA name).")] = "UTC",
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many next runs.")] = 5,
 ) -> None:
-    from datetime import datetime
+    from cronctl.services import explain as service
 
-    from cronctl.reports.schedules import explain_report
-
-    inv.emit(explain_report(expression, tz, count, datetime.now(UTC)))
+    inv.emit(service.explain(expression, tz, count))

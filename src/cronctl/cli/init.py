@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from cronctl.cli.common import Invocation, command_options
 from cronctl.errors import UsageError
-
-if TYPE_CHECKING:
-    from cronctl.init.draft import DraftJob
 
 HELP = """Write a runbook from what already schedules the jobs: pg_cron's cron.job (DATABASE_URL), SQL
 migrations with cron.schedule(...) calls, a vercel.json `crons` list, or GitHub workflows with
@@ -71,10 +68,7 @@ def init(
         str, typer.Option("--database-url-env", help="Variable holding the database URL for --from-pgcron.")
     ] = "DATABASE_URL",
 ) -> None:
-    from cronctl.init.draft import SecretNames, unique_names
-    from cronctl.init.writer import write_runbook
-    from cronctl.output import terminal
-    from cronctl.reports.init import init_report
+    from cronctl.services import init as service
 
     if not (from_pgcron or from_vercel or from_github or from_sql):
         raise UsageError(
@@ -82,90 +76,10 @@ def init(
         )
     if merge and force:
         raise UsageError("--merge and --force exclude each other")
-    drafts: list[DraftJob] = []
-    skipped: list[str] = []
-    origins = []
-    names = SecretNames()  # one variable per literal secret across every source read
-    rows, extensions = _pgcron_rows(inv, database_url_env) if from_pgcron else ([], None)
-    # First every name that already stands for a value (get_secret, Vault, ${{ secrets.X }}, Vercel's
-    # CRON_SECRET) is reserved, so that no literal secret found anywhere is given one of them.
-    _reserve(names, rows, extensions, from_sql, from_vercel, from_github)
-    if from_pgcron:
-        from cronctl.init.pgcron import drafts_from_cron
-
-        drafts += drafts_from_cron(rows, extensions, names)
-        origins.append("--from-pgcron")
-    if from_sql:
-        from cronctl.init.sqlfiles import drafts_from_sql
-
-        found, notes = drafts_from_sql(from_sql, names)
-        drafts += found
-        skipped += notes
-        origins.append(f"--from-sql {from_sql}")
-    if from_vercel:
-        from cronctl.init.vercel import drafts_from_vercel
-
-        drafts += drafts_from_vercel(from_vercel, names)
-        origins.append(f"--from-vercel {from_vercel}")
-    if from_github:
-        from cronctl.init.github import drafts_from_github
-
-        found, notes = drafts_from_github(from_github, names)
-        skipped += notes
-        drafts += found
-        origins.append(f"--from-github {from_github}")
-    if not drafts:
-        raise UsageError("no scheduled jobs found" + (f" ({'; '.join(skipped)})" if skipped else ""))
-    unique_names(drafts)
     # The runbook given with -r is a target only when merging into it; a fresh draft goes to ./cronctl.toml.
     path = output or (inv.runbook_path if merge else None) or Path("cronctl.toml")
-    result = write_runbook(
-        drafts,
-        path,
-        name=name or path.stem,
-        description="Drafted from " + ", ".join(o.split()[0].removeprefix("--from-") for o in origins),
-        origin=" ".join(origins),
-        merge=merge,
-        force=force,
-        dry_run=dry_run,
-    )
-    if result.backup is not None:
-        terminal.status(f"the previous {path} is saved as {result.backup}")
-    inv.emit(init_report(drafts, result, skipped, dry_run))
-
-
-def _reserve(
-    names: Any, rows: list[Any], extensions: Any, sql: Path | None, vercel: Path | None, github: Path | None
-) -> None:
-    from cronctl.init.pgcron import reserve_references
-
-    reserve_references((row.command for row in rows), extensions, names)
-    if sql:
-        from cronctl.init.sqlfiles import reserve_references as reserve_sql
-
-        reserve_sql(sql, names)
-    if vercel:
-        from cronctl.init.vercel import BASE_ENV
-
-        names.reserve("CRON_SECRET")
-        names.reserve(BASE_ENV)
-    if github:
-        from cronctl.init.github import reserve_references as reserve_github
-
-        reserve_github(github, names)
-
-
-def _pgcron_rows(inv: Invocation, env_name: str) -> tuple[list[Any], frozenset[str]]:
-    from cronctl.db import connect, guarded
-    from cronctl.init.pgcron import CronRow
-    from cronctl.queries import load
-    from cronctl.sources.pgcron import fetch_jobs
-
-    url = inv.env().require(env_name, "init --from-pgcron")
-    with connect(url, read_only=True) as conn, guarded("reading cron.job"):
-        jobs = fetch_jobs(conn)
-        extensions = frozenset(row[0] for row in conn.execute(load("init_extensions")).fetchall())
-    rows = [CronRow(j.jobid, j.jobname, j.schedule, j.command, j.active) for j in jobs]
-    if not rows:
-        raise UsageError("cron.job has no jobs (or this role may not read them)")
-    return rows, extensions
+    request = service.InitRequest(
+        path, from_pgcron=from_pgcron, from_sql=from_sql, from_vercel=from_vercel, from_github=from_github,
+        name=name, merge=merge, force=force, dry_run=dry_run, database_url_env=database_url_env,
+    )  # fmt: skip
+    inv.emit(service.init(inv, request))

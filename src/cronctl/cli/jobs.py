@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from cronctl.cli.common import Invocation, command_options
@@ -25,8 +24,6 @@ Examples:
 
 @command_options()
 def jobs(inv: Invocation) -> None:
-    from datetime import datetime
+    from cronctl.services import jobs as service
 
-    from cronctl.reports.schedules import jobs_report
-
-    inv.emit(jobs_report(inv.runbook(), inv.env(), datetime.now(UTC)))
+    inv.emit(service.list_jobs(inv))

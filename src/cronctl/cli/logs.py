@@ -44,7 +44,7 @@ def logs(
     from cronctl.errors import SourceUnavailable, UsageError
     from cronctl.reports.logs import logs_report
     from cronctl.runbook.loader import find_job
-    from cronctl.sources.history import collect_history
+    from cronctl.services.history import collect_history
 
     try:
         since_at = datetime.now(UTC) - timedelta(seconds=parse_duration(since)) if since else None

@@ -9,8 +9,8 @@ import typer
 from cronctl.cli.common import Invocation, command_options
 
 if TYPE_CHECKING:
+    from cronctl.evaluate.snapshot import Triage
     from cronctl.output.report import Report
-    from cronctl.reports.triage import Triage
 
 DEFAULT_SINCE = "24h"
 UNKNOWN = 3
@@ -48,7 +48,7 @@ Examples:
     )(triage)
 
 
-@command_options(error_exit=UNKNOWN, formats=("openmetrics",), several=True)
+@command_options(error_exit=UNKNOWN, several=True)
 def triage(
     inv: Invocation,
     since: Annotated[
@@ -145,13 +145,14 @@ def parse_at(text: str) -> Any:
     from datetime import UTC, datetime
 
     from cronctl.errors import UsageError
+    from cronctl.records import aware
 
     raw = text.strip()
     try:
         value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
     except ValueError:
         raise UsageError(f"--at: '{text}' is not an ISO 8601 time (e.g. 2026-11-30T03:10Z)") from None
-    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    value = aware(value)
     if value > datetime.now(UTC):
         raise UsageError(f"--at: {value.isoformat()} is in the future")
     return value.astimezone(UTC)
@@ -168,26 +169,9 @@ def snapshot(
     observe: Any = None,
 ) -> tuple[Triage, Report]:
     """One judged snapshot and its report; `observe(json)` (notifications) sees every snapshot's triage JSON."""
-    from datetime import UTC, datetime
+    from cronctl.services import triage as service
 
-    from cronctl.reports.triage import judge, triage_report
-    from cronctl.runbook.loader import find_job
-    from cronctl.sources.triage import collect
-
-    runbook = inv.runbook()
-    env = inv.env()
-    jobs = [find_job(runbook, job)] if job else list(runbook.jobs.values())
-    now = at if at is not None else datetime.now(UTC)
-    conn = inv.connect(read_only=True, autocommit=True)
-    try:
-        collected = collect(conn, runbook, env, jobs, now, window, runbook.connection.statement_timeout, until=at)
-    finally:
-        conn.close()
-    result = judge(collected, runbook, env, jobs)
-    report = triage_report(result, runbook, window, watch_note=note, brief=brief)
-    if observe is not None:
-        observe(report.data)
-    return result, report
+    return service.snapshot(inv, window, job, at=at, note=note, brief=brief, observe=observe)
 
 
 def _watch(
@@ -196,49 +180,33 @@ def _watch(
     """Redraw a live view in place until the exit condition holds, Ctrl-C, or `max_rounds`; each refresh shows
     what changed since the one before. Returns the last report, printed normally once the live view is gone."""
     import sys
-    import time
     from datetime import UTC, datetime
 
     from rich.live import Live
 
-    from cronctl.evaluate.triage import exit_condition_met
     from cronctl.output.render import make_console, renderable
+    from cronctl.output.report import Text
     from cronctl.reports.triage import triage_report
     from cronctl.reports.triage_view import changes_section
+    from cronctl.services import triage as service
 
     runbook = inv.runbook()
     # JSON or a pipe on stdout keeps stdout for the final report; the live view goes to the terminal on stderr.
     stream = sys.stdout if sys.stdout.isatty() and inv.format == "table" else sys.stderr
     console = make_console(stream, stderr=stream is sys.stderr)
-    rounds = 0
-    report: Report | None = None
-    previous: Triage | None = None
-    ending = "stopped by --max-rounds"
-    live = Live(console=console, auto_refresh=False, transient=True, redirect_stdout=False, redirect_stderr=False)
-    try:
-        with live:
-            while True:
-                rounds += 1
-                result, _ = snapshot(inv, window, job, observe=observe)
-                done, why = exit_condition_met(runbook.exit_condition, result.health, result.backlogs, job)
-                stamp = datetime.now(UTC).strftime("%H:%M:%SZ")
-                note = f"watch: refresh {rounds} at {stamp}, every {interval:g}s; {why}; Ctrl-C stops"
-                changed = changes_section(previous, result)
-                report = triage_report(result, runbook, window, watch_note=note, changes=changed)
-                live.update(renderable(report, console.width), refresh=True)
-                previous = result
-                if done:
-                    ending = "the exit condition holds"
-                    break
-                if max_rounds is not None and rounds >= max_rounds:
-                    break
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        if report is None:
-            raise
-        ending = "stopped by Ctrl-C"
-    assert report is not None and previous is not None
-    from cronctl.output.report import Text
+    shown: list[tuple[Triage, Report]] = []  # the last refresh shown
 
-    report.sections.insert(0, Text(f"watch ended after {rounds} refresh(es): {ending}", tone="info"))
+    def show(result: Triage, rounds: int, why: str) -> None:
+        stamp = datetime.now(UTC).strftime("%H:%M:%SZ")
+        note = f"watch: refresh {rounds} at {stamp}, every {interval:g}s; {why}; Ctrl-C stops"
+        changed = changes_section(shown[-1][0] if shown else None, result)
+        report = triage_report(result, runbook, window, watch_note=note, changes=changed)
+        live.update(renderable(report, console.width), refresh=True)
+        shown[:] = [(result, report)]
+
+    live = Live(console=console, auto_refresh=False, transient=True, redirect_stdout=False, redirect_stderr=False)
+    with live:
+        end = service.watch(inv, window, job, interval=interval, refreshed=show, max_rounds=max_rounds, observe=observe)
+    report = shown[-1][1]
+    report.sections.insert(0, Text(f"watch ended after {end.rounds} refresh(es): {end.ending}", tone="info"))
     return report

@@ -95,6 +95,7 @@ def fleet(
 ) -> Any:
     """Every system asked for, collected concurrently, as one report (worst status wins the exit code)."""
     from cronctl.errors import UsageError
+    from cronctl.records import Member
     from cronctl.reports.fleet import fleet_report
     from cronctl.services import fleet as fleet_service
 
@@ -103,7 +104,7 @@ def fleet(
     paths = list(dict.fromkeys(inv.runbook_paths)) or [inv.resolve_runbook_path()]
     members = fleet_service.plan(paths, inv.profiles, all_profiles)
 
-    def make(member: fleet_service.Member) -> Invocation:
+    def make(member: Member) -> Invocation:
         return replace(inv, runbook_path=member.path, profile=member.profile, runbook_paths=(), profiles=(),
                        _runbook=None, _env=None)  # fmt: skip
 

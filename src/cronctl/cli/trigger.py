@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cronctl.auth import ad_hoc_forms
 from cronctl.cli.common import Invocation, command_options
 from cronctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from cronctl.reports.trigger import ProgressPrinter, Repeat
     from cronctl.runbook.model import AuthSpec, JobSpec
+    from cronctl.services.trigger import Repeat
     from cronctl.sources.http_trigger import BodyOptions
 
-AD_HOC_AUTH = ("none", "bearer", "apikey", "bearer+apikey", "header:<Name>", "standard-webhooks", "stripe", "github")
+AD_HOC_AUTH = ad_hoc_forms()  # each auth scheme names its own --auth forms
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_RUNS = 10_000  # --repeat / --until-ok: a by-hand trigger loop, not a load test
 MAX_DATA_FILE = 4 * 1024 * 1024  # bytes read from `--data @file`; a bigger body is refused, not read
@@ -128,7 +131,7 @@ def _duration(text: str, option: str, parse: Any) -> float:
 
 
 def _repeat(repeat: int | None, until_ok: int | None, interval: float) -> Repeat:
-    from cronctl.reports.trigger import Repeat
+    from cronctl.services.trigger import Repeat
 
     if repeat is not None and not 1 <= repeat <= MAX_RUNS:
         raise UsageError(f"--repeat must be between 1 and {MAX_RUNS}")
@@ -219,11 +222,28 @@ def _ad_hoc_job(
     return JobSpec(name="adhoc", method=verb, url=url, timeout=timeout or 30.0, auth=_ad_hoc_auth(auth, secret_env))
 
 
+class ProgressPrinter:
+    """Thread-safe progress on stderr: one rewritten line on a terminal, plain lines otherwise."""
+
+    def __init__(self, write: Callable[[str], None], live: bool) -> None:
+        self._write = write
+        self._live = live
+        self._lock = threading.Lock()
+
+    def __call__(self, job: str, message: str) -> None:
+        with self._lock:
+            self._write(f"\r\x1b[K{job}: {message}" if self._live else f"{job}: {message}\n")
+
+    def finish(self) -> None:
+        if self._live:
+            with self._lock:
+                self._write("\r\x1b[K")
+
+
 def _progress() -> ProgressPrinter:
     import os
 
     from cronctl.redact import redact
-    from cronctl.reports.trigger import ProgressPrinter
 
     quiet = bool(os.environ.get("CRONCTL_QUIET"))
     live = sys.stderr.isatty() and not quiet

@@ -25,12 +25,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
-from cronctl.evaluate.pgnet_link import DEFAULT_NET_TIMEOUT_MS, NetResponse
-from cronctl.records import QueuedRequest, Run, TrackedRequest
+from cronctl.evaluate.pgnet_link import DEFAULT_NET_TIMEOUT_MS
+from cronctl.records import Attribution, NetResponse, QueuedRequest, Run, RunAnswer, TrackedRequest, aware, start_of
 
 ATTRIBUTIONS = ("exact", "inferred", "ambiguous", "none")
 SLACK = 2.0  # seconds an answer's batch may start after the request's own timeout
@@ -42,66 +41,6 @@ _TIMEOUT_TEXT = re.compile(r"Timeout of (\d+) ms", re.IGNORECASE)
 
 # (cron job, response) → (status, message): the job's success rule applied to one answer.
 Judge = Callable[[str, NetResponse], tuple[str, str | None]]
-
-
-@dataclass(frozen=True)
-class RunAnswer:
-    """The outcome of one pg_cron run of a pg_net job, and how it was linked to its answer."""
-
-    cron: str
-    run: Run
-    attribution: str  # exact | inferred | ambiguous | none
-    status: str  # succeeded | failed | skipped | pending | unverified
-    message: str | None = None
-    response: NetResponse | None = None
-    candidates: tuple[str, ...] = ()  # ambiguous: every job that could own the answers in question
-    possible: tuple[NetResponse, ...] = ()  # ambiguous: the answers that could be this run's
-    how: str = ""  # one phrase: why this link (or why none)
-    possible_all_good: bool = False  # ambiguous, but every answer it could be is good for this job
-
-
-@dataclass
-class Attribution:
-    answers: dict[tuple[str, str], RunAnswer] = field(default_factory=dict)  # (cron job, runid) → answer
-    unlinked: list[NetResponse] = field(default_factory=list)  # answers no run read here could own
-    tracking: bool = False
-    _by_job: dict[str, list[RunAnswer]] | None = field(default=None, repr=False, compare=False)
-    _indexed: int = field(default=-1, repr=False, compare=False)
-
-    def for_job(self, cron: str) -> list[RunAnswer]:
-        if self._by_job is None or self._indexed != len(self.answers):
-            index: dict[str, list[RunAnswer]] = {}
-            for (job, _rid), answer in self.answers.items():
-                index.setdefault(job, []).append(answer)
-            for found in index.values():
-                found.sort(key=lambda a: _start(a.run), reverse=True)
-            self._by_job, self._indexed = index, len(self.answers)
-        return list(self._by_job.get(cron, []))
-
-    def owners(self) -> dict[int, str]:
-        """Response id → the job that owns it (exact or inferred links only)."""
-        return {
-            a.response.id: a.cron
-            for a in self.answers.values()
-            if a.response is not None and a.attribution in ("exact", "inferred")
-        }
-
-    def unplaced(self) -> dict[int, tuple[str, ...]]:
-        """Response id → candidate jobs, for answers no run could be given."""
-        out: dict[int, tuple[str, ...]] = {}
-        for answer in self.answers.values():
-            if answer.attribution == "ambiguous":
-                for response in answer.possible:
-                    out[response.id] = tuple(sorted(set(out.get(response.id, ())) | set(answer.candidates)))
-        return out
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _start(run: Run) -> datetime:
-    return _aware(run.started_at) if run.started_at is not None else datetime.min.replace(tzinfo=UTC)
 
 
 def _base_url(url: str | None) -> str | None:
@@ -146,7 +85,7 @@ def attribute(
     answer there could belong to a run that is not here: runs before it are not linked by inference.
     `explicit_timeouts`: the jobs whose command states its timeout (a wrapper function may set its own: only
     stated timeouts can single a job out by a "Timeout of N ms" text). None: every timeout is stated."""
-    now = _aware(now)
+    now = aware(now)
     result = Attribution(tracking=tracked is not None)
     candidates = [
         (cron, run)
@@ -167,11 +106,11 @@ def attribute(
         )  # fmt: skip
 
     if horizon is not None:
-        edge = _aware(horizon)
-        unread = {k: r for k, r in open_runs.items() if _start(r) < edge}
+        edge = aware(horizon)
+        unread = {k: r for k, r in open_runs.items() if start_of(r) < edge}
         for k in unread:
             del open_runs[k]
-        for old_id in [i for i, r in open_responses.items() if _aware(r.created) < edge]:
+        for old_id in [i for i, r in open_responses.items() if aware(r.created) < edge]:
             result.unlinked.append(open_responses.pop(old_id))
     _queued_by_url(result, open_runs, pending_ids, urls or {}, timeouts, now)
     stated = frozenset(timeouts) if explicit_timeouts is None else explicit_timeouts
@@ -207,7 +146,7 @@ def _exact(
         if isinstance(pid, int):
             by_pid.setdefault(pid, []).append((cron, rid, run))
     for request in tracked:
-        owner = _owner(by_pid.get(request.backend_pid, []), _aware(request.queued_at), now)
+        owner = _owner(by_pid.get(request.backend_pid, []), aware(request.queued_at), now)
         if owner is None:
             # Queued outside every run read here (a manual call, or a run older than the walk): it is known
             # not to be any of these runs' answer, so inference must not hand it to one of them.
@@ -221,7 +160,7 @@ def _exact(
         if response is not None:
             result.answers[(cron, rid)] = _judged(cron, run, response, judge, "exact", how)
         elif request.request_id in pending:
-            waited = (now - _aware(request.queued_at)).total_seconds()
+            waited = (now - aware(request.queued_at)).total_seconds()
             limit = timeouts.get(cron, DEFAULT_NET_TIMEOUT_MS / 1000) + WORKER_STALL
             if waited > limit:
                 status, message = "unverified", f"request {request.request_id} still queued after {int(waited)}s"
@@ -238,8 +177,8 @@ def _exact(
 
 def _owner(runs: Sequence[tuple[str, str, Run]], queued_at: datetime, now: datetime) -> tuple[str, str, Run] | None:
     for cron, rid, run in runs:
-        start = _start(run) - PID_SLACK
-        end = _aware(run.finished_at) + PID_SLACK if run.finished_at is not None else now
+        start = start_of(run) - PID_SLACK
+        end = aware(run.finished_at) + PID_SLACK if run.finished_at is not None else now
         if start <= queued_at <= end:
             return cron, rid, run
     return None
@@ -260,11 +199,13 @@ def _queued_by_url(
         if len(jobs) != 1:
             continue
         cron = jobs[0]
-        mine = sorted(((rid, run) for (job, rid), run in open_runs.items() if job == cron), key=lambda x: _start(x[1]))
+        mine = sorted(
+            ((rid, run) for (job, rid), run in open_runs.items() if job == cron), key=lambda x: start_of(x[1])
+        )
         if not mine:
             continue
         rid, run = mine[-1]
-        waited = (now - _start(run)).total_seconds()
+        waited = (now - start_of(run)).total_seconds()
         limit = timeouts.get(cron, DEFAULT_NET_TIMEOUT_MS / 1000) + WORKER_STALL
         if waited > limit:
             status, message = "unverified", f"request {request.request_id} still queued after {int(waited)}s"
@@ -287,10 +228,10 @@ def _window(run: Run, timeout: float, batches: Sequence[datetime]) -> tuple[date
     so the answer carries the first batch start at or after the run's end, unless that batch started before
     the request was committed (then it is the next one). Bounded by the request's own timeout when no batch
     follows (the answer is not in yet, or the worker is busy with a slow batch)."""
-    start = _start(run)
+    start = start_of(run)
     lo = start - timedelta(seconds=EARLY)
     wide = start + timedelta(seconds=timeout + SLACK)
-    end = _aware(run.finished_at) if run.finished_at is not None else start
+    end = aware(run.finished_at) if run.finished_at is not None else start
     i = bisect_left(batches, end)
     hi = batches[i] if i < len(batches) and batches[i] <= wide else wide
     return lo, hi
@@ -322,7 +263,7 @@ def _components(
     starts = [windows[k][0] for k in ordered]
     widest = max((windows[k][1] - windows[k][0] for k in ordered), default=timedelta(0))
     for response in open_responses.values():
-        created = _aware(response.created)
+        created = aware(response.created)
         i = bisect_right(starts, created)
         j = bisect_left(starts, created - widest)
         for k in ordered[j:i]:
@@ -347,7 +288,7 @@ def _infer(
     now: datetime,
     stated: frozenset[str],
 ) -> None:
-    batches = sorted({_aware(r.created) for r in open_responses.values()})
+    batches = sorted({aware(r.created) for r in open_responses.values()})
     for run_keys, response_ids in _components(open_runs, open_responses, timeouts, batches):
         runs = {k: open_runs[k] for k in run_keys}
         answers = {i: open_responses[i] for i in response_ids}
@@ -396,11 +337,11 @@ def _settle(
         # A run whose window has closed has its answer (short of lost data): when only one answer falls in
         # that window, it is this run's, whoever else's window it also falls in. Only while there are at least
         # as many answers as runs: with fewer, some run's answer is missing and it may be this one's.
-        for key in sorted(runs, key=lambda k: _start(runs[k])) if len(answers) >= len(runs) else ():
+        for key in sorted(runs, key=lambda k: start_of(runs[k])) if len(answers) >= len(runs) else ():
             lo, hi = window(key)
             if hi >= now:
                 continue
-            inside = [a for a in answers.values() if lo <= _aware(a.created) <= hi]
+            inside = [a for a in answers.values() if lo <= aware(a.created) <= hi]
             if len(inside) == 1:
                 take(key, inside[0], "the only answer in its closed window")
                 progress = True
@@ -411,7 +352,7 @@ def _settle(
         # foreign (a webhook's, a manual call's), so an answer that only one run's window holds is that run's.
         if len(answers) == len(runs) and all(window(k)[1] < now for k in runs):
             for response in sorted(answers.values(), key=lambda r: r.id):
-                created = _aware(response.created)
+                created = aware(response.created)
                 owners = [k for k in runs if window(k)[0] <= created <= window(k)[1]]
                 if len(owners) == 1:
                     take(owners[0], response, "the only run whose window holds this answer")
@@ -433,7 +374,7 @@ def _settle(
         if progress:
             continue
         if len(runs) == len(answers) and _strictly_ordered(list(runs.values())):
-            ordered_runs = sorted(runs, key=lambda k: _start(runs[k]))
+            ordered_runs = sorted(runs, key=lambda k: start_of(runs[k]))
             for key, response in zip(ordered_runs, sorted(answers.values(), key=lambda r: r.id), strict=True):
                 take(key, response, "runs strictly ordered in time take request ids in the same order")
             return
@@ -443,9 +384,9 @@ def _settle(
 
 def _strictly_ordered(runs: Sequence[Run]) -> bool:
     """Each run ended before the next one started: their requests were queued, and numbered, in that order."""
-    ordered = sorted(runs, key=_start)
+    ordered = sorted(runs, key=start_of)
     for earlier, later in pairwise(ordered):
-        if earlier.finished_at is None or _aware(earlier.finished_at) >= _start(later):
+        if earlier.finished_at is None or aware(earlier.finished_at) >= start_of(later):
             return False
     return True
 
@@ -494,11 +435,11 @@ def _ambiguous(
 def _no_answer(
     cron: str, run: Run, timeouts: Mapping[str, float], now: datetime, ttl: timedelta, queue_busy: bool
 ) -> RunAnswer:
-    age = (now - _start(run)).total_seconds()
+    age = (now - start_of(run)).total_seconds()
     timeout = timeouts.get(cron, DEFAULT_NET_TIMEOUT_MS / 1000)
     if age <= timeout + SLACK + WORKER_STALL / 6:
         return RunAnswer(cron, run, "none", "pending", "answer not in yet", how="queued moments ago")
-    if _start(run) < now - ttl:
+    if start_of(run) < now - ttl:
         return RunAnswer(
             cron, run, "none", "unverified", "answer expired (pg_net keeps answers for pg_net.ttl, 6 h by default)",
             how="older than pg_net.ttl",
@@ -550,6 +491,27 @@ def as_runs(answers: Iterable[RunAnswer], job: str) -> list[Run]:
             )
         )
     return out
+
+
+def unseen_answers(runs: Sequence[Run], job: str, why: str) -> list[Run]:
+    """pg_cron's `succeeded` for a pg_net job only says the request was queued: without its answer the run's
+    outcome is not known (`why`: why the answers could not be read)."""
+    from dataclasses import replace
+
+    return [
+        replace(
+            r,
+            job=job,
+            source="pg_net",
+            status="unverified",
+            finished_at=None,
+            message=why,
+            raw_status="unverified",
+            detail={"attribution": "none", "pg_cron_runid": r.run_id, "how": why, "candidates": []},
+        )
+        for r in runs
+        if r.status == "succeeded"
+    ]
 
 
 def _answer_json(response: NetResponse) -> dict[str, object]:

@@ -9,17 +9,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from cronctl.evaluate.scheduler import scheduler_alive
 from cronctl.evaluate.secrets import Strength, judge_stored
-from cronctl.sources.platform import grants_for, missing_grants, quote_role
+from cronctl.grants import grants_for, missing_grants, quote_role
 
 if TYPE_CHECKING:
-    from cronctl.evaluate.hygiene import HygieneFacts
     from cronctl.evaluate.pgnet_tracking import TrackingVerdict
+    from cronctl.records import (
+        CronAccess,
+        EndpointProbe,
+        HygieneFacts,
+        SchedulerState,
+        SecretRow,
+        ServerFacts,
+        TableColumns,
+    )
     from cronctl.runbook.model import Runbook
-    from cronctl.sources.doctor import CronAccess, TableColumns
-    from cronctl.sources.endpoints import EndpointProbe
-    from cronctl.sources.platform import SchedulerState, ServerFacts
-    from cronctl.sources.secrets_table import SecretRow
 
 STATUSES = ("pass", "warn", "fail", "skip")
 PG_NET_FIX = "CREATE EXTENSION IF NOT EXISTS pg_net; GRANT USAGE ON SCHEMA net TO {role};"
@@ -255,11 +260,12 @@ def _pg_cron(f: DoctorFacts) -> list[Check]:
             )
         )
     sched = f.scheduler
+    alive = scheduler_alive(s, sched)
     if sched is None or not s.pg_cron_installed:
         checks.append(Check("scheduler", "scheduler alive", "skip", "pg_cron not installed here"))
-    elif sched.alive:
+    elif alive:
         checks.append(Check("scheduler", "scheduler alive", "pass", f"pg_cron scheduler pid {sched.pid}"))
-    elif not s.superuser:
+    elif alive is None:
         checks.append(
             Check(
                 "scheduler",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronctl.records import Run
+from cronctl.records import Run, aware
 from cronctl.runbook.model import JobSpec
 
 STATES = (
@@ -148,8 +148,39 @@ class JobHealth:
         return count
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def merge_runs(groups: Sequence[Sequence[Run]]) -> list[Run]:
+    """Newest first across sources. A run without times takes the time of its newer neighbour in its own
+    source (pg_cron 1.4 leaves early failures with NULL start and end), so it stays where it happened."""
+    keyed: list[tuple[datetime, int, int, Run]] = []
+    floor = datetime.min.replace(tzinfo=UTC)
+    for g, runs in enumerate(groups):
+        effective: datetime | None = None
+        pending: list[tuple[int, Run]] = []
+        for i, run in enumerate(runs):  # each group is newest first
+            t = run.sort_time
+            if t is None:
+                if effective is None:
+                    pending.append((i, run))
+                    continue
+                t = effective
+            else:
+                effective = t
+                for j, early in pending:
+                    keyed.append((t, g, j, early))
+                pending = []
+            keyed.append((t, g, i, run))
+        for j, early in pending:
+            keyed.append((floor, g, j, early))
+    keyed.sort(key=lambda k: (aware(k[0]), -k[1], -k[2]), reverse=True)
+    return [k[3] for k in keyed]
+
+
+def merge_sources(runs: Sequence[Run]) -> list[Run]:
+    """A job's runs from all its sources, newest first; each source's runs are grouped in the order read."""
+    by_source: dict[str, list[Run]] = {}
+    for run in runs:
+        by_source.setdefault(run.source, []).append(run)
+    return merge_runs(list(by_source.values()))
 
 
 def outcomes(runs: Sequence[Run], timeout: float = 0.0) -> list[Run]:
@@ -180,13 +211,13 @@ def outcomes(runs: Sequence[Run], timeout: float = 0.0) -> list[Run]:
     if not logged:
         return out
     span = timedelta(seconds=max(timeout, 0.0) + 60.0)
-    starts = [_aware(r.sort_time) for r in logged if r.sort_time is not None]
+    starts = [aware(r.sort_time) for r in logged if r.sort_time is not None]
 
     def recorded(run: Run) -> bool:
         when = run.sort_time
         if when is None:
             return False
-        t = _aware(when)
+        t = aware(when)
         return any(t - span <= s <= t + span for s in starts)
 
     kept = [r for r in out if r.source.startswith("run_log") or (r.status in ("failed", "running") and not recorded(r))]
@@ -279,7 +310,7 @@ def judge(
 ) -> JobHealth:
     """The state of one job at `now` from its runs (newest first, any sources). `failing_after` overrides the
     job's `fail_after`."""
-    now = _aware(now)
+    now = aware(now)
     fail_after = max(1, failing_after if failing_after is not None else job.fail_after)
     seen = outcomes(runs, job.timeout)
     schedule = _schedule(job, facts.timezone)
@@ -352,8 +383,8 @@ def _unexpected(job: JobSpec, runs: Sequence[Run], facts: JobFacts) -> str | Non
         return None
     newest = latest_start(runs)
     when = newest.sort_time if newest is not None else None
-    if when is not None and (facts.window_start is None or _aware(when) >= _aware(facts.window_start)):
-        return f"it ran at {_aware(when).isoformat().replace('+00:00', 'Z')}"
+    if when is not None and (facts.window_start is None or aware(when) >= aware(facts.window_start)):
+        return f"it ran at {aware(when).isoformat().replace('+00:00', 'Z')}"
     return None
 
 
@@ -362,7 +393,7 @@ def _next_run(schedule: Any, started: Run | None, now: datetime) -> datetime | N
         return None
     if schedule.every_seconds is not None and started is not None and started.sort_time is not None:
         step = timedelta(seconds=schedule.every_seconds)
-        due: datetime = _aware(started.sort_time) + step
+        due: datetime = aware(started.sort_time) + step
         while due <= now:
             due += step
         return due
@@ -374,7 +405,7 @@ def latest_start(runs: Sequence[Run]) -> Run | None:
     """The newest run the scheduler started, whatever its outcome: whether a run was missed depends on this,
     not on whether its answer has arrived or could be told apart from another job's."""
     started = [r for r in runs if r.source != "health" and r.sort_time is not None]
-    return max(started, key=lambda r: _aware(r.sort_time), default=None)  # type: ignore[arg-type]
+    return max(started, key=lambda r: aware(r.sort_time), default=None)  # type: ignore[arg-type]
 
 
 def _state(
@@ -433,7 +464,7 @@ def _state(
         why = f": {_one_line(last.message)}" if last.message else ""
         return "degraded", f"last run answered but skipped its work{why}", 0
     when = last.sort_time
-    ago = f" {_ago((now - _aware(when)).total_seconds())} ago" if when is not None else ""
+    ago = f" {_ago((now - aware(when)).total_seconds())} ago" if when is not None else ""
     how = last.detail.get("attribution")
     linked = f" ({how} pg_net link)" if how in ("exact", "inferred") and last.source == "pg_net" else ""
     return "ok", f"last run {last.status}{ago}{linked}{due_note}", 0
@@ -460,7 +491,7 @@ def _live_behind_refusals(
         if state == "stuck" or run.started_at is None:
             return None
         margin = job.lock.margin if job.lock is not None else 300.0
-        elapsed = (now - _aware(run.started_at)).total_seconds()
+        elapsed = (now - aware(run.started_at)).total_seconds()
         if elapsed > LIVE_FACTOR * (job.timeout + margin):
             return None  # left behind by a crash: the refusals are failures
         return state, f"{reason}; {refused} newer run(s) refused by its lock", 0
@@ -474,7 +505,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _running(job: JobSpec, run: Run, facts: JobFacts, now: datetime) -> tuple[str, str, int]:
     started = run.started_at
-    elapsed = (now - _aware(started)).total_seconds() if started is not None else None
+    elapsed = (now - aware(started)).total_seconds() if started is not None else None
     since = f" for {_ago(elapsed)}" if elapsed is not None else ""
     if run.run_id in facts.stuck_runs or run.detail.get("backend_alive") is False:
         raw = run.raw_status or "running"
@@ -504,7 +535,7 @@ def _missed(
     when = last.sort_time
     if when is None:
         return None
-    due = _slots_after(schedule, _aware(when), now, MISSED_CAP + 1)
+    due = _slots_after(schedule, aware(when), now, MISSED_CAP + 1)
     if explained_by == "scheduler_down":
         grace = min(grace, MIN_GRACE)  # nothing can start it while the scheduler is down: grace waits for nothing
     overdue = [slot for slot in due if (now - slot).total_seconds() > grace]
@@ -527,7 +558,7 @@ def _due_within_grace(schedule: Any, last: Run, now: datetime, grace: float) -> 
     when = last.sort_time
     if when is None:
         return ""
-    due = _slots_after(schedule, _aware(when), now, 2)
+    due = _slots_after(schedule, aware(when), now, 2)
     if not due:
         return ""
     return f"; next run due {_ago((now - due[0]).total_seconds())} ago, within grace {_ago(grace)}"
@@ -538,5 +569,5 @@ def history_window(job: JobSpec, now: datetime, default: float) -> float:
     schedule = _schedule(job)
     if schedule is None:
         return default
-    interval: float = schedule.typical_interval(_aware(now))
+    interval: float = schedule.typical_interval(aware(now))
     return max(default, interval)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cronctl.records import CronRow, HygieneFacts, cron_name
 from cronctl.runbook.model import JobSpec
 
 CHECKS = ("run_details_purge", "pg_net_ttl", "cron_timezone", "next_run")
@@ -35,33 +36,6 @@ _UTC_NAMES = {"utc", "gmt", "z", "etc/utc", "etc/gmt", "etc/universal", "etc/zul
 
 
 @dataclass(frozen=True)
-class CronRow:
-    """One cron.job row as this role sees it."""
-
-    name: str
-    schedule: str
-    command: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class HygieneFacts:
-    role: str = ""
-    cron_installed: bool = False
-    cron_jobs: tuple[CronRow, ...] | None = None  # None: cron.job not readable by this role
-    sees_all_jobs: bool = True  # superuser / BYPASSRLS: cron.job shows every role's jobs
-    run_details_rows: int | None = None  # None: unknown (never analysed, or not read)
-    run_details_bytes: int | None = None
-    settings_visible: bool = False  # cron.* settings visible (superuser or pg_read_all_settings)
-    cron_timezone: str | None = None  # cron.timezone when visible (pg_cron 1.5+)
-    log_run: str | None = None  # cron.log_run when visible
-    pg_net_installed: bool = False
-    pg_net_ttl_seconds: float | None = None  # None: pg_net.ttl is not defined in this session
-    pg_net_ttl_text: str | None = None
-    error: str | None = None  # the hygiene facts could not be read: why
-
-
-@dataclass(frozen=True)
 class HygieneCheck:
     id: str  # one of CHECKS
     verdict: str  # ok | warn | skipped
@@ -72,10 +46,6 @@ class HygieneCheck:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "verdict": self.verdict, "detail": self.detail, "fix": self.fix or None,
                 "jobs": list(self.jobs)}  # fmt: skip
-
-
-def _cron_name(job: JobSpec) -> str | None:
-    return job.history.pg_cron or (job.name if job.scheduler == "pg_cron" else None)
 
 
 def server_timezone(facts: HygieneFacts) -> str | None:
@@ -130,7 +100,7 @@ def hygiene_checks(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) 
     ttl = _pg_net_ttl(facts, jobs, now)
     if ttl is not None:
         out.append(ttl)
-    pg_cron_jobs = [j for j in jobs if _cron_name(j)]
+    pg_cron_jobs = [j for j in jobs if cron_name(j)]
     if facts.cron_installed and pg_cron_jobs:
         out.append(_timezone(facts, pg_cron_jobs, now))
         out.append(_next_run(facts, pg_cron_jobs, now))
@@ -193,7 +163,7 @@ def _pg_net_ttl(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) -> 
     tz = server_timezone(facts) or "GMT"
     net_jobs: list[tuple[str, float]] = []
     for job in jobs:
-        name = _cron_name(job)
+        name = cron_name(job)
         row = rows.get(name or "")
         from cronctl.evaluate.pgnet_link import uses_pg_net
 
@@ -264,7 +234,7 @@ def _next_run(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) -> Hy
     late: list[tuple[str, str]] = []
     compared = 0
     for job in jobs:
-        row = rows.get(_cron_name(job) or "")
+        row = rows.get(cron_name(job) or "")
         if row is None or not row.active or not job.schedule:
             continue  # not scheduled, or off (its state says so)
         expected = _schedule(job.schedule, job.timezone)

@@ -178,7 +178,7 @@ def judge(
         state, reason = _advisory(lock, limits, now, age, evidence)
     elif lock.backend == "redis":
         state, reason = _redis(lock, job, limits, now, age, evidence)
-    else:
+    else:  # a lock table, and any backend whose locks have an acquired time and maybe an expiry
         state, reason = _table(lock, limits, now, age, evidence)
     suspicious, note = _suspicion(lock, job)
     return LockVerdict(lock=lock, state=state, reason=reason, age=age, suspicious=suspicious, note=note)

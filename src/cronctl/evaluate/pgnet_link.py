@@ -1,57 +1,16 @@
-"""pg_net's answers and what a pg_cron command says about its request: the answer record, the URL or Edge
-Function it calls, its timeout. Linking answers to runs is `evaluate.attribution`'s job.
+"""What a pg_cron command says about its pg_net request: the URL or Edge Function it calls, its timeout.
+The answer itself is `records.NetResponse`; linking answers to runs is `evaluate.attribution`'s job.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
 
 DEFAULT_NET_TIMEOUT_MS = 5000  # net.http_post's default timeout_milliseconds
 _FUNCTION = re.compile(r"/functions/v1/([A-Za-z0-9_\-]+)")
 _URL = re.compile(r"""url\s*(?::=|=>)\s*'([^']+)'""", re.IGNORECASE)
 _ANY_URL = re.compile(r"https?://[^\s'\"]+")
 _TIMEOUT = re.compile(r"timeout_milliseconds\s*(?::=|=>)\s*(\d+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class NetResponse:
-    """A row of net._http_response."""
-
-    id: int
-    created: datetime
-    status_code: int | None = None
-    timed_out: bool | None = None
-    error_msg: str | None = None
-    content: str | None = None
-    content_type: str | None = None
-
-    @property
-    def failed_request(self) -> bool:
-        """Timed out or never answered (timed_out was NULL on errors before pg_net 0.20)."""
-        if self.timed_out:
-            return True
-        return bool(self.error_msg) and self.status_code is None
-
-    @property
-    def outcome(self) -> str:
-        if self.failed_request:
-            return "failed"
-        if self.status_code is not None and 200 <= self.status_code < 300:
-            return "succeeded"
-        return "failed"
-
-    @property
-    def message(self) -> str | None:
-        if self.timed_out or (self.error_msg or "").startswith("Timeout"):
-            return self.error_msg or "request timed out"
-        if self.error_msg:
-            return self.error_msg
-        if self.status_code is not None and not 200 <= self.status_code < 300:
-            body = " ".join((self.content or "").split())
-            return f"HTTP {self.status_code}" + (f": {body[:120]}" if body else "")
-        return None
 
 
 def target_function(command: str | None) -> str | None:

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cronctl.sources.pgnet_tracking import LogStats, PgNetNewest, TrackingCatalog
+    from cronctl.records import LogStats, PgNetNewest, TrackingCatalog
 
 INSTALL_GRACE = timedelta(minutes=5)
 INSTALL_HINT = "run `cronctl pgcron track install`"

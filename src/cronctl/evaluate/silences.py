@@ -10,62 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+
+from cronctl.records import Silence, aware
 
 STORES = ("database", "local")
 MAX_REASON = 500  # characters: a reason is one line, not a document
 MAX_SECONDS = 30 * 86400  # a silence longer than 30 days is a disabled job: say `expect = "disabled"` instead
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Silence:
-    id: str
-    runbook: str
-    job: str | None  # None: every job and every system-wide problem of the runbook
-    created_at: datetime
-    until: datetime
-    author: str
-    reason: str
-    store: str  # database | local
-
-    def active(self, at: datetime) -> bool:
-        return _aware(self.created_at) <= _aware(at) < _aware(self.until)
-
-    def covers(self, job: str | None) -> bool:
-        return self.job is None or self.job == job
-
-    @property
-    def target(self) -> str:
-        return self.job if self.job is not None else "all jobs"
-
-    def brief(self) -> dict[str, Any]:
-        """What a silenced job or finding carries in triage's JSON."""
-        return {"until": self.until, "author": self.author, "reason": self.reason, "store": self.store,
-                "all": self.job is None}  # fmt: skip
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "runbook": self.runbook,
-            "job": self.job,
-            "all": self.job is None,
-            "created_at": self.created_at,
-            "until": self.until,
-            "author": self.author,
-            "reason": self.reason,
-            "store": self.store,
-        }
-
-
 def active(silences: Iterable[Silence], at: datetime) -> list[Silence]:
     """The silences in force at `at`, soonest to expire first; a job's newest silence wins over older ones."""
     live = [s for s in silences if s.active(at)]
-    return sorted(live, key=lambda s: (_aware(s.until), s.job or "", s.id))
+    return sorted(live, key=lambda s: (aware(s.until), s.job or "", s.id))
 
 
 @dataclass(frozen=True)
@@ -82,14 +39,14 @@ class Silenced:
     def everything(self) -> Silence | None:
         """The `--all` silence in force, if any (the one that lasts longest)."""
         found = [s for s in self.silences if s.job is None]
-        return max(found, key=lambda s: _aware(s.until)) if found else None
+        return max(found, key=lambda s: aware(s.until)) if found else None
 
     def for_job(self, job: str | None) -> Silence | None:
         """The silence covering `job` (its own first, else the `--all` one); None for a system-wide problem unless
         everything is silenced."""
         own = [s for s in self.silences if job is not None and s.job == job]
         if own:
-            return max(own, key=lambda s: _aware(s.until))
+            return max(own, key=lambda s: aware(s.until))
         return self.everything
 
     def jobs(self, jobs: Sequence[str]) -> Silence | None:
@@ -99,7 +56,7 @@ class Silenced:
         covering = [self.for_job(j) for j in jobs]
         if any(c is None for c in covering):
             return None
-        return min((c for c in covering if c is not None), key=lambda s: _aware(s.until))
+        return min((c for c in covering if c is not None), key=lambda s: aware(s.until))
 
     def __bool__(self) -> bool:
         return bool(self.silences)

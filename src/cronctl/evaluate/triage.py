@@ -11,9 +11,8 @@ from cronctl.evaluate.backlog import BacklogResult
 from cronctl.evaluate.findings import Finding, Symptom, match
 from cronctl.evaluate.health import JobHealth
 from cronctl.evaluate.locks import LockVerdict
-from cronctl.evaluate.pgnet_link import NetResponse
-from cronctl.evaluate.silences import Silence, Silenced
-from cronctl.records import Run
+from cronctl.evaluate.silences import Silenced
+from cronctl.records import FailureCount, NetResponse, Run, Silence, aware
 from cronctl.runbook.model import ExitCondition, FailureGroupSpec, FailureMode, SuccessRule
 
 STATUS_EXIT = {"ok": 0, "warn": 1, "crit": 2, "unknown": 3}
@@ -63,38 +62,9 @@ class FailureGroup:
         }
 
 
-@dataclass(frozen=True)
-class FailureCount:
-    """Failed runs aggregated by a source over the whole window: one (jobs, message, status) and how many."""
-
-    jobs: tuple[str, ...]
-    source: str
-    message: str | None
-    count: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-    http_status: int | None = None
-    candidates: tuple[str, ...] = ()  # jobs that could own failures no run could be given (pg_net, no tracking)
-
-    def newest_run(self, job: str) -> Run:
-        """A stand-in for the newest failed run of the group, for symptoms."""
-        return Run(
-            job=job,
-            source=self.source,
-            status="failed",
-            finished_at=self.last_seen,
-            message=self.message,
-            http_status=self.http_status,
-        )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def run_time(run: Run) -> datetime | None:
     when = run.finished_at or run.started_at
-    return _aware(when) if when is not None else None
+    return aware(when) if when is not None else None
 
 
 def failed_runs(runs: Iterable[Run], since: datetime) -> list[Run]:
@@ -135,8 +105,8 @@ def group_failures(
                 entry.candidates.append(job)
         if item.http_status is not None and item.http_status not in entry.http_statuses:
             entry.http_statuses.append(item.http_status)
-        first = _aware(item.first_seen) if item.first_seen is not None else None
-        last = _aware(item.last_seen) if item.last_seen is not None else None
+        first = aware(item.first_seen) if item.first_seen is not None else None
+        last = aware(item.last_seen) if item.last_seen is not None else None
         if first is not None and (entry.first_seen is None or first < entry.first_seen):
             entry.first_seen = first
         stand_in = item.newest_run(item.jobs[0] if item.jobs else "?")
@@ -184,7 +154,8 @@ def net_judge(
 ) -> Callable[[str, NetResponse], tuple[str, str | None]]:
     """(cron job, answer) → (status, message) under that job's success rule (pg_net's 2xx default for jobs the
     runbook does not map): a 2xx saying `skipped` is skipped, a 2xx breaking `require` is failed."""
-    from cronctl.evaluate.verdict import Answer, judge
+    from cronctl.evaluate.verdict import judge
+    from cronctl.records import Answer
     from cronctl.runbook.model import SuccessRule
 
     default = SuccessRule()

@@ -8,28 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cronctl.evaluate.classify import classify
-from cronctl.evaluate.predicates import all_hold, any_holds
+from cronctl.predicates import all_hold, any_holds
+from cronctl.records import Answer
 from cronctl.runbook.model import FailureGroupSpec, FailureMode, SuccessRule
 
 VERDICTS = ("ok", "skipped", "failed", "error")
 _NOT_JSON = object()
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What came back for one attempt. `status_code` is None when nothing came back (`error` says why)."""
-
-    status_code: int | None
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes = b""
-    truncated: bool = False
-    error: str | None = None
-    error_kind: str | None = None  # timeout | refused | dns | tls | reset | protocol
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reports and the one renderer that turns any report into table, JSON, Markdown or plain text."""
+"""Reports, and the renderer that writes any report in any registered format (output/formats/)."""
 
 from cronctl.output.report import KeyValues, Report, Table, Text
 

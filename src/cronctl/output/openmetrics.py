@@ -1,12 +1,12 @@
-"""`cronctl triage -f openmetrics`: the triage JSON as OpenMetrics text (also read by Prometheus' text parser and
-node_exporter's textfile collector, which take `# UNIT` and `# EOF` as comments).
+"""The triage JSON as OpenMetrics text (also read by Prometheus' text parser and node_exporter's textfile
+collector, which take `# UNIT` and `# EOF` as comments): what `cronctl triage -f openmetrics` writes
+(output/formats/openmetrics.py), and what triage writes for a snapshot it could not collect.
 
 Built from the report's JSON only (the stable contract), for one system or a fleet (`systems`); every series has
 the labels `runbook` and `profile` (empty without a profile); per-job series add `job_name` (not `job`, which
 Prometheus sets to the scrape job and would rename ours to `exported_job`, as kube-state-metrics avoids too).
 Families are written whole, one after another, each with `# HELP` and `# TYPE`; label values are escaped; the
-text ends with `# EOF`. Standard library only: nothing
-here is imported before `-f openmetrics` is asked for.
+text ends with `# EOF`. Standard library only: nothing here is imported before `-f openmetrics` is asked for.
 """
 
 from __future__ import annotations
@@ -55,11 +55,6 @@ FAMILIES: dict[str, tuple[str, str, str]] = {
     "cronctl_backlog_value": ("gauge", "", "The value a backlog check's query returned (absent when it failed)"),
     "cronctl_stale_locks": ("gauge", "", "Locks judged stale, expired or orphaned"),
 }
-
-
-def render_openmetrics(report: Any) -> str:
-    """The report's JSON (`report.data`) as OpenMetrics text."""
-    return to_openmetrics(report.data)
 
 
 def systems_of(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], bool]]:

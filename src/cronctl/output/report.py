@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMATS = ("table", "json", "markdown", "plain")
+
+def __getattr__(name: str) -> Any:
+    """`FORMATS`, the formats every command offers, read from the format registry (output/formats/)."""
+    if name == "FORMATS":
+        from cronctl.output.formats import names
+
+        return names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

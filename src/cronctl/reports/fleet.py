@@ -9,7 +9,7 @@ from typing import Any
 
 from cronctl.durations import format_duration
 from cronctl.output.report import KeyValues, Report, Section, Table, Text
-from cronctl.services.fleet import SystemResult
+from cronctl.records import SystemResult
 
 # Worst wins. `unknown` ranks above `warn` and below `crit`, as in a single triage: unknown is said only when
 # nothing critical was found.

@@ -10,7 +10,7 @@ from typing import Any
 from cronctl.errors import ExitCode
 from cronctl.evaluate.locks import LockVerdict, terminate_sql
 from cronctl.output.report import Report, Section, Table, Text, mark
-from cronctl.sources.locks import BackendRead
+from cronctl.records import BackendRead
 
 
 def backend_label(verdict: LockVerdict) -> str:

@@ -6,8 +6,7 @@ from typing import Any
 
 from cronctl.durations import format_duration
 from cronctl.output.report import Report, Section, Table, Text, mark
-from cronctl.records import Run
-from cronctl.sources.history import HistoryResult
+from cronctl.records import HistoryResult, Run
 
 MESSAGE_LIMIT = 120
 

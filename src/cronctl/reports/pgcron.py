@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cronctl.durations import format_duration
+from cronctl.evaluate.scheduler import scheduler_alive
 from cronctl.output.report import KeyValues, Mark, Report, Section, Table, Text, mark
 from cronctl.output.times import when
-from cronctl.records import Run
+from cronctl.records import CronJob, Run, RunDetailsSize, SchedulerState, ServerFacts
 from cronctl.reports.logs import RUN_COLUMNS, run_row, trim
-from cronctl.sources.pgcron import CronJob
-from cronctl.sources.platform import RunDetailsSize, SchedulerState, ServerFacts
 
 RLS_NOTE = (
     "connected role {role} is neither superuser nor BYPASSRLS: row-level security hides other users' jobs and runs"
@@ -136,6 +136,12 @@ def history_report(
     )
 
 
+def _liveness(seen: bool, hidden: bool) -> Mark:
+    if seen:
+        return Mark("alive", "ok")
+    return Mark("not visible", "warn") if hidden else Mark("dead", "crit")
+
+
 def status_report(
     facts: ServerFacts,
     scheduler: SchedulerState | None,
@@ -155,10 +161,14 @@ def status_report(
     }
     warnings: list[str] = []
     crit: list[str] = []
+    alive = scheduler_alive(facts, scheduler)
+    hidden = facts.pg_cron_installed and scheduler is not None and alive is None  # hidden from this role
     if not facts.pg_cron_installed:
         crit.append("pg_cron is not installed in this database (no cron schema)")
-    elif scheduler is not None and not scheduler.alive:
+    elif alive is False:
         crit.append("no 'pg_cron scheduler' backend in pg_stat_activity: no job will run")
+    elif hidden:
+        warnings.append("no pg_cron scheduler visible to this role (needs pg_read_all_stats to be sure)")
     if stuck:
         warnings.append(f"{len(stuck)} run(s) stuck in a non-final status with no live backend")
     if not facts.sees_all_rows:
@@ -203,7 +213,7 @@ def status_report(
         "warnings": warnings,
         "critical": crit,
     }
-    alive: Any = "-" if scheduler is None else (Mark("alive", "ok") if scheduler.alive else Mark("dead", "crit"))
+    shown: Any = "-" if scheduler is None else _liveness(scheduler.alive, hidden)
     items: list[tuple[str, Any]] = [
         ("server", f"PostgreSQL {facts.server_version}"),
         ("database", facts.database),
@@ -218,9 +228,9 @@ def status_report(
         ),
         (
             "scheduler",
-            Mark(f"{alive.word} (pid {scheduler.pid})", alive.severity)
-            if scheduler and scheduler.pid and isinstance(alive, Mark)
-            else alive,
+            Mark(f"{shown.word} (pid {scheduler.pid})", shown.severity)
+            if scheduler and scheduler.pid and isinstance(shown, Mark)
+            else shown,
         ),
         *[(f"cron.{k}", v if v is not None else "-") for k, v in settings.items()],
         ("pg_net", "installed" if facts.net_schema else "not installed"),
@@ -279,35 +289,40 @@ def _bytes(n: int) -> str:
     return f"{size:.1f} TB"
 
 
-def change_report(
-    action: str,
-    job: CronJob | None,
-    target: str,
-    statements: list[str],
-    *,
-    dry_run: bool,
-    result: str,
-    extra: dict[str, Any] | None = None,
-) -> Report:
+@dataclass(frozen=True)
+class ChangeResult:
+    """A pg_cron change, shown (dry run) or carried out: its SQL, its outcome and the facts about it."""
+
+    action: str
+    target: str
+    job: CronJob | None
+    statements: list[str]
+    dry_run: bool
+    result: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def change_report(change: ChangeResult) -> Report:
+    job = change.job
     data: dict[str, Any] = {
-        "action": action,
-        "target": target,
+        "action": change.action,
+        "target": change.target,
         "jobid": job.jobid if job else None,
         "jobname": job.jobname if job else None,
-        "dry_run": dry_run,
-        "sql": statements,
-        "result": result,
-        **(extra or {}),
+        "dry_run": change.dry_run,
+        "sql": change.statements,
+        "result": change.result,
+        **change.facts,
     }
-    items: list[tuple[str, Any]] = [("action", action), ("job", target), ("result", result)]
-    items.extend((k, v) for k, v in (extra or {}).items() if not isinstance(v, (dict, list)))
-    sections: list[Section] = [KeyValues(items)]
-    sections.append(Text("SQL" + (" that would run" if dry_run else "") + ":\n" + "\n".join(statements), tone="muted"))
-    headline = "dry run: nothing changed" if dry_run else f"{action} {target}: {result}"
+    items: list[tuple[str, Any]] = [("action", change.action), ("job", change.target), ("result", change.result)]
+    items.extend((k, v) for k, v in change.facts.items() if not isinstance(v, (dict, list)))
+    sql = "SQL" + (" that would run" if change.dry_run else "") + ":\n" + "\n".join(change.statements)
+    sections: list[Section] = [KeyValues(items), Text(sql, tone="muted")]
+    headline = "dry run: nothing changed" if change.dry_run else f"{change.action} {change.target}: {change.result}"
     return Report(
         data=data,
         sections=sections,
-        title=f"pgcron {action}",
+        title=f"pgcron {change.action}",
         headline=headline,
-        tone="info" if dry_run else "ok",
+        tone="info" if change.dry_run else "ok",
     )

@@ -9,7 +9,7 @@ from cronctl.output.report import KeyValues, Report, Section, Text
 
 if TYPE_CHECKING:
     from cronctl.evaluate.pgnet_tracking import TrackingVerdict
-    from cronctl.sources.pgnet_tracking import LogStats, PgNetNewest, TrackingCatalog
+    from cronctl.records import LogStats, PgNetNewest, TrackingCatalog
 
 
 def status_data(

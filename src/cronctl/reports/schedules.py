@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 from cronctl.durations import format_duration
@@ -10,38 +11,35 @@ from cronctl.output.report import KeyValues, Report, Table, Text
 from cronctl.output.times import when
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
-from cronctl.schedule import Schedule
+from cronctl.schedule import CronEntry, Schedule, VersionVerdict
 
 
-def explain_report(expression: str, tz: str, count: int, now: datetime) -> Report:
+@dataclass(frozen=True)
+class Explanation:
+    """What pg_cron's parser, each pg_cron version, Vercel and GitHub Actions make of one schedule."""
+
+    expression: str
+    tz: str
+    local: tzinfo
+    entry: CronEntry
+    meaning: str
+    fires: bool  # pg_cron's parser gives it fire times
+    schedule: Schedule | None
+    never: str | None  # why it never fires, when it does not
+    runs: list[datetime]  # the next fire times
+    versions: list[VersionVerdict]
+    schedulers: dict[str, tuple[list[str], list[str]]]  # scheduler -> (refusals, warnings)
+
+
+def explain_report(explanation: Explanation, now: datetime) -> Report:
     """What pg_cron (each version), Vercel and GitHub Actions make of a schedule, and when it fires next."""
-    from cronctl.schedule import (
-        NeverFiresError,
-        compatibility,
-        explain_expression,
-        get_timezone,
-        never_fires_reason,
-        scheduler_rules,
-    )
-
-    local = get_timezone(tz)
-    entry, meaning, fires = explain_expression(expression)
-    schedule: Schedule | None = None
-    never = None
-    if fires:
-        try:
-            schedule = Schedule.parse(expression, tz)
-        except NeverFiresError as exc:
-            never = str(exc)
-    else:
-        never = "pg_cron accepts it, but " + never_fires_reason(entry)
-    runs = schedule.next_runs(now, count) if schedule is not None else []
-    if schedule is not None and not runs:
-        never = f"no fire time in {tz} within the next 30 years"
+    expression, tz, entry = explanation.expression, explanation.tz, explanation.entry
+    never, runs, schedulers = explanation.never, explanation.runs, explanation.schedulers
     zone = "UTC" if tz.upper() in ("UTC", "GMT") else tz
-    text = meaning if entry.every_seconds is not None or entry.reboot or not fires else f"{meaning} ({zone})"
-    versions = _versions(expression, tz, compatibility(expression))
-    schedulers = {name: scheduler_rules(expression, name) for name in ("vercel", "github")}
+    plain = entry.every_seconds is not None or entry.reboot or not explanation.fires  # no time zone to name
+    text = explanation.meaning if plain else f"{explanation.meaning} ({zone})"
+    versions = _versions(expression, tz, explanation.versions)
+    schedule = explanation.schedule
     data: dict[str, Any] = {
         "expression": expression,
         "timezone": tz,
@@ -75,7 +73,7 @@ def explain_report(expression: str, tz: str, count: int, now: datetime) -> Repor
                     [
                         i + 1,
                         run,
-                        run.astimezone(local).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                        run.astimezone(explanation.local).strftime("%Y-%m-%d %H:%M:%S %Z"),
                         format_duration((run - now).total_seconds()),
                     ]
                     for i, run in enumerate(runs)
@@ -86,7 +84,7 @@ def explain_report(expression: str, tz: str, count: int, now: datetime) -> Repor
     return Report(data=data, sections=sections)
 
 
-def _versions(expression: str, tz: str, verdicts: list[Any]) -> dict[str, dict[str, Any]]:
+def _versions(expression: str, tz: str, verdicts: list[VersionVerdict]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     zoned = tz.upper() not in ("UTC", "GMT")
     for verdict in verdicts:

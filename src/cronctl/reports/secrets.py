@@ -8,10 +8,10 @@ from typing import Any
 
 from cronctl.evaluate.secrets import Strength, judge_secret, judge_stored
 from cronctl.output.report import KeyValues, Report, Table, Text
+from cronctl.records import SecretRow
 from cronctl.redact import looks_secret
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import Runbook
-from cronctl.sources.secrets_table import SecretRow
 
 POST_ROTATION = (
     "Trigger a manual test request: cronctl trigger <job> (jobs that use the key: {jobs})",

@@ -11,8 +11,7 @@ from cronctl.durations import format_duration
 from cronctl.output.report import KeyValues, Report, Section, Table, Text
 
 if TYPE_CHECKING:
-    from cronctl.evaluate.silences import Silence
-    from cronctl.services.silences import Found, Where
+    from cronctl.records import Found, Silence, Where
 
 
 def _rows(silences: Sequence[Silence], now: datetime | None) -> list[list[Any]]:

@@ -27,7 +27,7 @@ from cronctl.output.severity import LABEL, SYMBOL, severity_of
 from cronctl.output.times import when
 
 if TYPE_CHECKING:
-    from cronctl.reports.triage import Triage
+    from cronctl.evaluate.snapshot import Triage
     from cronctl.runbook.model import Runbook
 
 RULED_OUT_TITLE = "Ruled out: runbook modes whose stated cause the evidence contradicts"

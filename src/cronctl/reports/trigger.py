@@ -1,78 +1,28 @@
-"""`cronctl trigger`: fire jobs by hand, judge each answer, and build the report.
+"""`cronctl trigger`: the report of fired jobs (one row each), of a dry run, and of `--verify`.
 
-One *run* is one trigger with its own request id; a run may take several *attempts* (retries of an
-idempotent job). `--repeat` / `--until-ok` make several runs per job; several jobs run concurrently.
+The workflow that produces these results (sending, retries, audit, verification) is `cronctl.services.trigger`.
 """
 
 from __future__ import annotations
 
 import shlex
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from cronctl.evaluate.verdict import (
-    Judgement,
-    answer_group,
-    body_text,
-    judge,
-    match_failure_modes,
-)
+from cronctl.evaluate.verdict import Judgement, body_text
 from cronctl.output.report import KeyValues, Report, Table, Text, mark
-from cronctl.runbook.model import FailureGroupSpec, FailureMode, JobSpec, SuccessRule
-from cronctl.sources.http_trigger import Attempt, PreparedRequest
+from cronctl.records import Attempt, PreparedRequest, Run
+from cronctl.runbook.model import FailureMode, JobSpec
 
-MAX_CONCURRENCY = 32
 RESPONSE_JSON_LIMIT = 64 * 1024  # text bodies carried in JSON output
 RESPONSE_TEXT_LIMIT = 500  # text bodies shown to people
-_RANK = {"ok": 0, "skipped": 1, "failed": 2, "error": 3}
-
-
-def refuse_sql_jobs(jobs: Sequence[JobSpec]) -> None:
-    """A job that is SQL run by pg_cron has no request to send; say which command runs it instead."""
-    from cronctl.errors import UsageError
-
-    for job in jobs:
-        if job.runs_sql:
-            raise UsageError(f"{job.name} runs SQL inside the database; use `cronctl pgcron run {job.name}`")
-
-
-@dataclass(frozen=True)
-class TriggerPlan:
-    """A job to fire: how to build each run's request (fresh request id per run) and how to judge it."""
-
-    job: JobSpec
-    build: Callable[[], PreparedRequest]
-    dispatch: bool = False
-
-    @property
-    def rule(self) -> SuccessRule:
-        # A workflow dispatch answers 204 or 200 with run details, whatever the job's own endpoint says.
-        return SuccessRule() if self.dispatch else self.job.success
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where the triggers come from, for the audit record and failure modes."""
-
-    runbook: str | None = None
-    profile: str | None = None
-    failure_modes: tuple[FailureMode, ...] = ()
-    failure_groups: tuple[FailureGroupSpec, ...] = ()
-
-
-@dataclass(frozen=True)
-class Repeat:
-    runs: int = 1
-    interval: float = 0.0
-    until_ok: int | None = None
 
 
 @dataclass
 class RunResult:
+    """One trigger of a job: its request and every attempt with its judgement."""
+
     request: PreparedRequest
     attempts: list[tuple[Attempt, Judgement]]
     group: str | None = None
@@ -88,215 +38,41 @@ class RunResult:
         return self.last[1].verdict
 
 
+@dataclass(frozen=True)
+class Verification:
+    """`--verify`: the newest run the job's own history recorded after the request was sent."""
+
+    confirmed: bool
+    newest: Run | None
+    can_confirm: bool
+    reason: str
+    sources: list[dict[str, Any]]  # each history source's JSON: source, state, message
+
+
 @dataclass
 class JobResult:
-    plan: TriggerPlan
+    """One job's runs and the verdict over them."""
+
+    job: JobSpec
     runs: list[RunResult] = field(default_factory=list)
     verdict: str = "error"
     reason: str = ""
     consecutive_ok: int = 0
-    verify: dict[str, Any] | None = None
+    dispatch: bool = False
+    verify: Verification | None = None
 
     @property
     def ok(self) -> bool:
         return self.verdict == "ok"
 
 
-Progress = Callable[[str, str], None]  # (job, message)
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A request a dry run shows instead of sending."""
 
-
-# ---------------------------------------------------------------- running
-
-
-def run_one(
-    client: Any, plan: TriggerPlan, ctx: Context, progress: Progress | None = None, label: str = ""
-) -> RunResult:
-    """Build, send (with retries for idempotent jobs), judge every attempt, audit every sent request."""
-    from cronctl.sources.github_dispatch import run_url
-    from cronctl.sources.http_trigger import send_with_retries
-
-    request = plan.build()
-    judged: list[tuple[Attempt, Judgement]] = []
-    open_audits: dict[int, str] = {}
-
-    def before_attempt(number: int) -> None:
-        open_audits[number] = _begin_audit(ctx, plan, request, number)
-
-    def on_attempt(number: int, attempt: Attempt) -> None:
-        judgement = judge(plan.rule, attempt.answer)
-        judged.append((attempt, judgement))
-        interrupted = _complete_audit(open_audits.pop(number), request, plan, number, attempt, judgement)
-        if progress is not None:
-            line = (
-                f"{label}attempt {number}: interrupted"
-                if interrupted
-                else _attempt_line(label, number, attempt, judgement)
-            )
-            progress(plan.job.name, line)
-
-    send_with_retries(
-        client, request, idempotent=plan.job.idempotent, on_attempt=on_attempt, before_attempt=before_attempt
-    )
-    attempt, judgement = judged[-1]
-    status = attempt.answer.status_code
-    group = answer_group(judgement, status, ctx.failure_groups)
-    modes = match_failure_modes(ctx.failure_modes, plan.job.name, judgement.verdict, status, judgement.message, group)
-    found_url = run_url(judgement.document) if plan.dispatch else None
-    return RunResult(request, judged, group, modes, found_url)
-
-
-def _attempt_line(label: str, number: int, attempt: Attempt, judgement: Judgement) -> str:
-    status = attempt.answer.status_code
-    answer = f"HTTP {status}" if status is not None else (attempt.answer.error_kind or "no answer")
-    line = f"{label}attempt {number}: {answer} in {attempt.elapsed_ms:.0f} ms → {judgement.verdict}"
-    if attempt.next_delay is not None:
-        line += f"; retrying in {attempt.next_delay:g}s"
-    elif attempt.note:
-        line += f"; {attempt.note}"
-    return line
-
-
-def _request_details(plan: TriggerPlan, request: PreparedRequest, number: int) -> dict[str, Any]:
-    return {
-        "request_id": request.request_id,
-        "method": request.method,
-        "url": request.display_url,
-        "dispatch": plan.dispatch,
-        "attempt": number,
-    }
-
-
-def _begin_audit(ctx: Context, plan: TriggerPlan, request: PreparedRequest, number: int) -> str:
-    """The `pending` record, written before the request is sent: an interrupted trigger still leaves a trace."""
-    from cronctl.audit import begin_audit
-
-    return begin_audit(
-        "trigger",
-        runbook=ctx.runbook,
-        profile=ctx.profile,
-        target=plan.job.name,
-        details=_request_details(plan, request, number),
-    )
-
-
-def _complete_audit(
-    audit_id: str, request: PreparedRequest, plan: TriggerPlan, number: int, attempt: Attempt, judgement: Judgement
-) -> bool:
-    """Write the attempt's outcome; True when the command is being interrupted (the outcome is `interrupted`)."""
-    from cronctl.audit import complete_audit
-    from cronctl.sources.http_deadline import aborted
-
-    interrupted = aborted()
-    complete_audit(
-        audit_id,
-        "interrupted" if interrupted else judgement.verdict,
-        {
-            **_request_details(plan, request, number),
-            "status_code": attempt.answer.status_code,
-            "latency_ms": round(attempt.elapsed_ms, 1),
-            "error": attempt.answer.error,
-        },
-    )
-    return interrupted
-
-
-def run_job(
-    client: Any,
-    plan: TriggerPlan,
-    ctx: Context,
-    repeat: Repeat,
-    progress: Progress | None = None,
-    sleep: Callable[[float], None] | None = None,
-) -> JobResult:
-    """One job's runs: once, `--repeat N`, or until K consecutive ok verdicts (at most N runs)."""
-    from cronctl.sources.http_deadline import pause
-
-    sleep = sleep or pause
-    result = JobResult(plan)
-    streak = 0
-    for index in range(repeat.runs):
-        if index:
-            sleep(repeat.interval)
-        label = f"run {index + 1}/{repeat.runs} " if repeat.runs > 1 else ""
-        run = run_one(client, plan, ctx, progress, label)
-        result.runs.append(run)
-        streak = streak + 1 if run.verdict == "ok" else 0
-        result.consecutive_ok = streak
-        if repeat.until_ok is not None and progress is not None:
-            progress(plan.job.name, f"{streak}/{repeat.until_ok} ok in a row after {index + 1} run(s)")
-        if repeat.until_ok is not None and streak >= repeat.until_ok:
-            break
-    _settle(result, repeat)
-    return result
-
-
-def _settle(result: JobResult, repeat: Repeat) -> None:
-    last = result.runs[-1]
-    if repeat.until_ok is not None:
-        if result.consecutive_ok >= repeat.until_ok:
-            result.verdict, result.reason = "ok", f"{repeat.until_ok} ok in a row"
-            return
-        if last.verdict != "ok":
-            result.verdict, result.reason = last.verdict, last.last[1].reason
-            return
-        result.verdict = "failed"
-        result.reason = f"only {result.consecutive_ok} ok in a row of {repeat.until_ok} within {len(result.runs)} runs"
-        return
-    worst = max(result.runs, key=lambda r: _RANK.get(r.verdict, 3))
-    result.verdict, result.reason = worst.verdict, worst.last[1].reason
-    if len(result.runs) > 1 and worst.verdict != "ok":
-        result.reason = f"run {result.runs.index(worst) + 1}: {result.reason}"
-
-
-def run_jobs(
-    plans: Sequence[TriggerPlan],
-    ctx: Context,
-    repeat: Repeat,
-    progress: Progress | None = None,
-    concurrency: int = MAX_CONCURRENCY,
-    *,
-    tls: bool = True,
-) -> list[JobResult]:
-    """Every plan concurrently (bounded); results in the order given."""
-    from cronctl.sources.http_deadline import abort_all
-    from cronctl.sources.http_trigger import make_client
-
-    workers = max(1, min(concurrency, len(plans)))
-    client = make_client(workers, tls=tls)
-    try:
-        if workers == 1:
-            return [run_job(client, plan, ctx, repeat, progress) for plan in plans]
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trigger")
-        try:
-            futures = [pool.submit(run_job, client, plan, ctx, repeat, progress) for plan in plans]
-            return [f.result() for f in futures]
-        except KeyboardInterrupt:
-            # Ctrl-C or SIGTERM reaches the main thread only: shut every socket, so the workers' blocked reads
-            # return now and their audit records are completed as interrupted, then let the caller report it.
-            abort_all()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        client.close()
-
-
-class ProgressPrinter:
-    """Thread-safe progress on stderr: one rewritten line on a terminal, plain lines otherwise."""
-
-    def __init__(self, write: Callable[[str], None], live: bool) -> None:
-        self._write = write
-        self._live = live
-        self._lock = threading.Lock()
-
-    def __call__(self, job: str, message: str) -> None:
-        with self._lock:
-            self._write(f"\r\x1b[K{job}: {message}" if self._live else f"{job}: {message}\n")
-
-    def finish(self) -> None:
-        if self._live:
-            with self._lock:
-                self._write("\r\x1b[K")
+    job: JobSpec
+    request: PreparedRequest
+    dispatch: bool = False
 
 
 # ---------------------------------------------------------------- JSON
@@ -341,7 +117,7 @@ def result_json(result: JobResult) -> dict[str, Any]:
     attempt, judgement = run.last
     request = run.request
     return {
-        "job": result.plan.job.name,
+        "job": result.job.name,
         "url": request.display_url,
         "method": request.method,
         "verdict": result.verdict,
@@ -356,13 +132,13 @@ def result_json(result: JobResult) -> dict[str, Any]:
         "summary": judgement.summary,
         "location": judgement.location,
         "request_id": request.request_id,
-        "dispatch": result.plan.dispatch,
+        "dispatch": result.dispatch,
         "run_url": run.run_url,
         "failure_group": run.group,
         "failure_modes": [_mode_json(m) for m in run.modes],
         "runs": [run_json(r) for r in result.runs],
         "consecutive_ok": result.consecutive_ok,
-        "verify": result.verify,
+        "verify": verify_json(result.verify) if result.verify is not None else None,
     }
 
 
@@ -414,7 +190,7 @@ def _single_report(result: JobResult, until_ok: int | None) -> Report:
     sections += _modes_sections([run])
     if result.verify is not None:
         sections.append(_verify_section(result.verify))
-    headline = f"{result.plan.job.name}: {result.verdict}"
+    headline = f"{result.job.name}: {result.verdict}"
     if until_ok is not None:
         headline += f" ({result.consecutive_ok}/{until_ok} ok in a row, {len(result.runs)} run(s))"
     elif status is not None:
@@ -422,7 +198,7 @@ def _single_report(result: JobResult, until_ok: int | None) -> Report:
     return Report(
         data=result_json(result),
         sections=sections,
-        title=f"trigger {result.plan.job.name}" + (" via workflow_dispatch" if result.plan.dispatch else ""),
+        title=f"trigger {result.job.name}" + (" via workflow_dispatch" if result.dispatch else ""),
         headline=headline,
     )
 
@@ -484,7 +260,7 @@ def _multi_report(results: Sequence[JobResult]) -> Report:
         attempt, _ = run.last
         rows.append(
             [
-                result.plan.job.name,
+                result.job.name,
                 mark(result.verdict, "trigger", show="both"),
                 attempt.answer.status_code,
                 f"{attempt.elapsed_ms:.0f} ms",
@@ -501,7 +277,7 @@ def _multi_report(results: Sequence[JobResult]) -> Report:
     ]
     for result in results:
         if result.verify is not None:
-            sections.append(_verify_section(result.verify, result.plan.job.name))
+            sections.append(_verify_section(result.verify, result.job.name))
     return Report(
         data={"results": [result_json(r) for r in results]},
         sections=sections,
@@ -532,27 +308,28 @@ def _quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def dry_run_report(requests: Sequence[tuple[TriggerPlan, PreparedRequest]]) -> Report:
+def dry_run_report(requests: Sequence[PlannedRequest]) -> Report:
     data_requests = []
     sections: list[Any] = []
-    for plan, request in requests:
+    for planned in requests:
+        request = planned.request
         curl = to_curl(request)
         data_requests.append(
             {
-                "job": plan.job.name,
+                "job": planned.job.name,
                 "method": request.method,
                 "url": request.display_url,
                 "headers": request.display_headers,
                 "body": request.display_body,
                 "timeout": request.timeout,
                 "request_id": request.request_id,
-                "dispatch": plan.dispatch,
-                "idempotent": plan.job.idempotent,
+                "dispatch": planned.dispatch,
+                "idempotent": planned.job.idempotent,
                 "curl": curl,
             }
         )
-        retry = "retries on 429/5xx/timeout" if plan.job.idempotent else "no retries (not idempotent)"
-        sections.append(Text(f"# {plan.job.name}: {retry}; nothing was sent", tone="muted"))
+        retry = "retries on 429/5xx/timeout" if planned.job.idempotent else "no retries (not idempotent)"
+        sections.append(Text(f"# {planned.job.name}: {retry}; nothing was sent", tone="muted"))
         sections.append(Text(curl))
     return Report(
         data={"dry_run": True, "requests": data_requests},
@@ -565,41 +342,20 @@ def dry_run_report(requests: Sequence[tuple[TriggerPlan, PreparedRequest]]) -> R
 # ---------------------------------------------------------------- verify
 
 
-def verify_json(runs: Sequence[Any], sources: Sequence[Any], started: datetime) -> dict[str, Any]:
-    """The newest run that started after the request was sent, as the job's own history records it.
-
-    A manual HTTP call creates no pg_cron row (and so no pg_net outcome): pg_cron's and pg_net's entries are
-    the scheduler's own runs and never confirm a manual trigger. Only a run-log table or a health endpoint can.
-    """
-    own = [r for r in runs if r.source not in ("pg_cron", "pg_net")]
-    after_start = [r for r in own if r.sort_time is not None and _utc(r.sort_time) >= started]
-    newest = after_start[0] if after_start else None
-    confirmed = bool(newest is not None and newest.status == "succeeded")
-    can_confirm = any(s.name not in ("pg_cron", "pg_net") for s in sources)
-    if newest is not None:
-        reason = f"run at {_utc(newest.sort_time).isoformat()} in {newest.source}: {newest.status}"
-    elif can_confirm:
-        reason = "no run in the job's run log or health endpoint started after the request was sent"
-    else:
-        reason = (
-            "pg_cron cannot confirm a manual trigger: the HTTP call made no pg_cron run; map a run-log table "
-            "or health endpoint to the job to verify"
-        )
+def verify_json(verify: Verification) -> dict[str, Any]:
+    newest = verify.newest
     return {
-        "confirmed": confirmed,
+        "confirmed": verify.confirmed,
         "newest_run": newest.to_json() if newest is not None else None,
         "after_trigger": newest is not None,
-        "can_confirm": can_confirm,
-        "reason": reason,
-        "sources": [s.to_json() for s in sources],
+        "can_confirm": verify.can_confirm,
+        "reason": verify.reason,
+        "sources": verify.sources,
     }
 
 
-def _utc(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _verify_section(verify: dict[str, Any], job: str | None = None) -> KeyValues:
+def _verify_section(verification: Verification, job: str | None = None) -> KeyValues:
+    verify = verify_json(verification)
     newest = verify.get("newest_run") or {}
     items: list[tuple[str, Any]] = [
         ("confirmed", verify["confirmed"]),

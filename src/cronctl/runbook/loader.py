@@ -1,4 +1,8 @@
-"""Load and validate a runbook TOML file; every error names the file, the key and the reason."""
+"""Load and validate a runbook TOML file; every error names the file, the key and the reason.
+
+Which keys a table takes and which words a closed vocabulary allows come from the model (runbook/schema.py reads
+them off its dataclass fields); this module reads each value, checks it and builds the model's objects.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,7 @@ from cronctl.durations import parse_duration
 from cronctl.errors import RunbookError, ScheduleError
 from cronctl.runbook.model import (
     AUTH_KINDS,
-    EXPECTS,
-    LOCK_BACKENDS,
-    NOTIFY_KINDS,
-    RUN_STATUSES,
-    SEVERITIES,
     THRESHOLD_MAX,
-    VERCEL_PLANS,
     AuthSpec,
     BacklogSpec,
     ConnectionSpec,
@@ -44,15 +42,13 @@ from cronctl.runbook.model import (
     SupabaseSpec,
     VercelSpec,
 )
+from cronctl.runbook.schema import Vocabulary, default, key_vocabulary, keys, vocabulary
 from cronctl.userfiles import read_bounded
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-_PARAM_TYPES = ("int", "float", "bool", "text", "timestamp", "interval")
-_SCHEDULERS = ("pg_cron", "vercel", "github", "external")
 _PG_TIMEOUT_MAX = 24 * 86400.0  # PostgreSQL's timeouts are int milliseconds: at most 24.8 days
 MAX_RUNBOOK_BYTES = 4 * 1024 * 1024  # a runbook is a page of TOML; a bigger file is refused, not read
 
@@ -187,8 +183,20 @@ class _Table:
         value = self.text(key, default)
         options = list(choices)
         if value is not None and value not in options:
-            raise self.error(key, f"'{value}' is not one of: {', '.join(options)}")
+            raise self.error(key, f"'{value}' is not one of: {', '.join(options)}{_suggest(value, options)}")
         return value
+
+    def word(self, key: str, spec: type, default_value: str | None = None, extra: Iterable[str] = ()) -> Any:
+        """A word of the field's closed vocabulary (model metadata); missing: `default_value`, else the field's."""
+        value = self.text(key, default(spec, key) if default_value is None else default_value)
+        if value is not None:
+            self.check_word(key, value, vocabulary(spec, key), extra)
+        return value
+
+    def check_word(self, key: str, value: str, words: Vocabulary, extra: Iterable[str] = ()) -> None:
+        problem = words.problem(value, extra)
+        if problem is not None:
+            raise self.error(key, problem)
 
     def identifier(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self.text(key, default, required=required)
@@ -235,30 +243,10 @@ def load_runbook(path: Path, profile: str | None = None) -> Runbook:
 
 def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) -> Runbook:
     top = _Table(data, "", path)
-    top.check_keys(
-        [
-            "runbook",
-            "connection",
-            "profiles",
-            "jobs",
-            "run_logs",
-            "lock_tables",
-            "health",
-            "backlogs",
-            "queries",
-            "failure_modes",
-            "failure_groups",
-            "secrets_table",
-            "exit_condition",
-            "defaults",
-            "notify",
-            "vercel",
-            "supabase",
-        ]
-    )
+    top.check_keys(keys(Runbook))
     meta = top.table("runbook", required=True)
     assert meta is not None
-    meta.check_keys(["name", "description"])
+    meta.check_keys(keys(Runbook, "runbook"))
     name = meta.text("name", required=True)
 
     run_logs = {n: _run_log(n, t) for n, t in top.tables("run_logs").items()}
@@ -276,7 +264,7 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     backlogs = {n: _backlog(n, t, jobs) for n, t in top.tables("backlogs").items()}
     queries = {n: _query(n, t) for n, t in top.tables("queries").items()}
     groups = tuple(_failure_group(t) for t in top.array_of_tables("failure_groups"))
-    modes = tuple(_failure_mode(t, jobs) for t in top.array_of_tables("failure_modes"))
+    modes = tuple(_failure_mode(t, jobs, groups) for t in top.array_of_tables("failure_modes"))
     secrets_tbl = top.table("secrets_table")
     exit_tbl = top.table("exit_condition")
     exit_condition = _exit_condition(exit_tbl, backlogs) if exit_tbl else ExitCondition()
@@ -311,19 +299,19 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
 
 
 def _vercel(t: _Table) -> VercelSpec:
-    t.check_keys(["project", "team", "token_env", "api_url", "plan", "timeout"])
+    t.check_keys(keys(VercelSpec))
     return VercelSpec(
         project=t.text("project", required=True),
         team=t.text("team"),
         token_env=t.env_name("token_env", "VERCEL_TOKEN"),
         api_url=t.text("api_url", "https://api.vercel.com"),
-        plan=t.choice("plan", VERCEL_PLANS, "pro"),
+        plan=t.word("plan", VercelSpec),
         timeout=_positive(t, "timeout", 10.0, 300.0),
     )
 
 
 def _supabase(t: _Table) -> SupabaseSpec:
-    t.check_keys(["project_ref", "token_env", "api_url", "timeout"])
+    t.check_keys(keys(SupabaseSpec))
     return SupabaseSpec(
         project_ref=t.text("project_ref", required=True),
         token_env=t.env_name("token_env", "SUPABASE_ACCESS_TOKEN"),
@@ -353,7 +341,7 @@ def _check_external(
 def _connection(t: _Table | None) -> ConnectionSpec:
     if t is None:
         return ConnectionSpec()
-    t.check_keys(["database_url", "redis_url", "statement_timeout", "connect_timeout"])
+    t.check_keys(keys(ConnectionSpec))
     default = ConnectionSpec()
     return ConnectionSpec(
         database_url=t.text("database_url", default.database_url),
@@ -373,43 +361,43 @@ def _positive(t: _Table, key: str, default: float, maximum: float | None = None)
 
 
 def _profile(name: str, t: _Table) -> Profile:
-    t.check_keys(["vars", "env_file"])
+    t.check_keys(keys(Profile))
     return Profile(name=name, vars=t.str_map("vars"), env_file=t.text("env_file"))
 
 
 def _auth(t: _Table | None) -> AuthSpec:
+    from cronctl.auth import scheme
+
     if t is None:
         return AuthSpec()
     t.check_keys(["kind", "secret_env", "header", "apikey_env", "template", "encoding", "prefix", "timestamp_header"])
-    kind = t.choice("kind", AUTH_KINDS, "none")
-    secret_env = t.env_name("secret_env")
-    header = t.text("header")
-    if kind not in ("none", "apikey") and not secret_env:
-        raise t.error("secret_env", f"auth kind '{kind}' needs secret_env (the variable holding the secret)")
-    if kind == "apikey" and not (secret_env or t.data.get("apikey_env")):
-        raise t.error("apikey_env", "auth kind 'apikey' needs apikey_env or secret_env")
-    if kind in ("header", "hmac") and not header:
-        raise t.error("header", f"auth kind '{kind}' needs the header name that carries it")
-    template = t.text("template", "{timestamp}.{body}")
-    if kind == "hmac" and "{body}" not in template:
-        raise t.error("template", "the signed-content template must contain {body}")
-    return AuthSpec(
-        kind=kind,
-        secret_env=secret_env,
-        header=header,
-        apikey_env=t.env_name("apikey_env") or (secret_env if kind == "apikey" else None),
-        template=template,
-        encoding=t.choice("encoding", ("hex", "base64"), "hex"),
-        prefix=t.text("prefix", ""),
-        timestamp_header=t.text("timestamp_header"),
+    kind = t.text("kind", "none")
+    if kind not in AUTH_KINDS:
+        raise t.error("kind", f"'{kind}' is not one of: {', '.join(AUTH_KINDS)}{_suggest(kind, AUTH_KINDS)}")
+    found = scheme(kind)
+    spec = found.with_defaults(
+        AuthSpec(
+            kind=kind,
+            secret_env=t.env_name("secret_env"),
+            header=t.text("header"),
+            apikey_env=t.env_name("apikey_env"),
+            template=t.text("template", "{timestamp}.{body}"),
+            encoding=t.choice("encoding", ("hex", "base64"), "hex"),
+            prefix=t.text("prefix", ""),
+            timestamp_header=t.text("timestamp_header"),
+        )
     )
+    problem = found.validate(spec)
+    if problem is not None:
+        raise t.error(problem.key, problem.message)
+    return spec
 
 
 def _success(t: _Table | None) -> SuccessRule:
     if t is None:
         return SuccessRule()
-    t.check_keys(["status", "require", "skipped", "summary"])
-    from cronctl.evaluate.predicates import PredicateError, parse_predicate
+    t.check_keys(keys(SuccessRule))
+    from cronctl.predicates import PredicateError, parse_predicate
 
     for key in ("require", "skipped"):
         for text in t.str_list(key):
@@ -433,7 +421,7 @@ def _history(
 ) -> HistorySpec:
     if t is None:
         return HistorySpec()
-    t.check_keys(["pg_cron", "pg_net", "run_log", "run_log_key", "health", "github", "vercel", "supabase"])
+    t.check_keys(keys(HistorySpec))
     pg_cron_value = t.data.get("pg_cron")
     if isinstance(pg_cron_value, bool):
         pg_cron = job if pg_cron_value else None
@@ -476,10 +464,11 @@ def _supabase_function(t: _Table, job: str, url: str | None) -> str | None:
 def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> LockSpec | None:
     if t is None:
         return None
-    t.check_keys(["backend", "key", "table", "margin", "ttl"])
-    backend = t.choice("backend", LOCK_BACKENDS)
+    t.check_keys(keys(LockSpec))
+    backend = t.word("backend", LockSpec)
     if backend is None:
-        raise t.error("backend", f"required key is missing (one of: {', '.join(LOCK_BACKENDS)})")
+        backends = vocabulary(LockSpec, "backend").words
+        raise t.error("backend", f"required key is missing (one of: {', '.join(backends)})")
     key_value = t.data.get("key", job)
     if isinstance(key_value, bool) or not isinstance(key_value, (str, int)):
         raise t.error("key", "expected a string or an integer")
@@ -503,7 +492,7 @@ def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> 
 def _dispatch(t: _Table | None) -> DispatchSpec | None:
     if t is None:
         return None
-    t.check_keys(["repo", "workflow", "ref", "token_env", "api_url", "inputs"])
+    t.check_keys(keys(DispatchSpec))
     repo = t.text("repo", required=True)
     # A single ${VAR} may hold the whole `owner/name` (GitHub Actions' GITHUB_REPOSITORY does).
     whole_reference = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}", repo)
@@ -530,7 +519,7 @@ def _defaults(t: _Table | None) -> JobDefaults:
     """`[defaults]`: runbook-wide values of keys each job may set itself."""
     if t is None:
         return JobDefaults()
-    t.check_keys(["fail_after", "recover_after"])
+    t.check_keys(keys(JobDefaults))
     return JobDefaults(fail_after=_threshold(t, "fail_after", 1), recover_after=_threshold(t, "recover_after", 1))
 
 
@@ -542,33 +531,7 @@ def _job(
     health: dict[str, HealthSpec],
     defaults: JobDefaults | None = None,
 ) -> JobSpec:
-    t.check_keys(
-        [
-            "description",
-            "schedule",
-            "timezone",
-            "method",
-            "url",
-            "headers",
-            "body",
-            "timeout",
-            "env",
-            "auth",
-            "success",
-            "history",
-            "lock",
-            "dispatch",
-            "idempotent",
-            "confirm",
-            "grace",
-            "trigger_type_field",
-            "idempotency_header",
-            "scheduler",
-            "fail_after",
-            "recover_after",
-            "expect",
-        ]
-    )
+    t.check_keys(keys(JobSpec))
     defaults = defaults or JobDefaults()
     schedule = t.text("schedule")
     timezone = t.text("timezone", "UTC")
@@ -581,9 +544,8 @@ def _job(
             pass  # pg_cron accepts it (`@reboot`, `0 0 31 2 *`): valid, and `explain` says it never fires
         except ScheduleError as exc:
             raise t.error("schedule", str(exc)) from None
-    method = t.text("method", "POST").upper()
-    if method not in _METHODS:
-        raise t.error("method", f"'{method}' is not one of: {', '.join(_METHODS)}")
+    method = t.text("method", default(JobSpec, "method")).upper()
+    t.check_word("method", method, vocabulary(JobSpec, "method"))
     url = t.text("url")
     dispatch = _dispatch(t.table("dispatch"))
     history = _history(t.table("history"), name, run_logs, health, url)
@@ -615,10 +577,10 @@ def _job(
         grace=t.duration("grace"),
         trigger_type_field=t.text("trigger_type_field"),
         idempotency_header=t.text("idempotency_header"),
-        scheduler=t.choice("scheduler", _SCHEDULERS, "pg_cron" if history.pg_cron else "external"),
+        scheduler=t.word("scheduler", JobSpec, "pg_cron" if history.pg_cron else "external"),
         fail_after=_threshold(t, "fail_after", defaults.fail_after),
         recover_after=_threshold(t, "recover_after", defaults.recover_after),
-        expect=t.choice("expect", EXPECTS, "enabled"),
+        expect=t.word("expect", JobSpec),
     )
 
 
@@ -642,7 +604,7 @@ def _check_sql_job(t: _Table, history: HistorySpec) -> None:
                 "inside the database (add the url, or remove this key)",
             )
     scheduler = t.data.get("scheduler", "pg_cron")
-    if scheduler != "pg_cron" and scheduler in _SCHEDULERS:
+    if scheduler != "pg_cron" and scheduler in vocabulary(JobSpec, "scheduler").words:
         raise t.error("scheduler", f"'{scheduler}' cannot run SQL inside the database; a job without url is pg_cron's")
 
 
@@ -655,27 +617,13 @@ def _env_names(t: _Table, key: str) -> tuple[str, ...]:
 
 
 def _run_log(name: str, t: _Table) -> RunLogSpec:
-    t.check_keys(
-        [
-            "table",
-            "schema",
-            "id_column",
-            "job_column",
-            "started_column",
-            "finished_column",
-            "status_column",
-            "message_column",
-            "records_column",
-            "extra_columns",
-            "statuses",
-            "order_column",
-        ]
-    )
+    t.check_keys(keys(RunLogSpec))
     statuses_tbl = t.table("statuses")
     statuses: dict[str, str] = {}
     if statuses_tbl is not None:
-        statuses_tbl.check_keys(RUN_STATUSES)
-        for normalised in RUN_STATUSES:
+        run_statuses = key_vocabulary(RunLogSpec, "statuses").words
+        statuses_tbl.check_keys(run_statuses)
+        for normalised in run_statuses:
             for raw in statuses_tbl.str_list(normalised):
                 statuses[raw] = normalised
     extra = t.str_map("extra_columns")
@@ -700,7 +648,7 @@ def _run_log(name: str, t: _Table) -> RunLogSpec:
 
 
 def _lock_table(name: str, t: _Table) -> LockTableSpec:
-    t.check_keys(["table", "schema", "name_column", "holder_column", "acquired_column", "expires_column"])
+    t.check_keys(keys(LockTableSpec))
     return LockTableSpec(
         name=name,
         table=t.identifier("table", required=True),
@@ -713,7 +661,7 @@ def _lock_table(name: str, t: _Table) -> LockTableSpec:
 
 
 def _health(name: str, t: _Table) -> HealthSpec:
-    t.check_keys(["url", "auth", "timeout"])
+    t.check_keys(keys(HealthSpec))
     return HealthSpec(
         name=name,
         url=t.text("url", required=True),
@@ -723,7 +671,7 @@ def _health(name: str, t: _Table) -> HealthSpec:
 
 
 def _backlog(name: str, t: _Table, jobs: dict[str, JobSpec]) -> BacklogSpec:
-    t.check_keys(["sql", "description", "warn", "crit", "job"])
+    t.check_keys(keys(BacklogSpec))
     job = _job_ref(t, "job", jobs)
     warn = t.number("warn", 1.0)
     crit = t.number("crit")
@@ -753,11 +701,10 @@ def _strip_sql_literals(sql: str) -> str:
 
 
 def _query(name: str, t: _Table) -> QuerySpec:
-    t.check_keys(["sql", "description", "params", "defaults"])
+    t.check_keys(keys(QuerySpec))
     params = t.str_map("params")
     for param, kind in params.items():
-        if kind not in _PARAM_TYPES:
-            raise t.error(f"params.{param}", f"'{kind}' is not one of: {', '.join(_PARAM_TYPES)}")
+        t.check_word(f"params.{param}", kind, vocabulary(QuerySpec, "params"))
     sql = _sql(t, "sql")
     for param in params:
         if f"%({param})s" not in sql:
@@ -777,22 +724,8 @@ def _job_ref(t: _Table, key: str, jobs: dict[str, JobSpec]) -> str | None:
     return job
 
 
-def _failure_mode(t: _Table, jobs: dict[str, JobSpec]) -> FailureMode:
-    t.check_keys(
-        [
-            "symptom",
-            "cause",
-            "action",
-            "severity",
-            "job",
-            "group",
-            "state",
-            "verdict",
-            "http_status",
-            "message",
-            "check",
-        ]
-    )
+def _failure_mode(t: _Table, jobs: dict[str, JobSpec], groups: tuple[FailureGroupSpec, ...] = ()) -> FailureMode:
+    t.check_keys(keys(FailureMode))
     message = t.text("message")
     if message is not None:
         _regex(t, "message", message)
@@ -800,11 +733,11 @@ def _failure_mode(t: _Table, jobs: dict[str, JobSpec]) -> FailureMode:
         symptom=t.text("symptom", required=True),
         cause=t.text("cause", required=True),
         action=t.text("action", required=True),
-        severity=t.choice("severity", SEVERITIES, "warn"),
+        severity=t.word("severity", FailureMode),
         job=_job_ref(t, "job", jobs),
-        group=t.text("group"),
-        state=t.text("state"),
-        verdict=t.text("verdict"),
+        group=t.word("group", FailureMode, extra=[g.name for g in groups]),
+        state=t.word("state", FailureMode),
+        verdict=t.word("verdict", FailureMode),
         http_status=t.integer("http_status"),
         message=message,
         check=t.text("check"),
@@ -815,7 +748,7 @@ def _failure_mode(t: _Table, jobs: dict[str, JobSpec]) -> FailureMode:
 
 
 def _failure_group(t: _Table) -> FailureGroupSpec:
-    t.check_keys(["name", "pattern", "status"])
+    t.check_keys(keys(FailureGroupSpec))
     name = t.text("name", required=True)
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
         raise t.error("name", "group names are UPPER_SNAKE_CASE")
@@ -837,7 +770,7 @@ def _regex(t: _Table, key: str, pattern: str) -> None:
 
 def _notify(t: _Table) -> NotifySpec:
     """`[notify]`: `url` (a `${VAR}` template: the URL is a secret), `kind` slack | webhook, `timeout`."""
-    t.check_keys(["url", "kind", "timeout"])
+    t.check_keys(keys(NotifySpec))
     url = t.text("url", required=True)
     assert url is not None
     if not url.strip():
@@ -845,23 +778,12 @@ def _notify(t: _Table) -> NotifySpec:
     if "${" not in url:
         raise t.error("url", "write the webhook URL as ${VAR} and set VAR in the environment or .env "
                       "(the URL carries a token; the value was left out)")  # fmt: skip
-    kind = t.choice("kind", NOTIFY_KINDS)
+    kind = t.word("kind", NotifySpec)
     return NotifySpec(url=url, kind=kind, timeout=_positive(t, "timeout", 10.0, 300.0))
 
 
 def _secrets_table(t: _Table) -> SecretsTableSpec:
-    t.check_keys(
-        [
-            "table",
-            "schema",
-            "key_column",
-            "value_column",
-            "updated_column",
-            "description_column",
-            "placeholder_prefix",
-            "rotate_function",
-        ]
-    )
+    t.check_keys(keys(SecretsTableSpec))
     d = SecretsTableSpec()
     return SecretsTableSpec(
         table=t.identifier("table", d.table),
@@ -876,7 +798,7 @@ def _secrets_table(t: _Table) -> SecretsTableSpec:
 
 
 def _exit_condition(t: _Table, backlogs: dict[str, BacklogSpec]) -> ExitCondition:
-    t.check_keys(["consecutive_ok", "backlogs_clear"])
+    t.check_keys(keys(ExitCondition))
     count = t.integer("consecutive_ok", 3)
     if count < 1:
         raise t.error("consecutive_ok", "must be at least 1")

@@ -1,4 +1,9 @@
-"""Plain typed objects a runbook is loaded into. Strings may hold `${VAR}` templates, resolved on use."""
+"""Plain typed objects a runbook is loaded into. Strings may hold `${VAR}` templates, resolved on use.
+
+These dataclasses are also the runbook's schema (runbook/schema.py): every field is a key of its table unless its
+metadata says otherwise, and a field with a closed vocabulary names its words (`one_of`), so adding a field here
+is what adds a runbook key, and adding a word to a vocabulary is what makes the loader accept it.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-AUTH_KINDS = (
-    "none",
-    "bearer",
-    "apikey",
-    "header",
-    "standard-webhooks",
-    "stripe",
-    "github",
-    "hmac",
-)
-LOCK_BACKENDS = ("table", "advisory", "redis")
+from cronctl.auth import names as auth_kinds
+from cronctl.runbook.schema import in_table, keyed_by, not_written, one_of
+from cronctl.sources.locks import names as lock_backend_names
+
+AUTH_KINDS = auth_kinds()  # one module per kind in cronctl/auth/
+LOCK_BACKENDS = lock_backend_names()  # one per file in sources/locks/, from its registry
 SEVERITIES = ("info", "warn", "crit")
 # Normalised run statuses every history source maps into.
 RUN_STATUSES = ("running", "succeeded", "failed", "partial", "skipped", "unknown")
@@ -24,12 +24,49 @@ NOTIFY_KINDS = ("slack", "webhook")
 VERCEL_PLANS = ("hobby", "pro", "enterprise")
 # `expect`: whether the job is meant to run. `disabled` marks a job that is off on purpose.
 EXPECTS = ("enabled", "disabled")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+# `scheduler`: who fires the job normally.
+SCHEDULERS = ("pg_cron", "vercel", "github", "external")
+# `[queries.<name>] params` types (cli/query.py converts each).
+PARAM_TYPES = ("int", "float", "bool", "text", "timestamp", "interval")
+# What a failure mode may match on, in words evaluation produces: the built-in failure groups (evaluate/classify.py
+# sorts failures into them), job states (evaluate/health.py) and verdicts (evaluate/verdict.py). Kept in the runbook
+# layer because the loader checks them and must not import evaluate (tests/unit/test_import_contract.py).
+FAILURE_GROUPS = (
+    "AUTH",
+    "HTTP_409",
+    "HTTP_429",
+    "HTTP_4XX",
+    "HTTP_5XX",
+    "REDIRECT",
+    "TIMEOUT",
+    "LOCK_CONFLICT",
+    "PG_NET_MISSING",
+    "DB_CONNECTION",
+    "STARTUP_TIMEOUT",
+    "SERVER_RESTARTED",
+    "OTHER",
+)
+JOB_STATES = (
+    "ok",
+    "degraded",
+    "unverified",
+    "missed",
+    "failing",
+    "running",
+    "overrunning",
+    "stuck",
+    "disabled",
+    "never_run",
+    "unknown",
+)
+VERDICTS = ("ok", "skipped", "failed", "error")
 THRESHOLD_MAX = 720  # fail_after / recover_after range, as Sentry Crons allows (1-720)
 
 
 @dataclass(frozen=True)
 class AuthSpec:
-    kind: str = "none"
+    kind: str = field(default="none", metadata=one_of("an auth kind", AUTH_KINDS))
     secret_env: str | None = None  # env var holding the token / shared secret / signing key
     header: str | None = None  # header carrying the secret (`header`) or the signature (`hmac`)
     apikey_env: str | None = None  # Supabase: also send `apikey: <value>` (may equal secret_env)
@@ -77,7 +114,7 @@ class HistorySpec:
 
 @dataclass(frozen=True)
 class LockSpec:
-    backend: str  # table | advisory | redis
+    backend: str = field(metadata=one_of("a lock backend", LOCK_BACKENDS))
     key: str  # job_name value, Redis key, or advisory key ("123" or "1:2")
     table: str | None = None  # name of a [lock_tables.*] entry (backend = table)
     margin: float = 300.0  # seconds past the job's timeout before a lock counts as stale
@@ -98,11 +135,11 @@ class DispatchSpec:
 
 @dataclass(frozen=True)
 class JobSpec:
-    name: str
+    name: str = field(metadata=not_written())  # the table's name: [jobs.<name>]
     description: str = ""
     schedule: str | None = None
     timezone: str = "UTC"
-    method: str = "POST"
+    method: str = field(default="POST", metadata=one_of("an HTTP method", METHODS))
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
@@ -118,12 +155,14 @@ class JobSpec:
     grace: float | None = None  # seconds a run may be late before it counts as missed
     trigger_type_field: str | None = None  # body field that says MANUAL / SCHEDULER / RETRY
     idempotency_header: str | None = None
-    scheduler: str = "external"  # pg_cron | vercel | github | external: who fires it normally
+    # Who fires it normally; the loader's default is pg_cron when history.pg_cron is set.
+    scheduler: str = field(default="external", metadata=one_of("a scheduler", SCHEDULERS))
     # Sentry Crons' thresholds: critical only after `fail_after` failures in a row (fewer warn); after that,
     # ok again only after `recover_after` ok runs in a row.
     fail_after: int = 1
     recover_after: int = 1
-    expect: str = "enabled"  # enabled | disabled (off on purpose: not a problem while off, a finding when it runs)
+    # Off on purpose (`disabled`): not a problem while off, a finding when it runs.
+    expect: str = field(default="enabled", metadata=one_of("an expect value", EXPECTS))
 
     @property
     def runs_sql(self) -> bool:
@@ -143,7 +182,7 @@ class JobSpec:
 class RunLogSpec:
     """An application table where jobs log their runs (cron_runs, run_log, ...)."""
 
-    name: str
+    name: str = field(metadata=not_written())
     table: str
     schema: str = "public"
     id_column: str = "id"
@@ -154,13 +193,14 @@ class RunLogSpec:
     message_column: str | None = None
     records_column: str | None = None
     extra_columns: dict[str, str] = field(default_factory=dict)  # label -> column, shown as-is
-    statuses: dict[str, str] = field(default_factory=dict)  # raw value -> normalised status
+    # raw value -> normalised status; written the other way round: `statuses.failed = ["error"]`
+    statuses: dict[str, str] = field(default_factory=dict, metadata=keyed_by("a run status", RUN_STATUSES))
     order_column: str | None = None  # indexed column to walk backwards (defaults to id_column)
 
 
 @dataclass(frozen=True)
 class LockTableSpec:
-    name: str
+    name: str = field(metadata=not_written())
     table: str
     schema: str = "public"
     name_column: str = "job_name"
@@ -173,7 +213,7 @@ class LockTableSpec:
 class HealthSpec:
     """An HTTP endpoint that reports per-job health (seed shape: healthy / checks / missing)."""
 
-    name: str
+    name: str = field(metadata=not_written())
     url: str
     auth: AuthSpec = field(default_factory=AuthSpec)
     timeout: float = 10.0
@@ -181,7 +221,7 @@ class HealthSpec:
 
 @dataclass(frozen=True)
 class BacklogSpec:
-    name: str
+    name: str = field(metadata=not_written())
     sql: str  # read-only query returning a column `value` (and optionally `oldest`)
     description: str = ""
     warn: float = 1
@@ -191,10 +231,10 @@ class BacklogSpec:
 
 @dataclass(frozen=True)
 class QuerySpec:
-    name: str
+    name: str = field(metadata=not_written())
     sql: str
     description: str = ""
-    params: dict[str, str] = field(default_factory=dict)  # name -> int | float | bool | text | timestamp
+    params: dict[str, str] = field(default_factory=dict, metadata=one_of("a parameter type", PARAM_TYPES))
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
@@ -205,11 +245,13 @@ class FailureMode:
     symptom: str
     cause: str
     action: str
-    severity: str = "warn"
+    severity: str = field(default="warn", metadata=one_of("a severity", SEVERITIES))
     job: str | None = None
-    group: str | None = None  # failure group, e.g. AUTH
-    state: str | None = None  # job state, e.g. missed
-    verdict: str | None = None  # trigger verdict, e.g. skipped
+    # A built-in failure group or one of the runbook's [[failure_groups]], e.g. AUTH.
+    group: str | None = field(default=None, metadata=one_of("a failure group", FAILURE_GROUPS))
+    state: str | None = field(default=None, metadata=one_of("a job state", JOB_STATES))
+    # What one answer was judged (trigger) or the newest run said (triage), e.g. skipped.
+    verdict: str | None = field(default=None, metadata=one_of("a verdict", VERDICTS))
     http_status: int | None = None
     message: str | None = None  # regex searched in the failure message
     check: str | None = None  # backlog or platform check name
@@ -265,7 +307,8 @@ class NotifySpec:
     """`[notify]`: where triage posts when the status or the set of problems changes (services/notify.py)."""
 
     url: str  # a template: `${SLACK_WEBHOOK_URL}` (the URL is a secret; it never appears in output)
-    kind: str | None = None  # slack | webhook; None: slack for a *.slack.com host, else webhook
+    # None: slack for a *.slack.com host, else webhook.
+    kind: str | None = field(default=None, metadata=one_of("a notify kind", NOTIFY_KINDS))
     timeout: float = 10.0  # one deadline for the whole request
 
 
@@ -277,7 +320,8 @@ class VercelSpec:
     team: str | None = None  # teamId (or team slug) the project belongs to
     token_env: str = "VERCEL_TOKEN"
     api_url: str = "https://api.vercel.com"
-    plan: str = "pro"  # hobby | pro | enterprise: on Hobby a cron fires anywhere within its hour
+    # On Hobby a cron fires anywhere within its hour.
+    plan: str = field(default="pro", metadata=one_of("a Vercel plan", VERCEL_PLANS))
     timeout: float = 10.0  # one deadline for the whole read
 
 
@@ -293,17 +337,18 @@ class SupabaseSpec:
 
 @dataclass(frozen=True)
 class Profile:
-    name: str
+    name: str = field(metadata=not_written())
     vars: dict[str, str] = field(default_factory=dict)
     env_file: str | None = None
 
 
 @dataclass(frozen=True)
 class Runbook:
-    name: str
-    path: Path
-    description: str = ""
+    name: str = field(metadata=in_table("runbook"))  # [runbook] name
+    path: Path = field(metadata=not_written())
+    description: str = field(default="", metadata=in_table("runbook"))
     connection: ConnectionSpec = field(default_factory=ConnectionSpec)
+    profiles: dict[str, Profile] = field(default_factory=dict)
     jobs: dict[str, JobSpec] = field(default_factory=dict)
     run_logs: dict[str, RunLogSpec] = field(default_factory=dict)
     lock_tables: dict[str, LockTableSpec] = field(default_factory=dict)
@@ -314,9 +359,8 @@ class Runbook:
     failure_groups: tuple[FailureGroupSpec, ...] = ()
     secrets_table: SecretsTableSpec | None = None
     exit_condition: ExitCondition = field(default_factory=ExitCondition)
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    profile: str | None = None  # the profile selected at load time
-    notify: NotifySpec | None = None
     defaults: JobDefaults = field(default_factory=JobDefaults)
+    notify: NotifySpec | None = None
     vercel: VercelSpec | None = None
     supabase: SupabaseSpec | None = None
+    profile: str | None = field(default=None, metadata=not_written())  # the profile selected at load time

@@ -21,33 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cronctl.records import Member, SystemResult
+
 MAX_WORKERS = 32
 
 _local = threading.local()
-
-
-@dataclass(frozen=True)
-class Member:
-    """One system: a runbook file and a profile (None: the runbook without a profile)."""
-
-    path: Path
-    profile: str | None = None
-
-
-@dataclass
-class SystemResult:
-    member: Member
-    runbook: str | None  # the runbook's name; None when it could not be loaded
-    status: str  # ok | warn | crit | unknown
-    report: Any = None  # the system's triage Report; None on error
-    error: str | None = None
-    seconds: float = 0.0
-    database: str | None = None  # host:port/dbname, no credentials
-
-    @property
-    def label(self) -> str:
-        name = self.runbook or str(self.member.path)
-        return f"{name} ({self.member.profile})" if self.member.profile else name
 
 
 def plan(paths: Sequence[Path], profiles: Sequence[str], all_profiles: bool) -> list[Member]:

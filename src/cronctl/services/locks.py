@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 from cronctl.errors import Aborted, CronctlError, SourceUnavailable, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from cronctl.evaluate.locks import LockVerdict
     from cronctl.output.report import Report
-    from cronctl.records import Lock, Run
+    from cronctl.records import BackendRead, Lock, Run
     from cronctl.reports.locks import ClearOutcome
+    from cronctl.runbook.model import JobSpec, Runbook
     from cronctl.services import CommandContext
-    from cronctl.sources.locks import BackendRead, LockSources
+    from cronctl.sources.locks.base import LockBackend, LockSources, Recheck
 
 Confirm = Callable[[str], bool]
 
@@ -49,7 +50,6 @@ def clear(
         raise UsageError(f"job '{job}' declares no lock in {runbook.path} (add a [jobs.{job}.lock] table)")
     sources = _sources(ctx)
     outcome = ClearOutcome(dry_run=dry_run)
-    writer = _Writer(ctx)
     try:
         now = _now()
         reads = sources.read(now, job)
@@ -57,12 +57,11 @@ def clear(
             raise SourceUnavailable(f"cannot read the lock of '{job}': {reads[0].error}")
         verdicts = _judge(sources, reads, now)
         targets = _pick_targets(verdicts, job, force, outcome)
-        advisory = [v for v in targets if v.lock.backend == "advisory"]
-        deletable = [v for v in targets if v.lock.backend != "advisory"]
-        _handle_advisory(ctx, sources, writer, advisory, terminate=terminate, confirm=confirm, outcome=outcome)
-        _handle_deletable(ctx, sources, writer, deletable, confirm=confirm, outcome=outcome)
+        terminating = [v for v in targets if _backend(v).removal == "terminate"]
+        deleting = [v for v in targets if _backend(v).removal == "delete"]
+        _handle_terminating(ctx, sources, terminating, terminate=terminate, confirm=confirm, outcome=outcome)
+        _handle_deleting(ctx, sources, deleting, confirm=confirm, outcome=outcome)
     finally:
-        writer.close()
         sources.close()
     return clear_report(outcome, reads)
 
@@ -72,9 +71,20 @@ def _now() -> datetime:
 
 
 def _sources(ctx: CommandContext) -> LockSources:
-    from cronctl.sources.locks import LockSources
+    from cronctl.sources.locks.base import LockSources
 
-    return LockSources(ctx.runbook(), ctx.env(), lambda: ctx.connect(read_only=True, autocommit=True))
+    return LockSources(
+        ctx.runbook(),
+        ctx.env(),
+        connect_db=lambda: ctx.connect(read_only=True, autocommit=True),
+        connect_writer=lambda: ctx.connect(read_only=False, autocommit=True),
+    )
+
+
+def _backend(verdict: LockVerdict) -> LockBackend:
+    from cronctl.sources.locks import backend
+
+    return backend(verdict.lock.backend)
 
 
 def _judge(sources: LockSources, reads: list[BackendRead], now: datetime) -> list[LockVerdict]:
@@ -95,13 +105,12 @@ def _job_runs(
     """The runs of each job whose lock verdict depends on them (job → runs), and jobs whose history could not
     be fully read (job → why)."""
     from cronctl.evaluate.locks import history_since, needs_history
-    from cronctl.sources.locks import has_history, lock_history
 
     jobs = sources.runbook.jobs
     since: dict[str, datetime | None] = {}
     for lock in locks:
         job = jobs.get(lock.name)
-        if job is None or not needs_history(lock, job, now) or not has_history(job):
+        if job is None or not needs_history(lock, job, now) or not _has_history(job):
             continue
         start = history_since(lock, job, now)
         if lock.name not in since:
@@ -115,20 +124,19 @@ def _job_runs(
         db = conn()
     except CronctlError as exc:
         return {}, dict.fromkeys(since, exc.message)
-    return lock_history(db, sources.runbook, sources.env, [jobs[name] for name in sorted(since)], since)
+    return _lock_history(db, sources.runbook, sources.env, [jobs[name] for name in sorted(since)], since)
 
 
-def _recheck(sources: LockSources, verdict: LockVerdict) -> Callable[[Callable[[], Any]], str | None] | None:
+def _recheck(sources: LockSources, verdict: LockVerdict) -> Recheck | None:
     """The re-judgement a clear runs right before it takes effect (for a lock table: inside the delete's own
     transaction, on its connection): the job's runs are read again and the lock judged again; it returns why
     the lock must stay, or None. No re-check when nothing depends on the runs, or for --force on a held lock
     (the operator overrides the evidence, after two confirmations)."""
     from cronctl.evaluate.locks import judge
-    from cronctl.sources.locks import has_history
 
     lock = verdict.lock
     job = sources.runbook.jobs.get(lock.name)
-    if not verdict.stale or job is None or not has_history(job):
+    if not verdict.stale or job is None or not _has_history(job):
         return None
 
     def again(connect: Callable[[], Any]) -> str | None:
@@ -162,24 +170,6 @@ def _pick_targets(
                 (verdict, verdict.lock.name, f"held: {verdict.reason}; pass --force to clear it anyway")
             )
     return targets
-
-
-class _Writer:
-    """A read-write database connection for the clears themselves, opened only if one is needed."""
-
-    def __init__(self, ctx: CommandContext) -> None:
-        self._ctx = ctx
-        self._conn: Any = None
-
-    def conn(self) -> Any:
-        if self._conn is None:
-            self._conn = self._ctx.connect(read_only=False, autocommit=True)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 def _ask(confirm: Confirm, question: str) -> None:
@@ -228,48 +218,48 @@ def _begin(ctx: CommandContext, verdict: LockVerdict, action: str) -> str:
     )
 
 
-def _handle_advisory(
+def _handle_terminating(
     ctx: CommandContext,
     sources: LockSources,
-    writer: _Writer,
     verdicts: list[LockVerdict],
     *,
     terminate: bool,
     confirm: Confirm,
     outcome: ClearOutcome,
 ) -> None:
-    """Advisory locks are never deleted: their holder session is ended, and only with --terminate."""
-    from cronctl.evaluate.locks import terminate_sql
-    from cronctl.sources.locks import terminate_holder
+    """Locks held by a database session (advisory locks) are never deleted: their holder session is ended, and
+    only with --terminate, each confirmed on its own."""
+    from cronctl.audit import complete_audit
 
     for verdict in verdicts:
         lock = verdict.lock
-        statement = terminate_sql(lock)
-        if statement is None:
+        if not isinstance(lock.detail.get("pid"), int):
             outcome.skipped.append((verdict, lock.name, f"{verdict.reason}; there is no session to terminate"))
             continue
+        backend = _backend(verdict)
+        statement = backend.plan(sources, lock)
         if not terminate:
             outcome.skipped.append(
                 (verdict, lock.name,
-                 f"advisory locks are not deleted; end the holder with `{statement}` (or pass --terminate)")
+                 f"{lock.backend} locks are not deleted; end the holder with `{statement}` (or pass --terminate)")
             )  # fmt: skip
             continue
         if outcome.dry_run:
             outcome.planned.append((verdict, statement))
             _audit(ctx, verdict, "would terminate", dry_run=True, action="locks.terminate")
             continue
-        _ask(confirm, f"Terminate {lock.holder}, which holds the advisory lock of '{lock.name}' ({verdict.state})?")
+        _ask(confirm, f"Terminate {lock.holder}, which holds the {lock.backend} lock of '{lock.name}' "
+                      f"({verdict.state})?")  # fmt: skip
+        # Re-checked before the pending audit record, so a refusal is one record, not a begun change.
         recheck = _recheck(sources, verdict)
         why = recheck(sources.db) if recheck is not None else None
         if why is not None:
             outcome.skipped.append((_still_held(verdict, why), lock.name, f"{why}; nothing was terminated"))
             _audit(ctx, verdict, "skipped: run in progress", dry_run=False, action="locks.terminate")
             continue
-        from cronctl.audit import complete_audit
-
         audit_id = _begin(ctx, verdict, "locks.terminate")  # recorded before the statement is sent
         try:
-            done = terminate_holder(writer.conn(), lock)
+            done = backend.clear(sources, lock, recheck=None)
         except Exception as exc:
             complete_audit(audit_id, f"error: {exc}")
             raise
@@ -282,26 +272,26 @@ def _handle_advisory(
             complete_audit(audit_id, "skipped: changed since read")
 
 
-def _handle_deletable(
+def _handle_deleting(
     ctx: CommandContext,
     sources: LockSources,
-    writer: _Writer,
     verdicts: list[LockVerdict],
     *,
     confirm: Confirm,
     outcome: ClearOutcome,
 ) -> None:
-    """Table and Redis locks: compare-and-delete each, after one confirmation (two if any looks held)."""
+    """Compare-and-delete each lock (a table row, a Redis key), after one confirmation (two if any looks held)."""
     from cronctl.output import terminal
 
     if not verdicts:
         return
     if outcome.dry_run:
         for verdict in verdicts:
-            statement = _statement(sources, verdict)
+            backend = _backend(verdict)
+            statement = backend.plan(sources, verdict.lock)
             if _recheck(sources, verdict) is not None:
-                when = "in the same transaction" if verdict.lock.backend == "table" else "first"
-                statement += f"  -- {when}, the job's runs are read again: a run in progress keeps the lock"
+                statement += (f"  -- {backend.recheck_timing}, the job's runs are read again: a run in progress "
+                              "keeps the lock")  # fmt: skip
             outcome.planned.append((verdict, statement))
             _audit(ctx, verdict, "would clear", dry_run=True, action="locks.clear")
         return
@@ -313,12 +303,13 @@ def _handle_deletable(
     if live:
         _ask(confirm, f"{', '.join(live)}: not judged stale — a run may still be using it. Clear it anyway?")
     from cronctl.audit import complete_audit
-    from cronctl.sources.locks import StillInUse
+    from cronctl.sources.locks.base import StillInUse
 
     for verdict in verdicts:
         audit_id = _begin(ctx, verdict, "locks.clear")  # recorded before the delete is sent
         try:
-            done = _delete(sources, writer, verdict)
+            # The backend re-reads the job's runs as late as it can: first, or inside the delete's transaction.
+            done = _backend(verdict).clear(sources, verdict.lock, _recheck(sources, verdict))
         except StillInUse as exc:
             outcome.skipped.append((_still_held(verdict, exc.reason), verdict.lock.name, f"{exc.reason}; left alone"))
             complete_audit(audit_id, f"skipped: {exc.reason}")
@@ -335,30 +326,46 @@ def _handle_deletable(
             complete_audit(audit_id, "skipped: changed since read")
 
 
-def _statement(sources: LockSources, verdict: LockVerdict) -> str:
-    from cronctl.sources.locks import redis_dry_run, render_statement, table_delete
-
-    lock = verdict.lock
-    if lock.backend == "redis":
-        return redis_dry_run(lock)
-    spec = sources.runbook.lock_tables[lock.detail["table"]]
-    statement, params = table_delete(spec, lock)
-    return render_statement(sources.db(), statement, params)
+LOCK_HISTORY_LIMIT = 500  # runs read per job for a lock verdict, back to when the lock was taken
 
 
-def _delete(sources: LockSources, writer: _Writer, verdict: LockVerdict) -> bool:
-    """Compare-and-delete; the job's runs are re-checked first (Redis) or inside the delete's transaction
-    (lock table). Raises StillInUse when the re-check finds the job's run in progress."""
-    from cronctl.sources.locks import StillInUse, delete_redis_lock, delete_table_lock
+def _has_history(job: JobSpec) -> bool:
+    return bool(job.history.has_any or job.scheduler == "pg_cron")
 
-    lock = verdict.lock
-    recheck = _recheck(sources, verdict)
-    if lock.backend == "redis":
-        # Redis cannot join a database transaction: re-read the runs, then the atomic compare-and-delete.
-        why = recheck(sources.db) if recheck is not None else None
-        if why is not None:
-            raise StillInUse(why)
-        return delete_redis_lock(sources.redis(), lock)
-    spec = sources.runbook.lock_tables[lock.detail["table"]]
-    in_transaction = (lambda conn: recheck(lambda: conn)) if recheck is not None else None
-    return delete_table_lock(writer.conn(), spec, lock, recheck=in_transaction)
+
+def _lock_history(
+    conn: Any,
+    runbook: Runbook,
+    env: Any,
+    jobs: Sequence[JobSpec],
+    since: Mapping[str, datetime | None],
+    limit: int = LOCK_HISTORY_LIMIT,
+) -> tuple[dict[str, list[Run]], dict[str, str]]:
+    """Each job's runs from every history source, back to `since[job]` (see evaluate.locks.history_since),
+    and the jobs whose history could not be fully read (job → why): a source that failed, or more than
+    `limit` runs since then (so the run that took the lock may not be among them)."""
+    from cronctl.services.history import collect_history
+    from cronctl.sources.locks.runs import mark_backends
+
+    runs_by_job: dict[str, list[Run]] = {}
+    unverified: dict[str, str] = {}
+    for job in jobs:
+        if not _has_history(job):
+            continue  # nothing records its runs: nothing shows one in progress
+        start = since.get(job.name)
+        result = collect_history(conn, runbook, env, job, limit=limit, since=start)
+        try:
+            runs_by_job[job.name] = mark_backends(conn, result.runs)
+        except CronctlError:
+            runs_by_job[job.name] = result.runs  # liveness unknown: judged by age, as without pg_cron's pids
+        failed = [f"{s.name}: {s.message or s.state}" for s in result.sources if s.state == "error"]
+        if failed:
+            unverified[job.name] = "; ".join(failed)
+        elif not any(s.state == "ok" for s in result.sources):
+            unverified[job.name] = "; ".join(s.message or s.state for s in result.sources) or "no source answered"
+        elif len(result.runs) >= limit:
+            back_to = f"since {start.isoformat(timespec='seconds')}" if start is not None else "in its history"
+            unverified[job.name] = (
+                f"it has more than {limit} runs {back_to}; the run that took the lock may not be among those read"
+            )
+    return runs_by_job, unverified

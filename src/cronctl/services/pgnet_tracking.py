@@ -17,8 +17,8 @@ from cronctl.errors import Aborted, CronctlError, PermissionDenied, SourceUnavai
 if TYPE_CHECKING:
     from cronctl.evaluate.pgnet_tracking import TrackingVerdict
     from cronctl.output.report import Report
+    from cronctl.records import TrackingCatalog
     from cronctl.services import CommandContext
-    from cronctl.sources.pgnet_tracking import TrackingCatalog
 
 Confirm = Callable[[str], bool]
 MIN_RETENTION = 3600

@@ -11,19 +11,18 @@ removes expired silences (they vanish by themselves); a new silence of a job rep
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cronctl.errors import Aborted, CronctlError, PermissionDenied, UsageError
+from cronctl.records import Found, Where
 
 if TYPE_CHECKING:
-    from cronctl.evaluate.silences import Silence
     from cronctl.output.report import Report
+    from cronctl.records import Silence
     from cronctl.runbook.model import Runbook
     from cronctl.services import CommandContext
-    from cronctl.sources.silences import SilenceCatalog
 
 Confirm = Callable[[str], bool]
 STORE_CHOICES = ("auto", "database", "local")
@@ -67,24 +66,6 @@ def _check_duration(seconds: float) -> float:
     return seconds
 
 
-@dataclass
-class Where:
-    """The store chosen for a change, and what the database said."""
-
-    store: str  # database | local
-    why_local: str | None = None
-    catalog: SilenceCatalog | None = None
-    read_only: bool = False
-    db_error: str | None = None
-    db_silences: list[Silence] = field(default_factory=list)
-
-    def describe(self, path: Path) -> str:
-        if self.store == "database":
-            database = self.catalog.database if self.catalog else "?"
-            return f"database {database}, table cronctl.silences (every operator sees it)"
-        return f"local state file {path} (only this user on this machine sees it)"
-
-
 def _db_plan(conn: Any, store: str) -> Where:
     """Can the database take the silence? A refusal with `--store database` is exit 4."""
     from cronctl.db import guarded
@@ -126,7 +107,7 @@ def add(
     confirm: Confirm,
     now: datetime | None = None,
 ) -> Report:
-    from cronctl.evaluate.silences import Silence
+    from cronctl.records import Silence
     from cronctl.runbook.loader import find_job
     from cronctl.sources import silences as src
 
@@ -234,15 +215,6 @@ def _iso(value: datetime) -> str:
 
 
 # --- list -------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Found:
-    """The silences in force now, from both stores, and what each store said."""
-
-    silences: list[Silence] = field(default_factory=list)
-    database: dict[str, Any] = field(default_factory=dict)
-    local: dict[str, Any] = field(default_factory=dict)
 
 
 def find(ctx: CommandContext, now: datetime, *, conn: Any = None) -> Found:

@@ -1,22 +1,74 @@
-"""`cronctl trigger`: build each job's request as its scheduler would, send it, judge it, verify it."""
+"""`cronctl trigger`: build each job's request as its scheduler would, send it, judge it, audit it, verify it.
+
+One *run* is one trigger with its own request id; a run may take several *attempts* (retries of an
+idempotent job). `--repeat` / `--until-ok` make several runs per job; several jobs run concurrently.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cronctl.errors import Aborted, UsageError
 
 if TYPE_CHECKING:
+    from cronctl.evaluate.verdict import Judgement
     from cronctl.output.report import Report
-    from cronctl.reports.trigger import Context, JobResult, ProgressPrinter, Repeat, TriggerPlan
+    from cronctl.records import Attempt, PreparedRequest, Run
+    from cronctl.reports.trigger import JobResult, RunResult, Verification
     from cronctl.runbook.env import Environment
-    from cronctl.runbook.model import JobSpec, Runbook
+    from cronctl.runbook.model import FailureGroupSpec, FailureMode, JobSpec, Runbook, SuccessRule
     from cronctl.services import CommandContext
-    from cronctl.sources.http_trigger import BodyOptions, PreparedRequest
+    from cronctl.sources.http_trigger import BodyOptions
 
 VERIFY_SLACK = timedelta(seconds=1)  # clock difference tolerated between this host and the job's database
+MAX_CONCURRENCY = 32
+_RANK = {"ok": 0, "skipped": 1, "failed": 2, "error": 3}
+
+Progress = Callable[[str, str], None]  # (job, message)
+
+
+class TriggerProgress(Protocol):
+    """Where each attempt is told as it happens (stderr in the CLI); `finish` clears a live line."""
+
+    def __call__(self, job: str, message: str) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TriggerPlan:
+    """A job to fire: how to build each run's request (fresh request id per run) and how to judge it."""
+
+    job: JobSpec
+    build: Callable[[], PreparedRequest]
+    dispatch: bool = False
+
+    @property
+    def rule(self) -> SuccessRule:
+        from cronctl.runbook.model import SuccessRule
+
+        # A workflow dispatch answers 204 or 200 with run details, whatever the job's own endpoint says.
+        return SuccessRule() if self.dispatch else self.job.success
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where the triggers come from, for the audit record and failure modes."""
+
+    runbook: str | None = None
+    profile: str | None = None
+    failure_modes: tuple[FailureMode, ...] = ()
+    failure_groups: tuple[FailureGroupSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Repeat:
+    runs: int = 1
+    interval: float = 0.0
+    until_ok: int | None = None
 
 
 def trigger(
@@ -31,20 +83,20 @@ def trigger(
     dry_run: bool,
     verify: bool,
     confirm: Callable[[str], bool],
-    progress: ProgressPrinter,
+    progress: TriggerProgress,
 ) -> Report:
     """Fire the runbook jobs `names` (or the `ad_hoc` job); a dry run only shows the requests.
 
     `confirm(question)` approves sending to jobs marked `confirm`; `progress` shows each attempt.
     """
-    from cronctl.reports.trigger import dry_run_report, run_jobs, trigger_report
+    from cronctl.reports.trigger import PlannedRequest, dry_run_report, trigger_report
 
     env = ctx.env()
     jobs, context, source = _jobs(ctx, names, ad_hoc, timeout)
     plans = [_plan(job, env, body, dispatch, source) for job in jobs]
     prepared = [(plan, plan.build()) for plan in plans]  # resolves variables and URLs before anything is sent
     if dry_run:
-        return dry_run_report(prepared)
+        return dry_run_report([PlannedRequest(plan.job, request, plan.dispatch) for plan, request in prepared])
     _confirm(prepared, confirm)
     started = datetime.now(UTC)
     try:
@@ -56,15 +108,21 @@ def trigger(
         if ad_hoc is not None:
             raise UsageError("--verify reads a runbook job's history; it does not apply to --url")
         for result in results:
-            result.verify = _verify(ctx, env, result, started - VERIFY_SLACK)
+            result.verify = _verify(ctx, env, result.job, started - VERIFY_SLACK)
     return trigger_report(results, repeat.until_ok)
+
+
+def refuse_sql_jobs(jobs: Sequence[JobSpec]) -> None:
+    """A job that is SQL run by pg_cron has no request to send; say which command runs it instead."""
+    for job in jobs:
+        if job.runs_sql:
+            raise UsageError(f"{job.name} runs SQL inside the database; use `cronctl pgcron run {job.name}`")
 
 
 def _jobs(
     ctx: CommandContext, names: Sequence[str], ad_hoc: JobSpec | None, timeout: float | None
 ) -> tuple[list[JobSpec], Context, str]:
     """The jobs to fire, where they come from (audit and failure modes) and the source label."""
-    from cronctl.reports.trigger import refuse_sql_jobs
     from cronctl.runbook.loader import find_job
 
     if ad_hoc is not None:
@@ -82,8 +140,6 @@ def _with_timeout(job: JobSpec, timeout: float | None) -> JobSpec:
 
 
 def _context(runbook: Runbook | None, profile: str | None) -> Context:
-    from cronctl.reports.trigger import Context
-
     if runbook is None:
         return Context()
     return Context(runbook=runbook.name, profile=profile, failure_modes=runbook.failure_modes,
@@ -92,7 +148,6 @@ def _context(runbook: Runbook | None, profile: str | None) -> Context:
 
 def _plan(job: JobSpec, env: Environment, body: BodyOptions, dispatch: bool, source: str) -> TriggerPlan:
     from cronctl.output import terminal
-    from cronctl.reports.trigger import TriggerPlan
     from cronctl.sources.github_dispatch import build_dispatch_request
     from cronctl.sources.http_trigger import build_request
 
@@ -118,9 +173,229 @@ def _confirm(prepared: list[tuple[TriggerPlan, PreparedRequest]], confirm: Calla
         raise Aborted("trigger cancelled; nothing was sent")
 
 
-def _verify(ctx: CommandContext, env: Environment, result: JobResult, since: datetime) -> dict[str, Any]:
-    from cronctl.reports.trigger import verify_json
-    from cronctl.sources.history import collect_history
+# ---------------------------------------------------------------- running
 
-    history = collect_history(ctx, ctx.runbook(), env, result.plan.job, limit=5)
-    return verify_json(history.runs, history.sources, since)
+
+def run_jobs(
+    plans: Sequence[TriggerPlan],
+    ctx: Context,
+    repeat: Repeat,
+    progress: Progress | None = None,
+    concurrency: int = MAX_CONCURRENCY,
+    *,
+    tls: bool = True,
+) -> list[JobResult]:
+    """Every plan concurrently (bounded); results in the order given."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cronctl.sources.http_deadline import abort_all
+    from cronctl.sources.http_trigger import make_client
+
+    workers = max(1, min(concurrency, len(plans)))
+    client = make_client(workers, tls=tls)
+    try:
+        if workers == 1:
+            return [run_job(client, plan, ctx, repeat, progress) for plan in plans]
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trigger")
+        try:
+            futures = [pool.submit(run_job, client, plan, ctx, repeat, progress) for plan in plans]
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM reaches the main thread only: shut every socket, so the workers' blocked reads
+            # return now and their audit records are completed as interrupted, then let the caller report it.
+            abort_all()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        client.close()
+
+
+def run_job(
+    client: Any,
+    plan: TriggerPlan,
+    ctx: Context,
+    repeat: Repeat,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> JobResult:
+    """One job's runs: once, `--repeat N`, or until K consecutive ok verdicts (at most N runs)."""
+    from cronctl.sources.http_deadline import pause
+
+    sleep = sleep or pause
+    runs: list[RunResult] = []
+    streak = 0
+    for index in range(repeat.runs):
+        if index:
+            sleep(repeat.interval)
+        label = f"run {index + 1}/{repeat.runs} " if repeat.runs > 1 else ""
+        run = run_one(client, plan, ctx, progress, label)
+        runs.append(run)
+        streak = streak + 1 if run.verdict == "ok" else 0
+        if repeat.until_ok is not None and progress is not None:
+            progress(plan.job.name, f"{streak}/{repeat.until_ok} ok in a row after {index + 1} run(s)")
+        if repeat.until_ok is not None and streak >= repeat.until_ok:
+            break
+    return _settle(plan, runs, streak, repeat)
+
+
+def _settle(plan: TriggerPlan, runs: list[RunResult], streak: int, repeat: Repeat) -> JobResult:
+    """The job's verdict over its runs: the streak with --until-ok, else the worst run."""
+    from cronctl.reports.trigger import JobResult
+
+    result = JobResult(plan.job, runs=runs, consecutive_ok=streak, dispatch=plan.dispatch)
+    last = result.runs[-1]
+    if repeat.until_ok is not None:
+        if result.consecutive_ok >= repeat.until_ok:
+            result.verdict, result.reason = "ok", f"{repeat.until_ok} ok in a row"
+        elif last.verdict != "ok":
+            result.verdict, result.reason = last.verdict, last.last[1].reason
+        else:
+            result.verdict = "failed"
+            result.reason = (
+                f"only {result.consecutive_ok} ok in a row of {repeat.until_ok} within {len(result.runs)} runs"
+            )
+        return result
+    worst = max(result.runs, key=lambda r: _RANK.get(r.verdict, 3))
+    result.verdict, result.reason = worst.verdict, worst.last[1].reason
+    if len(result.runs) > 1 and worst.verdict != "ok":
+        result.reason = f"run {result.runs.index(worst) + 1}: {result.reason}"
+    return result
+
+
+def run_one(
+    client: Any, plan: TriggerPlan, ctx: Context, progress: Progress | None = None, label: str = ""
+) -> RunResult:
+    """Build, send (with retries for idempotent jobs), judge every attempt, audit every sent request."""
+    from cronctl.evaluate.verdict import answer_group, judge, match_failure_modes
+    from cronctl.reports.trigger import RunResult
+    from cronctl.sources.github_dispatch import run_url
+    from cronctl.sources.http_trigger import send_with_retries
+
+    request = plan.build()
+    judged: list[tuple[Attempt, Judgement]] = []
+    open_audits: dict[int, str] = {}
+
+    def before_attempt(number: int) -> None:
+        open_audits[number] = _begin_audit(ctx, plan, request, number)
+
+    def on_attempt(number: int, attempt: Attempt) -> None:
+        judgement = judge(plan.rule, attempt.answer)
+        judged.append((attempt, judgement))
+        interrupted = _complete_audit(open_audits.pop(number), request, plan, number, attempt, judgement)
+        if progress is not None:
+            line = (
+                f"{label}attempt {number}: interrupted"
+                if interrupted
+                else _attempt_line(label, number, attempt, judgement)
+            )
+            progress(plan.job.name, line)
+
+    send_with_retries(
+        client, request, idempotent=plan.job.idempotent, on_attempt=on_attempt, before_attempt=before_attempt
+    )
+    attempt, judgement = judged[-1]
+    status = attempt.answer.status_code
+    group = answer_group(judgement, status, ctx.failure_groups)
+    modes = match_failure_modes(ctx.failure_modes, plan.job.name, judgement.verdict, status, judgement.message, group)
+    found_url = run_url(judgement.document) if plan.dispatch else None
+    return RunResult(request, judged, group, modes, found_url)
+
+
+def _attempt_line(label: str, number: int, attempt: Attempt, judgement: Judgement) -> str:
+    status = attempt.answer.status_code
+    answer = f"HTTP {status}" if status is not None else (attempt.answer.error_kind or "no answer")
+    line = f"{label}attempt {number}: {answer} in {attempt.elapsed_ms:.0f} ms → {judgement.verdict}"
+    if attempt.next_delay is not None:
+        line += f"; retrying in {attempt.next_delay:g}s"
+    elif attempt.note:
+        line += f"; {attempt.note}"
+    return line
+
+
+# ---------------------------------------------------------------- audit
+
+
+def _request_details(plan: TriggerPlan, request: PreparedRequest, number: int) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "method": request.method,
+        "url": request.display_url,
+        "dispatch": plan.dispatch,
+        "attempt": number,
+    }
+
+
+def _begin_audit(ctx: Context, plan: TriggerPlan, request: PreparedRequest, number: int) -> str:
+    """The `pending` record, written before the request is sent: an interrupted trigger still leaves a trace."""
+    from cronctl.audit import begin_audit
+
+    return begin_audit(
+        "trigger",
+        runbook=ctx.runbook,
+        profile=ctx.profile,
+        target=plan.job.name,
+        details=_request_details(plan, request, number),
+    )
+
+
+def _complete_audit(
+    audit_id: str, request: PreparedRequest, plan: TriggerPlan, number: int, attempt: Attempt, judgement: Judgement
+) -> bool:
+    """Write the attempt's outcome; True when the command is being interrupted (the outcome is `interrupted`)."""
+    from cronctl.audit import complete_audit
+    from cronctl.sources.http_deadline import aborted
+
+    interrupted = aborted()
+    complete_audit(
+        audit_id,
+        "interrupted" if interrupted else judgement.verdict,
+        {
+            **_request_details(plan, request, number),
+            "status_code": attempt.answer.status_code,
+            "latency_ms": round(attempt.elapsed_ms, 1),
+            "error": attempt.answer.error,
+        },
+    )
+    return interrupted
+
+
+# ---------------------------------------------------------------- verify
+
+
+def _verify(ctx: CommandContext, env: Environment, job: JobSpec, since: datetime) -> Verification:
+    from cronctl.services.history import collect_history
+
+    history = collect_history(ctx, ctx.runbook(), env, job, limit=5)
+    return verification(history.runs, [s.to_json() for s in history.sources], since)
+
+
+def verification(runs: Sequence[Run], sources: Sequence[dict[str, Any]], started: datetime) -> Verification:
+    """The newest run that started after the request was sent, as the job's own history records it.
+
+    A manual HTTP call creates no pg_cron row (and so no pg_net outcome): pg_cron's and pg_net's entries are
+    the scheduler's own runs and never confirm a manual trigger. Only a run-log table or a health endpoint can.
+    `sources` are the history sources' JSON (`source`, `state`, `message`).
+    """
+    from cronctl.reports.trigger import Verification
+
+    own = [r for r in runs if r.source not in ("pg_cron", "pg_net")]
+    after_start = [r for r in own if r.sort_time is not None and _utc(r.sort_time) >= started]
+    newest = after_start[0] if after_start else None
+    can_confirm = any(s["source"] not in ("pg_cron", "pg_net") for s in sources)
+    if newest is not None and newest.sort_time is not None:
+        reason = f"run at {_utc(newest.sort_time).isoformat()} in {newest.source}: {newest.status}"
+    elif can_confirm:
+        reason = "no run in the job's run log or health endpoint started after the request was sent"
+    else:
+        reason = (
+            "pg_cron cannot confirm a manual trigger: the HTTP call made no pg_cron run; map a run-log table "
+            "or health endpoint to the job to verify"
+        )
+    confirmed = bool(newest is not None and newest.status == "succeeded")
+    return Verification(confirmed=confirmed, newest=newest, can_confirm=can_confirm, reason=reason,
+                        sources=list(sources))  # fmt: skip
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -4,27 +4,10 @@ and how many pg_cron jobs call pg_net."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from cronctl.queries import load
-
-
-@dataclass(frozen=True)
-class CronAccess:
-    cron_job_select: bool
-    run_details_select: bool
-    read_only_role: bool
-
-
-@dataclass(frozen=True)
-class TableColumns:
-    schema: str
-    table: str
-    present: bool
-    selectable: bool  # SELECT on the table
-    columns: frozenset[str]
-    schema_usage: bool = True  # USAGE on its schema (also needed to read it)
+from cronctl.records import CronAccess, TableColumns
 
 
 def fetch_access(conn: Any) -> CronAccess:

@@ -9,27 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from cronctl.records import EndpointProbe
 
 DEFAULT_TIMEOUT = 3.0
 MAX_PARALLEL = 8
-
-
-@dataclass(frozen=True)
-class EndpointProbe:
-    url: str
-    host: str
-    resolved: bool
-    tls: bool  # https and the handshake succeeded
-    status: int | None = None
-    error: str | None = None
-    timed_out: bool = False
-    elapsed: float = 0.0
-
-    @property
-    def answered(self) -> bool:
-        return self.status is not None
 
 
 def probe(url: str, timeout: float = DEFAULT_TIMEOUT) -> EndpointProbe:

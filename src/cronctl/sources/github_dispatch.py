@@ -12,9 +12,10 @@ from urllib.parse import quote
 
 from cronctl import __version__
 from cronctl.errors import UsageError
+from cronctl.records import PreparedRequest
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import DispatchSpec, JobSpec
-from cronctl.sources.http_trigger import PreparedRequest, new_request_id, safe_url, serialise
+from cronctl.sources.http_trigger import new_request_id, safe_url, serialise
 
 API_VERSION = "2022-11-28"
 ACCEPT = "application/vnd.github+json"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cronctl import __version__, redact
 from cronctl.errors import UsageError
-from cronctl.evaluate.verdict import Answer
+from cronctl.records import Answer, Attempt, PreparedRequest, aware
 from cronctl.runbook.env import Environment, references
 from cronctl.runbook.model import AuthSpec, JobSpec
 from cronctl.signing import SignContext, auth_headers, display_auth_headers
@@ -30,34 +30,6 @@ BACKOFF = (3.0, 6.0)  # seconds before the 2nd and 3rd attempt (5xx, timeout, 42
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After is reported, not waited for
 CONNECT_TIMEOUT = 10.0
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
-
-
-@dataclass(frozen=True)
-class PreparedRequest:
-    """One request ready to send, plus a display form in which secrets are `$VARNAME` references."""
-
-    job: str
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes | None
-    timeout: float
-    request_id: str
-    display_url: str
-    display_headers: dict[str, str]
-    display_body: str | None = None
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One send: the answer (or why there was none), how long it took, and what happens next."""
-
-    answer: Answer
-    elapsed_ms: float
-    retry_after: float | None = None
-    bytes_read: int = 0
-    next_delay: float | None = None  # seconds until the next attempt, None when this was the last
-    note: str | None = None  # why no retry followed, when one might have
 
 
 @dataclass(frozen=True)
@@ -309,9 +281,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (aware(when) - (now or datetime.now(UTC))).total_seconds())
 
 
 def retry_decision(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cronctl.evaluate.hygiene import CronRow, HygieneFacts
 from cronctl.queries import load
+from cronctl.records import CronRow, HygieneFacts
 
 
 def query() -> tuple[str, dict[str, Any]]:

@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cronctl.queries import load
-from cronctl.records import Run
-
-if TYPE_CHECKING:
-    from cronctl.evaluate.triage import FailureCount
+from cronctl.records import CronJob, FailureCount, Run
 
 SOURCE = "pg_cron"
 # How many runids (of all jobs) a per-job walk may cover; ~50 jobs every minute for about a week.
@@ -31,30 +28,6 @@ STATUS_MAP = {
 COMMAND_EXCERPT = 200
 
 Params = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class CronJob:
-    """A row of cron.job plus its newest run."""
-
-    jobid: int
-    jobname: str | None
-    schedule: str
-    command: str
-    database: str
-    username: str
-    active: bool
-    nodename: str | None = None
-    nodeport: int | None = None
-    last_run: Run | None = None
-
-    @property
-    def name(self) -> str:
-        return self.jobname or str(self.jobid)
-
-    @property
-    def running_now(self) -> bool:
-        return self.last_run is not None and self.last_run.status == "running"
 
 
 def normalise_status(raw: str | None) -> str:
@@ -243,8 +216,6 @@ def failure_groups_query(jobnames: list[str], since: datetime, until: datetime |
 
 
 def parse_failure_groups(rows: Iterable[Sequence[Any]]) -> list[FailureCount]:
-    from cronctl.evaluate.triage import FailureCount
-
     return [
         FailureCount(jobs=(str(job),), source=SOURCE, message=message, count=int(n), first_seen=first, last_seen=last)
         for job, message, n, first, last in rows

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cronctl.evaluate.pgnet_link import NetResponse
 from cronctl.queries import load
-
-if TYPE_CHECKING:
-    from cronctl.evaluate.triage import FailureCount
+from cronctl.records import FailureCount, NetResponse
 
 DEFAULT_LIMIT = 5000  # answers read: pg_net.ttl of several every-minute jobs
 CONTENT_LIMIT = 4096  # characters of a response body read: enough to judge a success rule
@@ -46,8 +43,6 @@ def _cut(text: str | None) -> str | None:
 
 def parse_failure_groups(rows: Iterable[Sequence[Any]]) -> list[tuple[FailureKey, FailureCount]]:
     """Each group's key (to name the jobs its linked responses belong to) and its count, without jobs yet."""
-    from cronctl.evaluate.triage import FailureCount
-
     out = []
     for status_code, timed_out, error_msg, content, n, first, last in rows:
         sample = NetResponse(

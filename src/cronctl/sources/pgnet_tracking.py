@@ -20,7 +20,14 @@ from datetime import datetime
 from typing import Any
 
 from cronctl.queries import load
-from cronctl.records import QueuedRequest, TrackedRequest
+from cronctl.records import (
+    LogStats,
+    PgNetNewest,
+    QueuedRequest,
+    TrackedRequest,
+    TrackingCatalog,
+    TrackingSettings,
+)
 
 Params = dict[str, Any]
 
@@ -37,9 +44,6 @@ DEFAULT_RETENTION_SECONDS = 24 * 3600  # longer than pg_net.ttl (6 hours by defa
 CLEANUP_EVERY = 100  # every 100th request id runs the retention cleanup ...
 CLEANUP_BATCH = 1000  # ... which deletes at most this many expired rows
 COMMENT_PREFIX = "cronctl pg_net request tracking (cronctl pgcron track install). "
-
-# pg_trigger.tgenabled: O = fires (origin and local), A = always, R = replica sessions only, D = disabled.
-TRIGGER_MODES = {"O": "enabled", "A": "enabled", "R": "replica-only", "D": "disabled"}
 
 
 # -- is it installed (cheap, pipeline-safe) ---------------------------------------------------------------------
@@ -126,89 +130,6 @@ def fetch_queue(conn: Any, limit: int = DEFAULT_QUEUE_LIMIT) -> list[QueuedReque
 
 
 # -- status ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrackingSettings:
-    """What install wrote into the table comment."""
-
-    retention_seconds: int | None = None
-    cleanup_every: int | None = None
-    cleanup_batch: int | None = None
-    installed_at: datetime | None = None
-    installed_by: str | None = None
-
-
-@dataclass(frozen=True)
-class TrackingCatalog:
-    """The tracking objects and this role's privileges, as the catalogs show them (`status_query`)."""
-
-    queue_present: bool
-    responses_present: bool
-    schema_present: bool
-    table_present: bool
-    function_present: bool
-    trigger_present: bool
-    trigger_mode: str | None  # pg_trigger.tgenabled
-    trigger_calls_function: bool
-    function_owner: str | None
-    security_definer: bool
-    settings: TrackingSettings
-    readers: tuple[str, ...]
-    function_triggers: tuple[str, ...]
-    other_objects: int  # objects in schema cronctl that are not cronctl's
-    log_readable: bool
-    queue_readable: bool
-    responses_readable: bool
-    can_trigger_queue: bool
-    owns_queue: bool
-    can_create: bool
-    owns_function: bool
-    owns_table: bool
-    owns_schema: bool
-    role: str
-    superuser: bool
-    database: str
-
-    @property
-    def trigger(self) -> str:
-        """`enabled`, `disabled`, `replica-only`, `missing`, or `foreign` (a trigger of that name calls another
-        function)."""
-        if not self.trigger_present:
-            return "missing"
-        if not self.trigger_calls_function:
-            return "foreign"
-        return TRIGGER_MODES.get(self.trigger_mode or "", "disabled")
-
-    @property
-    def installed(self) -> bool:
-        """Table, function and the trigger calling it are all there (the trigger may be disabled)."""
-        return self.table_present and self.function_present and self.trigger_present and self.trigger_calls_function
-
-    @property
-    def anything_present(self) -> bool:
-        return self.table_present or self.function_present or (self.trigger_present and self.trigger_calls_function)
-
-
-@dataclass(frozen=True)
-class LogStats:
-    rows: int
-    newest: datetime | None
-    newest_id: int | None
-
-
-@dataclass(frozen=True)
-class PgNetNewest:
-    """The newest request pg_net knows of, from its queue and its newest answered batch."""
-
-    queue_newest_id: int | None
-    response_newest_id: int | None
-    response_newest_created: datetime | None
-
-    @property
-    def newest_id(self) -> int | None:
-        ids = [i for i in (self.queue_newest_id, self.response_newest_id) if i is not None]
-        return max(ids) if ids else None
 
 
 def status_query() -> tuple[str, Params]:

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cronctl.errors import SourceUnavailable
-from cronctl.records import Run
+from cronctl.records import FailureCount, Run
 from cronctl.runbook.model import RunLogSpec
-
-if TYPE_CHECKING:
-    from cronctl.evaluate.triage import FailureCount
 
 # Used when the runbook maps no status values; matched case-insensitively.
 DEFAULT_STATUSES = {
@@ -223,8 +220,6 @@ def failure_groups_query(spec: RunLogSpec, keys: list[str], since: datetime, kin
 
 def parse_failure_groups(spec: RunLogSpec, rows: Iterable[Sequence[Any]]) -> list[FailureCount]:
     """Aggregated failures; `jobs` holds the job column's value (`*` for a one-job table)."""
-    from cronctl.evaluate.triage import FailureCount
-
     return [
         FailureCount(
             jobs=(str(key),), source=source_name(spec), message=message, count=int(n), first_seen=first, last_seen=last

@@ -13,17 +13,8 @@ from typing import Any
 
 from cronctl.errors import SourceUnavailable, UsageError
 from cronctl.queries import load
+from cronctl.records import SecretRow
 from cronctl.runbook.model import SecretsTableSpec
-
-
-@dataclass(frozen=True)
-class SecretRow:
-    key: str
-    placeholder: bool
-    length: int
-    edge_quote_or_space: bool
-    updated_at: datetime | None
-    description: str | None
 
 
 @dataclass(frozen=True)

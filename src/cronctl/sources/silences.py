@@ -9,70 +9,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cronctl.evaluate.silences import Silence
 from cronctl.queries import load
+from cronctl.records import SILENCES_TABLE, Silence, SilenceCatalog, aware
 
-TABLE = "cronctl.silences"
+TABLE = SILENCES_TABLE
 LOCAL_LIMIT = 1024 * 1024  # bytes: a silences file is a few lines
-
-
-@dataclass(frozen=True)
-class SilenceCatalog:
-    """What the catalog says about `cronctl.silences` for this role."""
-
-    role: str
-    database: str
-    schema_present: bool
-    schema_usage: bool
-    schema_create: bool
-    database_create: bool
-    table_present: bool
-    can_select: bool
-    can_insert: bool
-    can_delete: bool
-
-    @property
-    def readable(self) -> bool:
-        return self.table_present and self.schema_usage and self.can_select
-
-    @property
-    def writable(self) -> bool:
-        return self.readable and self.can_insert and self.can_delete
-
-    @property
-    def creatable(self) -> bool:
-        """The table is missing and this role may create it (and its schema, when that is missing too)."""
-        if self.table_present:
-            return False
-        if self.schema_present:
-            return self.schema_usage and self.schema_create
-        return self.database_create
-
-    def why_not_writable(self) -> str:
-        role = self.role
-        if self.table_present and not self.schema_usage:
-            return f"role {role} has no USAGE on schema cronctl"
-        if self.table_present:
-            missing = [p for p, ok in (("SELECT", self.can_select), ("INSERT", self.can_insert),
-                                       ("DELETE", self.can_delete)) if not ok]  # fmt: skip
-            return f"role {role} lacks {', '.join(missing)} on {TABLE}"
-        if self.schema_present:
-            return f"{TABLE} does not exist and role {role} may not create objects in schema cronctl"
-        return f"{TABLE} does not exist and role {role} may not create schemas in database {self.database}"
-
-    def why_not_readable(self) -> str | None:
-        if not self.table_present:
-            return None
-        if not self.schema_usage:
-            return f"{TABLE} is not visible to role {self.role}: needs GRANT USAGE ON SCHEMA cronctl TO {self.role}"
-        if not self.can_select:
-            return f"{TABLE} is not visible to role {self.role}: needs GRANT SELECT ON {TABLE} TO {self.role}"
-        return None
 
 
 def catalog_query() -> tuple[str, dict[str, Any]]:
@@ -141,8 +86,7 @@ def local_path(runbook: str, profile: str | None) -> Path:
 def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("not a time")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def read_local(path: Path, runbook: str) -> list[Silence]:
@@ -182,14 +126,20 @@ def read_local(path: Path, runbook: str) -> list[Silence]:
 
 
 def write_local(path: Path, silences: Sequence[Silence]) -> None:
-    from cronctl.output.cells import safe_json
+    from cronctl.redact import redact
     from cronctl.statedir import write_private
 
-    items = [
-        {"id": s.id, "job": s.job, "created_at": s.created_at, "until": s.until, "author": s.author, "reason": s.reason}
-        for s in silences
-    ]
-    write_private(path, safe_json({"version": 1, "silences": items}) + "\n")
+    items = [_local_item(s) for s in silences]
+    # ASCII JSON: no control or invisible character reaches the file as itself; known secrets are masked.
+    write_private(path, redact(json.dumps({"version": 1, "silences": items})) + "\n")
+
+
+def _local_item(silence: Silence) -> dict[str, Any]:
+    def utc(value: datetime) -> str:
+        return aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    return {"id": silence.id, "job": silence.job, "created_at": utc(silence.created_at), "until": utc(silence.until),
+            "author": silence.author, "reason": silence.reason}  # fmt: skip
 
 
 def new_local_id() -> str:

@@ -1,4 +1,6 @@
-"""Everything triage reads, in one read-only session and two pipelined round trips.
+"""The database reads of one collection (triage, `logs`, `trigger --verify`, locks), in one read-only session
+and two pipelined round trips; `cronctl.services.history` coordinates them. This module builds the statements
+and turns their rows into records; it never judges (linking pg_net answers to runs is evaluation's).
 
 Round trip 1 asks the catalog what exists (server facts, the scheduler backend, the mapped run-log columns and
 whether row-level security may hide their rows from this role);
@@ -16,18 +18,29 @@ import re
 import select
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from cronctl.errors import CronctlError, SourceUnavailable
-from cronctl.evaluate.attribution import Attribution
-from cronctl.evaluate.hygiene import CronRow, HygieneFacts
-from cronctl.evaluate.silences import Silence
-from cronctl.evaluate.triage import FailureCount
-from cronctl.records import Lock, QueuedRequest, Run, SourceNote
+from cronctl.records import (
+    Collected,
+    FailureCount,
+    JobData,
+    Lock,
+    NetResponse,
+    Run,
+    SourceNote,
+    StatementAnswer,
+    TrackedRequest,
+    aware,
+    cron_name,
+)
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import BacklogSpec, JobSpec, Runbook
+
+if TYPE_CHECKING:
+    from cronctl.sources.pgnet import FailureKey
 
 RUNS_PER_JOB = 100  # newest runs per job: strip, durations, streaks, pg_net linking and failure groups
 RUN_LOG_PER_JOB = 100
@@ -44,20 +57,6 @@ class Statement:
     what: str = ""
 
 
-@dataclass
-class Answer:
-    key: str
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    error: CronctlError | None = None
-    timed_out: bool = False
-    missing: bool = False  # the table, column or schema does not exist
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
 class Session:
     """Sends batches of statements in pipeline mode, one Sync each, and counts round trips."""
 
@@ -66,7 +65,7 @@ class Session:
         self.statement_timeout = statement_timeout
         self.round_trips = 0
 
-    def run(self, statements: Sequence[Statement]) -> dict[str, Answer]:
+    def run(self, statements: Sequence[Statement]) -> dict[str, StatementAnswer]:
         if not statements:
             return {}
         from psycopg import ClientCursor
@@ -98,14 +97,14 @@ class Session:
             with contextlib.suppress(psycopg.Error):
                 pg.exit_pipeline_mode()
 
-    def _read_one(self, pg: Any, statement: Statement, deadline: float) -> Answer:
+    def _read_one(self, pg: Any, statement: Statement, deadline: float) -> StatementAnswer:
         from psycopg import errors, pq
         from psycopg.adapt import Transformer
 
         from cronctl.db import translate
 
         status = pq.ExecStatus
-        answer = Answer(statement.key)
+        answer = StatementAnswer(statement.key)
         result = _get(pg, deadline)
         while result is not None and result.status == status.PIPELINE_SYNC:
             result = _get(pg, deadline)  # a stray Sync left by an earlier batch
@@ -153,142 +152,10 @@ def _get(pg: Any, deadline: float) -> Any:
     return pg.get_result()
 
 
-# --- what triage collects ---------------------------------------------------------------------------------
+# --- statements and their answers ------------------------------------------------------------------------
 
 
-@dataclass
-class JobData:
-    spec: JobSpec
-    runs: list[Run] = field(default_factory=list)
-    active: bool | None = None
-    notes: list[SourceNote] = field(default_factory=list)
-    stuck: set[str] = field(default_factory=set)
-    window_start: datetime | None = None
-    pg_net: bool = False  # the job's outcomes are pg_net answers
-
-    @property
-    def readable(self) -> bool:
-        return any(n.state == "ok" for n in self.notes)
-
-    def why_unseen(self) -> str | None:
-        bad = [n for n in self.notes if n.state != "ok"]
-        if not self.notes:
-            return "the runbook maps no history source for this job"
-        if bad and not self.readable:
-            return "; ".join(f"{n.name}: {n.message or n.state}" for n in bad)
-        hidden = [n for n in self.notes if n.hidden]
-        if hidden and not self.runs:
-            return "; ".join(f"{n.name}: {n.message or n.state}" for n in [*bad, *hidden])
-        return None
-
-
-@dataclass
-class Collected:
-    now: datetime
-    jobs: dict[str, JobData] = field(default_factory=dict)
-    facts: Any = None  # platform.ServerFacts | None
-    scheduler: Any = None  # platform.SchedulerState | None
-    backlogs: dict[str, Answer] = field(default_factory=dict)
-    runlog_columns: dict[str, Answer] = field(default_factory=dict)
-    locks: list[Lock] = field(default_factory=list)
-    lock_errors: list[str] = field(default_factory=list)
-    secrets: Answer | None = None
-    errors: dict[str, str] = field(default_factory=dict)  # check -> one-line reason
-    health_unhealthy: dict[str, list[str]] = field(default_factory=dict)  # endpoint -> missing jobs
-    health_errors: dict[str, str] = field(default_factory=dict)
-    health_status: dict[str, int] = field(default_factory=dict)  # endpoint -> HTTP status of an error answer
-    round_trips: int = 0
-    uses_pg_net: bool = False
-    uses_pg_cron: bool = False
-    # Failures each source aggregated over the whole window [failure_since, now]; `aggregated` names the
-    # sources whose aggregate answered (the others fall back to the failed runs among the newest runs).
-    failure_since: datetime | None = None
-    failure_counts: list[FailureCount] = field(default_factory=list)
-    aggregated: set[str] = field(default_factory=set)
-    # Judging as of a past time (`triage --at`): rows after it are ignored, present-only facts are not read.
-    until: datetime | None = None
-    attribution: Attribution | None = None
-    tracking: bool | None = None  # request tracking installed (None: not asked, e.g. no pg_net job)
-    tracking_note: str | None = None
-    queue: list[QueuedRequest] = field(default_factory=list)
-    queue_read: bool = False
-    net_note: str | None = None  # why pg_net's answers cannot be read, when they cannot
-    cron_jobs: dict[str, tuple[bool, str]] = field(default_factory=dict)  # cron job → (active, command)
-    secrets_table: str | None = None  # the runbook's secrets table, schema-qualified
-    runs_per_net_job: int = RUNS_PER_JOB  # the walk's limit for pg_net jobs (a job that hit it has older runs)
-    history_only: bool = False  # read for `logs` / `trigger --verify`: no backlogs, locks, silences or hygiene
-    cron_rows: list[CronRow] | None = None  # every cron.job row this role sees (None: not read)
-    # Silences in force at `now` from both stores; `silence_notes` say what could not be read (never an error).
-    silences: list[Silence] = field(default_factory=list)
-    silence_notes: list[str] = field(default_factory=list)
-    silence_catalog: Any = None  # sources.silences.SilenceCatalog | None
-    hygiene: HygieneFacts | None = None  # None: not read (history only, or judging a past time)
-
-
-def cron_name(job: JobSpec) -> str | None:
-    return job.history.pg_cron or (job.name if job.scheduler == "pg_cron" else None)
-
-
-def collect(
-    conn: Any,
-    runbook: Runbook,
-    env: Environment,
-    jobs: Sequence[JobSpec],
-    now: datetime,
-    since: float,
-    statement_timeout: float,
-    *,
-    until: datetime | None = None,
-    history_only: bool = False,
-    runs_per_job: int = RUNS_PER_JOB,
-) -> Collected:
-    """Read everything triage judges; `since` is the failure window in seconds (per job at least one interval).
-
-    This is the one history path: `logs`, `trigger --verify` and the lock judgement read a job's runs through
-    it too (`history_only` skips backlogs, locks and secrets), so every command links and judges alike.
-    `until` judges as of a past time: `now` should equal it, and rows after it are ignored.
-    """
-    from cronctl.evaluate.health import history_window
-
-    session = Session(conn, statement_timeout)
-    out = Collected(now=now, failure_since=now - timedelta(seconds=since), until=until, history_only=history_only)
-    for job in jobs:
-        window = history_window(job, now, since)
-        out.jobs[job.name] = JobData(job, window_start=now - timedelta(seconds=window))
-    out.uses_pg_cron = any(cron_name(j) for j in jobs)
-    out.uses_pg_net = any(cron_name(j) and (j.history.pg_net or j.scheduler == "pg_cron") for j in jobs)
-    first = session.run(_catalog_statements(runbook, jobs, out))
-    _read_catalog(out, first)
-    second = session.run(
-        _lock_budget(_data_statements(out, runbook, jobs, history_only, runs_per_job), statement_timeout)
-    )
-    _read_data(out, runbook, second)
-    # Which jobs call pg_net is known once cron.job's commands are read; the platform check follows that.
-    out.uses_pg_net = any(d.pg_net or d.spec.history.pg_net for d in out.jobs.values())
-    _read_http(out, runbook, env, jobs)
-    if not history_only and until is None:
-        _read_redis(out, runbook, env, jobs)
-    if not history_only:
-        _read_local_silences(out, runbook)
-    out.round_trips = session.round_trips
-    return out
-
-
-def _read_local_silences(out: Collected, runbook: Runbook) -> None:
-    """Silences kept in this operator's state file (when the role could not write the database's table)."""
-    from cronctl.evaluate.silences import active
-    from cronctl.sources import silences
-
-    path = silences.local_path(runbook.name, runbook.profile)
-    try:
-        found = silences.read_local(path, runbook.name)
-    except CronctlError as exc:
-        out.silence_notes.append(exc.message)
-        return
-    out.silences.extend(active(found, out.now))
-
-
-def _read_silences(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
+def read_silences(out: Collected, runbook: Runbook, answers: dict[str, StatementAnswer]) -> None:
     from cronctl.sources import silences
 
     answer = answers.get("silences")
@@ -300,7 +167,7 @@ def _read_silences(out: Collected, runbook: Runbook, answers: dict[str, Answer])
     out.silences.extend(silences.parse_active(answer.rows, runbook.name))
 
 
-def _read_hygiene(out: Collected, answers: dict[str, Answer]) -> None:
+def read_hygiene(out: Collected, answers: dict[str, StatementAnswer]) -> None:
     from cronctl.sources import hygiene
 
     answer = answers.get("hygiene")
@@ -312,6 +179,13 @@ def _read_hygiene(out: Collected, answers: dict[str, Answer]) -> None:
 
 
 MIN_LOCK_WAIT_MS = 200
+
+
+def data_statements(
+    out: Collected, runbook: Runbook, jobs: Sequence[JobSpec], history_only: bool, runs_per_job: int, timeout: float
+) -> list[Statement]:
+    """Round trip 2: every data check the catalog says can answer (`timeout`: the statement timeout)."""
+    return _lock_budget(_data_statements(out, runbook, jobs, history_only, runs_per_job), timeout)
 
 
 def _lock_budget(statements: list[Statement], statement_timeout: float) -> list[Statement]:
@@ -329,7 +203,7 @@ def _run_logs_used(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[str]:
     return list(dict.fromkeys(j.history.run_log for j in jobs if j.history.run_log))
 
 
-def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec], out: Collected) -> list[Statement]:
+def catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec], out: Collected) -> list[Statement]:
     from cronctl.sources import platform, runlog
 
     # Every check is an index walk over few rows: starting parallel workers (the planner guesses a third of
@@ -355,7 +229,7 @@ def _catalog_statements(runbook: Runbook, jobs: Sequence[JobSpec], out: Collecte
     return statements
 
 
-def _read_catalog(out: Collected, answers: dict[str, Answer]) -> None:
+def read_catalog(out: Collected, answers: dict[str, StatementAnswer]) -> None:
     from cronctl.sources import platform
 
     facts = answers["facts"]
@@ -402,7 +276,7 @@ def _read_catalog(out: Collected, answers: dict[str, Answer]) -> None:
             out.tracking_note = _message(tracking)
 
 
-def _message(answer: Answer) -> str:
+def _message(answer: StatementAnswer) -> str:
     return answer.error.message if answer.error is not None else "failed"
 
 
@@ -522,7 +396,7 @@ def _backlogs_for(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[BacklogSpec
 
 def _lock_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statement]:
 
-    from cronctl.sources import locks
+    from cronctl.sources.locks import table as locks
 
     statements = []
     tables = list(dict.fromkeys(j.lock.table for j in jobs if j.lock and j.lock.backend == "table" and j.lock.table))
@@ -548,38 +422,30 @@ def _secrets_statement(runbook: Runbook) -> Statement:
     return Statement("secrets", query, {"prefix": spec.placeholder_prefix}, f"secrets table {spec.table}")
 
 
-def _read_data(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
-    _read_pg_cron(out, answers)
-    _read_run_logs(out, runbook, answers)
-    _read_failure_counts(out, runbook, answers)
-    _read_locks(out, runbook, answers)
-    out.secrets = answers.get("secrets")
-    if runbook.secrets_table is not None:
-        out.secrets_table = f"{runbook.secrets_table.schema}.{runbook.secrets_table.table}"
-    out.backlogs = {k.split(":", 1)[1]: a for k, a in answers.items() if k.startswith("backlog:")}
-    _read_silences(out, runbook, answers)
-    _read_hygiene(out, answers)
-
-
 def _note_all(out: Collected, pred: Any, note: SourceNote) -> None:
     for data in out.jobs.values():
         if pred(data.spec):
             data.notes.append(SourceNote(note.name, note.state, note.message))
 
 
-def is_pg_net_job(spec: JobSpec | None, command: str) -> bool:
-    """A job whose outcome is a pg_net answer: its runbook says so, or its command calls net.http_*."""
-    from cronctl.evaluate import pgnet_link
+@dataclass
+class CronRead:
+    """pg_cron's answers as records: each cron.job this role sees, by name and by id (active, command), each
+    cron job's newest runs, and the runids left in a running status by a backend that is gone."""
 
-    return pgnet_link.uses_pg_net(command) or bool(spec is not None and spec.history.pg_net)
+    visible: dict[str, tuple[bool, str]]
+    runs: dict[str, list[Run]]
+    stuck: set[str | None]
 
 
-def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
+def read_pg_cron(out: Collected, answers: dict[str, StatementAnswer]) -> CronRead | None:
+    """pg_cron's jobs and runs; None when there are none to give out (each pg_cron job then has a note why)."""
     from cronctl.sources import pgcron, platform
+    from cronctl.sources.hygiene import cron_rows
 
     uses = lambda job: cron_name(job) is not None  # noqa: E731
     if not out.uses_pg_cron:
-        return
+        return None
     if not out.facts.cron_schema:
         _note_all(
             out,
@@ -590,20 +456,18 @@ def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
         if not readable:
             state = "not_installed" if "not installed" in (why or "") else "error"
             _note_all(out, lambda job: bool(job.history.pg_net), SourceNote("pg_net", state, why))
-        return
+        return None
     jobs_answer = answers["cron_jobs"]
     runs_answer = answers["cron_runs"]
     if not jobs_answer.ok or not runs_answer.ok:
         bad = jobs_answer if not jobs_answer.ok else runs_answer
         _note_all(out, uses, SourceNote("pg_cron", "timeout" if bad.timed_out else "error", _message(bad)))
-        return
+        return None
     visible: dict[str, tuple[bool, str]] = {}
     for jobid, jobname, _schedule, command, active, _user in jobs_answer.rows:
         visible[str(jobname or jobid)] = (bool(active), command or "")
         visible[str(jobid)] = (bool(active), command or "")
     out.cron_jobs = visible
-    from cronctl.sources.hygiene import cron_rows
-
     out.cron_rows = cron_rows(jobs_answer.rows)
     runs = {k: _until(v, out.until) for k, v in pgcron.parse_runs(runs_answer.rows).items()}
     stuck_answer = answers.get("stuck")
@@ -612,46 +476,27 @@ def _read_pg_cron(out: Collected, answers: dict[str, Answer]) -> None:
         if stuck_answer is not None and stuck_answer.ok
         else set()
     )
-    specs = {cron_name(d.spec): d.spec for d in out.jobs.values() if cron_name(d.spec)}
-    net_crons = [n for n, (_a, command) in visible.items() if n in runs and is_pg_net_job(specs.get(n), command)]
-    for name, spec in specs.items():
-        if name and name in visible and name not in net_crons and is_pg_net_job(spec, visible[name][1]):
-            net_crons.append(name)
-    attribution = _attribute(out, answers, {n: runs.get(n, []) for n in net_crons}, visible, specs)
-    role = out.facts.role
-    for data in out.jobs.values():
-        name = cron_name(data.spec)
-        if name is None:
-            continue
-        if name not in visible:
-            hidden = f"no job named '{name}' in cron.job visible to role {role}" + (
-                "" if _sees_all(out.facts) else " (pg_cron shows a non-superuser only its own jobs: row-level security)"
-            )
-            state = "error" if _sees_all(out.facts) else "hidden"
-            data.notes.append(SourceNote("pg_cron", state, hidden, hidden=state == "hidden"))
-            continue
-        data.active = visible[name][0]
-        data.notes.append(SourceNote("pg_cron", "ok"))
-        own = runs.get(name, [])
-        data.stuck = {r.run_id for r in own if r.run_id in stuck and r.run_id}
-        data.runs.extend(_relabel(own, data.spec.name))
-        if not is_pg_net_job(data.spec, visible[name][1]):
-            continue
-        data.pg_net = True
-        if attribution is None:
-            why = out.net_note or out.errors.get("pg_net", "pg_net's answers could not be read")
-            state = "not_installed" if "not installed" in why else "error"
-            data.notes.append(SourceNote("pg_net", state, why))
-            data.runs.extend(_unseen_answers(own, data.spec.name, why))
-        else:
-            data.notes.append(SourceNote("pg_net", "ok"))
-            data.runs.extend(attribution_runs(attribution, name, data.spec.name))
+    return CronRead(visible, runs, stuck)
 
 
-def attribution_runs(attribution: Attribution, cron: str, job: str) -> list[Run]:
-    from cronctl.evaluate.attribution import as_runs
-
-    return as_runs(attribution.for_job(cron), job)
+def assign_pg_cron(out: Collected, data: JobData, read: CronRead) -> bool:
+    """Give one pg_cron job its runs, state and note; False when cron.job does not show it to this role."""
+    name = cron_name(data.spec)
+    assert name is not None
+    if name not in read.visible:
+        role = out.facts.role
+        hidden = f"no job named '{name}' in cron.job visible to role {role}" + (
+            "" if _sees_all(out.facts) else " (pg_cron shows a non-superuser only its own jobs: row-level security)"
+        )
+        state = "error" if _sees_all(out.facts) else "hidden"
+        data.notes.append(SourceNote("pg_cron", state, hidden, hidden=state == "hidden"))
+        return False
+    data.active = read.visible[name][0]
+    data.notes.append(SourceNote("pg_cron", "ok"))
+    own = read.runs.get(name, [])
+    data.stuck = {r.run_id for r in own if r.run_id in read.stuck and r.run_id}
+    data.runs.extend(_relabel(own, data.spec.name))
+    return True
 
 
 def _sees_all(facts: Any) -> bool:
@@ -661,43 +506,21 @@ def _sees_all(facts: Any) -> bool:
 def _until(runs: list[Run], until: datetime | None) -> list[Run]:
     if until is None:
         return runs
-    return [r for r in runs if r.sort_time is None or _aware(r.sort_time) <= until]
+    return [r for r in runs if r.sort_time is None or aware(r.sort_time) <= until]
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+@dataclass
+class NetRead:
+    """pg_net's answers and cronctl's request tracking as records, for linking answers to runs."""
+
+    responses: list[NetResponse]
+    tracked: list[TrackedRequest] | None  # None: tracking was not read
+    cut_at: datetime | None  # the read stopped at its row limit: answers older than this were not read
 
 
-def _unseen_answers(runs: Sequence[Run], job: str, why: str) -> list[Run]:
-    """pg_cron's `succeeded` for a pg_net job only says the request was queued: without its answer the run's
-    outcome is not known."""
-    from dataclasses import replace
-
-    return [
-        replace(
-            r,
-            job=job,
-            source="pg_net",
-            status="unverified",
-            finished_at=None,
-            message=why,
-            raw_status="unverified",
-            detail={"attribution": "none", "pg_cron_runid": r.run_id, "how": why, "candidates": []},
-        )
-        for r in runs
-        if r.status == "succeeded"
-    ]
-
-
-def _attribute(
-    out: Collected,
-    answers: dict[str, Answer],
-    runs: dict[str, list[Run]],
-    visible: dict[str, tuple[bool, str]],
-    specs: dict[str | None, JobSpec],
-) -> Attribution | None:
-    from cronctl.evaluate import attribution, pgnet_link
-    from cronctl.evaluate.triage import net_judge
+def read_pg_net(out: Collected, answers: dict[str, StatementAnswer]) -> NetRead | None:
+    """pg_net's answers, its queue (into `out.queue`) and the tracked requests; None when the answers were not
+    asked for or could not be read (`out.errors` says why)."""
     from cronctl.sources import pgnet, pgnet_tracking
 
     answer = answers.get("net_responses")
@@ -706,7 +529,7 @@ def _attribute(
     if not answer.ok:
         out.errors["pg_net"] = _message(answer)
         return None
-    responses = [r for r in pgnet.parse_responses(answer.rows) if out.until is None or _aware(r.created) <= out.until]
+    responses = [r for r in pgnet.parse_responses(answer.rows) if out.until is None or aware(r.created) <= out.until]
     queue_answer = answers.get("net_queue")
     if queue_answer is not None and queue_answer.ok:
         out.queue = pgnet_tracking.parse_queue(queue_answer.rows)
@@ -719,31 +542,11 @@ def _attribute(
         tracked = [
             t
             for t in pgnet_tracking.parse_tracking(tracking_answer.rows)
-            if out.until is None or _aware(t.queued_at) <= out.until
+            if out.until is None or aware(t.queued_at) <= out.until
         ]
     elif tracking_answer is not None:
         out.tracking_note = _message(tracking_answer)
-    commands = {n: visible.get(n, (True, ""))[1] for n in runs}
-    timeouts = {n: pgnet_link.net_timeout(c) for n, c in commands.items()}
-    # Only a timeout the command itself states is known; a wrapper function (invoke_edge_function(…)) sets its own.
-    stated = frozenset(n for n, c in commands.items() if pgnet_link.states_timeout(c))
-    urls = {n: pgnet_link.target_url(c) or _function_path(pgnet_link.target_function(c)) for n, c in commands.items()}
-    rules = {n: spec.success for n, spec in specs.items() if n is not None}
-    linked = attribution.attribute(
-        runs,
-        responses,
-        timeouts,
-        out.now,
-        net_judge(rules, pgnet.CONTENT_LIMIT),
-        tracked=tracked,
-        queued=out.queue,
-        urls=urls,
-        horizon=_later(_horizon(runs, out.runs_per_net_job), _answers_horizon(answer.rows, responses)),
-        explicit_timeouts=stated,
-    )
-    out.attribution = linked
-    _read_net_failure_counts(out, answers, linked)
-    return linked
+    return NetRead(responses, tracked, _answers_horizon(answer.rows, responses))
 
 
 def _answers_horizon(rows: Sequence[Any], responses: Sequence[Any]) -> datetime | None:
@@ -752,80 +555,31 @@ def _answers_horizon(rows: Sequence[Any], responses: Sequence[Any]) -> datetime 
 
     if len(rows) < DEFAULT_LIMIT or not responses:
         return None
-    return min(_aware(r.created) for r in responses)
+    return min(aware(r.created) for r in responses)
 
 
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max((t for t in (a, b) if t is not None), default=None)
+def job_for_cron(out: Collected, cron: str) -> str:
+    """The runbook job a cron.job name belongs to (the name itself when no job maps it)."""
+    return next((d.spec.name for d in out.jobs.values() if cron_name(d.spec) == cron), cron)
 
 
-def _function_path(function: str | None) -> str | None:
-    """An Edge Function's path, for commands whose host is an expression (get_secret('supabase_url') || …)."""
-    if not function or "/" in function:
-        return None
-    return f"/functions/v1/{function}"
-
-
-def _horizon(runs: dict[str, list[Run]], limit: int) -> datetime | None:
-    """The oldest time up to which every pg_net job's runs were all read: a job whose walk hit its limit may
-    have older runs that compete for older answers."""
-    edges = [
-        min(_aware(r.started_at) for r in job_runs if r.started_at is not None)
-        for job_runs in runs.values()
-        if len(job_runs) >= limit and any(r.started_at is not None for r in job_runs)
-    ]
-    return max(edges, default=None)
-
-
-def _read_net_failure_counts(out: Collected, answers: dict[str, Answer], linked: Attribution) -> None:
-    """The window's failed responses; each group names the jobs that own them (exact or inferred links) and,
-    apart, the jobs that could own the answers no run could be given."""
-    from dataclasses import replace
-
+def read_net_failures(
+    out: Collected, answers: dict[str, StatementAnswer]
+) -> list[tuple[FailureKey, FailureCount]] | None:
+    """pg_net's failed answers over the window, counted by (status, message); None when not asked for or not
+    readable (`out.errors` says why)."""
     from cronctl.sources import pgnet
 
     answer = answers.get("failures:pg_net")
     if answer is None:
-        return
+        return None
     if not answer.ok:
         out.errors["failures:pg_net"] = _message(answer)
-        return
-    owners = linked.owners()
-    unplaced = linked.unplaced()
-    jobs_by_key: dict[pgnet.FailureKey, list[str]] = {}
-    candidates_by_key: dict[pgnet.FailureKey, list[str]] = {}
-    responses = {a.response.id: a.response for a in linked.answers.values() if a.response is not None}
-    for a in linked.answers.values():
-        for r in a.possible:
-            responses[r.id] = r
-    for r in linked.unlinked:
-        responses[r.id] = r
-    for rid, response in responses.items():
-        if response.outcome != "failed":
-            continue
-        key = pgnet.failure_key(response)
-        if rid in owners:
-            names = jobs_by_key.setdefault(key, [])
-            name = _job_for_cron(out, owners[rid])
-            if name not in names:
-                names.append(name)
-        for cron in unplaced.get(rid, ()):
-            names = candidates_by_key.setdefault(key, [])
-            name = _job_for_cron(out, cron)
-            if name not in names:
-                names.append(name)
-    for key, count in pgnet.parse_failure_groups(answer.rows):
-        out.failure_counts.append(
-            replace(count, jobs=tuple(jobs_by_key.get(key, [])), candidates=tuple(candidates_by_key.get(key, [])))
-        )
-    out.aggregated.add("pg_net")
+        return None
+    return pgnet.parse_failure_groups(answer.rows)
 
 
-def _job_for_cron(out: Collected, cron: str) -> str:
-    return next((d.spec.name for d in out.jobs.values() if cron_name(d.spec) == cron), cron)
-
-
-def _read_failure_counts(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
+def read_failure_counts(out: Collected, runbook: Runbook, answers: dict[str, StatementAnswer]) -> None:
     """pg_cron's and the run-log tables' failures aggregated over the window, labelled with runbook job names."""
     from dataclasses import replace
 
@@ -836,7 +590,7 @@ def _read_failure_counts(out: Collected, runbook: Runbook, answers: dict[str, An
         out.errors["failures:pg_cron"] = _message(answer)
     elif answer is not None:
         for count in pgcron.parse_failure_groups(answer.rows):
-            out.failure_counts.append(replace(count, jobs=tuple(_job_for_cron(out, j) for j in count.jobs)))
+            out.failure_counts.append(replace(count, jobs=tuple(job_for_cron(out, j) for j in count.jobs)))
         out.aggregated.add("pg_cron")
     for key, answer in answers.items():
         if not key.startswith("failures:run_log:"):
@@ -862,7 +616,7 @@ def _relabel(runs: Sequence[Run], job: str) -> list[Run]:
     return [r if r.job == job else replace(r, job=job) for r in runs]
 
 
-def _read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
+def read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, StatementAnswer]) -> None:
     from cronctl.sources import runlog
 
     parsed: dict[str, dict[str, list[Run]]] = {}  # each table's answer parsed once, not once per job reading it
@@ -895,8 +649,8 @@ def _read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, Answer])
             data.notes.append(SourceNote(source, "ok"))
 
 
-def _read_locks(out: Collected, runbook: Runbook, answers: dict[str, Answer]) -> None:
-    from cronctl.sources import locks
+def read_locks(out: Collected, runbook: Runbook, answers: dict[str, StatementAnswer]) -> None:
+    from cronctl.sources.locks import table as locks
 
     for key, answer in answers.items():
         if key.startswith("lock_table:"):
@@ -915,12 +669,12 @@ def _read_locks(out: Collected, runbook: Runbook, answers: dict[str, Answer]) ->
 
 
 def _advisory_locks(runbook: Runbook, rows: list[tuple[Any, ...]]) -> list[Lock]:
-    from cronctl.sources import locks
+    from cronctl.sources.locks import advisory as locks
 
     return locks.parse_advisory(rows, locks.advisory_jobs(runbook))
 
 
-def _read_http(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
+def read_health(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
     from cronctl.sources.health import fetch_health
 
     endpoints = list(dict.fromkeys(j.history.health for j in jobs if j.history.health))
@@ -953,8 +707,8 @@ def _read_http(out: Collected, runbook: Runbook, env: Environment, jobs: Sequenc
             out.health_unhealthy[name] = missing
 
 
-def _read_redis(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
-    from cronctl.sources import locks
+def read_redis(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
+    from cronctl.sources.locks import redis as locks
 
     keys = {j.name: k for j, k in ((j, locks.redis_keys(runbook).get(j.name)) for j in jobs) if k}
     if not keys:
@@ -971,7 +725,3 @@ def _read_redis(out: Collected, runbook: Runbook, env: Environment, jobs: Sequen
             client.close()
     except CronctlError as exc:
         out.lock_errors.append(exc.message)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

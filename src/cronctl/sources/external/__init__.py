@@ -8,8 +8,10 @@ section in docs/runbook-format.md. Modules are imported only when a runbook name
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from cronctl.sources.external.base import ExternalSource
+if TYPE_CHECKING:
+    from cronctl.sources.external.base import ExternalSource
 
 # history key -> module holding SOURCE
 REGISTRY: dict[str, str] = {

@@ -1,0 +1,94 @@
+"""Auth schemes for job triggers: one file per kind, each a `base.AuthScheme`, listed in REGISTRY.
+
+Every place that knows auth kinds reads this registry: the runbook's vocabulary (`model.AUTH_KINDS`), the
+loader's checks (`validate`), `cronctl trigger --auth` (`ad_hoc_forms`), the real and the dry-run/curl headers,
+and the sandbox job server's checks (`verify`).
+
+Adding a scheme:
+
+1. write `src/cronctl/auth/<kind>.py` with a module-level `SCHEME`, an instance of an `AuthScheme` subclass
+   (the kind's name, the keys it needs and reads, `headers`, `display_headers`, `verify`);
+2. add `"<kind>": ("cronctl.auth.<kind>", <its --auth forms>)` to REGISTRY below;
+3. add its test to tests/unit/ (a vector from the receiver's documentation or a check by the receiver's own
+   library); tests/unit/test_auth_registry.py already round-trips every registered kind;
+4. add its line to "What each kind sends" in docs/runbook-format.md.
+
+A key no scheme reads yet also needs a field on `runbook.model.AuthSpec` and a line in `runbook.loader._auth`.
+
+Importing this package imports no scheme and nothing else of cronctl (`runbook.model` reads `names()` from it);
+a scheme's module is imported when it is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cronctl.auth.base import AuthScheme, Incoming, Secrets, SignContext
+    from cronctl.runbook.model import AuthSpec
+
+# kind -> (module holding SCHEME, its forms for `cronctl trigger --url ... --auth`). The forms live here, not in
+# the modules, so that building the CLI's help imports no scheme. A kind needing keys a command line does not
+# carry has none.
+REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
+    "none": ("cronctl.auth.none", ("none",)),
+    "bearer": ("cronctl.auth.bearer", ("bearer",)),
+    # `bearer+apikey`: Supabase's pair, one key sent both as Bearer token and as `apikey`.
+    "apikey": ("cronctl.auth.apikey", ("apikey", "bearer+apikey")),
+    "header": ("cronctl.auth.header", ("header:<Name>",)),
+    "standard-webhooks": ("cronctl.auth.standard_webhooks", ("standard-webhooks",)),
+    "stripe": ("cronctl.auth.stripe", ("stripe",)),
+    "github": ("cronctl.auth.github", ("github",)),
+    "hmac": ("cronctl.auth.hmac", ()),
+}
+# Supabase wants `apikey: <key>` beside the proof of any scheme that reads `apikey_env`.
+_APIKEY = "apikey"
+
+
+def names() -> tuple[str, ...]:
+    return tuple(REGISTRY)
+
+
+def scheme(kind: str) -> AuthScheme:
+    """The scheme registered under `kind`; ValueError naming the closest kind when there is none."""
+    entry = REGISTRY.get(kind)
+    if entry is None:
+        from cronctl.runbook.loader import suggest
+
+        raise ValueError(f"unknown auth kind '{kind}'{suggest(kind, REGISTRY)}")
+    found: AuthScheme = importlib.import_module(entry[0]).SCHEME
+    return found
+
+
+def ad_hoc_forms() -> tuple[str, ...]:
+    """What `cronctl trigger --url ... --auth` accepts, in registry order."""
+    return tuple(form for _, forms in REGISTRY.values() for form in forms)
+
+
+def _parts(spec: AuthSpec) -> list[AuthScheme]:
+    main = scheme(spec.kind)
+    if spec.apikey_env and "apikey_env" in main.accepts and main.kind != _APIKEY:
+        return [main, scheme(_APIKEY)]
+    return [main]
+
+
+def request_headers(spec: AuthSpec, secrets: Secrets, ctx: SignContext) -> dict[str, str]:
+    """Headers that authenticate one request; ValueError when a needed secret is missing or malformed."""
+    headers: dict[str, str] = {}
+    for part in _parts(spec):
+        headers.update(part.headers(spec, secrets, ctx))
+    return headers
+
+
+def display_headers(spec: AuthSpec, ctx: SignContext) -> dict[str, str]:
+    """The same headers with secrets as `$VARNAME` and signatures as a placeholder; safe to print."""
+    headers: dict[str, str] = {}
+    for part in _parts(spec):
+        headers.update(part.display_headers(spec, ctx))
+    return headers
+
+
+def verify(spec: AuthSpec, secrets: Secrets, request: Incoming) -> bool:
+    """Whether a receiver configured like `spec` accepts the request: every header it sends must check out."""
+    return all(part.verify(spec, secrets, request) for part in _parts(spec))
