@@ -1,4 +1,5 @@
-"""A local stand-in for GitHub's REST API: the two Actions endpoints cronctl reads a workflow's history from.
+"""A local stand-in for GitHub's REST API: the Actions endpoints cronctl reads a workflow's history from, and the
+workflow-dispatch endpoint `cronctl trigger --dispatch` fires a workflow with.
 
 Shapes follow GitHub's published description of REST API version 2022-11-28 (github/rest-api-description,
 `descriptions/api.github.com/api.github.com.2022-11-28.yaml`, and docs.github.com/rest/actions):
@@ -12,6 +13,11 @@ Shapes follow GitHub's published description of REST API version 2022-11-28 (git
   `>=T`, `>T`, `<=T`, `<T`, `A..B`, `A..*`, `*..B`, or a date), `per_page` (default 30, max 100) and `page`,
   and a `Link` header (`rel="next"`, `"last"`, `"first"`, `"prev"`) whose URLs use the `/repositories/{id}/...`
   form, as api.github.com's do. `workflow_id` is the numeric id or the file name.
+- `POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches` ("Create a workflow dispatch event",
+  actions/create-workflow-dispatch) takes `{"ref", "inputs", "return_run_details"}` and answers 204 without a
+  body, or 200 with a `workflow-dispatch-response` (`workflow_run_id`, `run_url`, `html_url`) when
+  `return_run_details` is true. Each accepted dispatch is recorded (`dispatches`) and creates a `workflow_dispatch`
+  run, `queued`, then `in_progress`, then `completed` with the conclusion `dispatch_runs` sets, after its delay.
 
 Like api.github.com it checks `Authorization: Bearer <token>` (or `token <token>`): a wrong token is 401 "Bad
 credentials"; no token reads public repositories only (a private one is 404, as GitHub hides it); a forbidden
@@ -37,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-__all__ = ["API_VERSIONS", "WORKFLOW_STATES", "GitHubApi", "GitHubRequest"]
+__all__ = ["API_VERSIONS", "WORKFLOW_STATES", "GitHubApi", "GitHubDispatch", "GitHubRequest"]
 
 API_VERSIONS = frozenset({"2022-11-28", "2026-03-10"})
 WORKFLOW_STATES = ("active", "deleted", "disabled_fork", "disabled_inactivity", "disabled_manually")
@@ -66,6 +72,30 @@ class GitHubRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     status: int
+
+
+@dataclass(frozen=True)
+class GitHubDispatch:
+    """A workflow dispatch the stand-in accepted, and the run it created."""
+
+    repo: str
+    workflow: str  # the file name
+    ref: str
+    inputs: dict[str, Any]
+    return_run_details: bool
+    run_id: int
+    at: datetime
+
+
+@dataclass
+class _DispatchPlan:
+    """What the runs that dispatches create do: when they start and end, and how."""
+
+    conclusion: str | None = "success"  # None: the run never completes
+    delay: float = 0.5  # seconds from the dispatch to `completed`
+    queued_for: float = 0.0  # seconds `queued` before `in_progress`
+    appears_after: float = 0.0  # seconds before the run shows in the listings (created_at stays the dispatch time)
+    run_details: bool = True  # False: answer 204 even to `return_run_details` (a GitHub that predates it)
 
 
 @dataclass
@@ -223,6 +253,8 @@ class GitHubApi:
         self.hang = False  # accept, read the request, never answer
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._dispatch_plan = _DispatchPlan()
+        self._dispatches: list[GitHubDispatch] = []
 
     # lifecycle
 
@@ -361,6 +393,118 @@ class GitHubApi:
         with self._lock:
             self._repos[repo].workflows[file].runs.clear()
 
+    # workflow dispatch
+
+    def dispatch_runs(
+        self,
+        conclusion: str | None = "success",
+        *,
+        delay: float = 0.5,
+        queued_for: float = 0.0,
+        appears_after: float = 0.0,
+        run_details: bool = True,
+    ) -> None:
+        """How the runs that later dispatches create behave: `queued` for `queued_for` seconds, then `in_progress`,
+        then `completed` with `conclusion` `delay` seconds after the dispatch (never, when `conclusion` is None).
+        `appears_after` holds a run out of the listings that long; `run_details=False` answers every dispatch 204."""
+        if conclusion is not None and conclusion not in CONCLUSIONS:
+            raise ValueError(f"unknown conclusion {conclusion!r}")
+        with self._lock:
+            self._dispatch_plan = _DispatchPlan(conclusion, delay, queued_for, appears_after, run_details)
+
+    @property
+    def dispatches(self) -> list[GitHubDispatch]:
+        with self._lock:
+            return list(self._dispatches)
+
+    def _dispatch(self, path: str, identity: str, body: bytes) -> _Answer:
+        """`POST .../actions/workflows/{workflow_id}/dispatches`; called with the lock held."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) != 7 or parts[0] != "repos" or parts[3:5] != ["actions", "workflows"] or parts[6] != "dispatches":
+            return _not_found()
+        if identity == "anonymous":
+            return _Answer(401, {"message": "Requires authentication", "documentation_url": _DOCS, "status": "401"})
+        repo = self._repos.get(f"{parts[1]}/{parts[2]}")
+        workflow = (
+            None
+            if repo is None
+            else next((w for w in repo.workflows.values() if parts[5] in (w.file, str(w.id))), None)
+        )
+        if repo is None or workflow is None:
+            return _not_found()
+        if repo.forbidden:
+            return _Answer(
+                403,
+                {
+                    "message": "Resource not accessible by personal access token",
+                    "documentation_url": f"{_DOCS}/actions/workflows#create-a-workflow-dispatch-event",
+                    "status": "403",
+                },
+            )
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return _Answer(400, {"message": "Problems parsing JSON", "documentation_url": _DOCS, "status": "400"})
+        problem = _dispatch_problem(data)
+        if problem is not None:
+            return _Answer(422, {"message": problem, "documentation_url": _DOCS, "status": "422"})
+        plan = self._dispatch_plan
+        ref = str(data["ref"])
+        branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        now = datetime.now(UTC)
+        self._next_id += 1
+        run_id = self._next_id
+        document = self._run_document(
+            repo,
+            workflow,
+            run_id=run_id,
+            number=len(workflow.runs) + 1,
+            event="workflow_dispatch",
+            status="queued",
+            conclusion=None,
+            created=now,
+            started=now,
+            updated=now,
+            attempt=1,
+            title=workflow.name,
+            branch=branch,
+        )
+        wants = data.get("return_run_details") is True
+        self._dispatches.append(
+            GitHubDispatch(repo.full_name, workflow.file, ref, dict(data.get("inputs") or {}), wants, run_id, now)
+        )
+        if plan.appears_after <= 0:
+            workflow.runs.append(document)
+        threading.Thread(
+            target=self._run_dispatched, args=(workflow, document, plan), name=f"github-run-{run_id}", daemon=True
+        ).start()
+        if not (wants and plan.run_details):
+            return _Answer(204)
+        return _Answer(200, {"workflow_run_id": run_id, "run_url": document["url"], "html_url": document["html_url"]})
+
+    def _run_dispatched(self, workflow: _Workflow, document: dict[str, Any], plan: _DispatchPlan) -> None:
+        """Move a dispatched run through its states on the plan's clock (until the stand-in stops)."""
+        start = time.monotonic()
+        steps: list[tuple[float, str]] = []
+        if plan.appears_after > 0:
+            steps.append((plan.appears_after, "appear"))
+        steps.append((max(0.0, min(plan.queued_for, plan.delay)), "in_progress"))
+        if plan.conclusion is not None:
+            steps.append((max(plan.delay, plan.queued_for), "completed"))
+        for at, step in sorted(steps, key=lambda s: s[0]):
+            if self._stopped.wait(max(0.0, start + at - time.monotonic())):
+                return
+            now = _stamp(datetime.now(UTC))
+            with self._lock:
+                if step == "appear":
+                    workflow.runs.append(document)
+                    continue
+                document["status"], document["updated_at"] = step, now
+                if step == "in_progress":
+                    document["run_started_at"] = now
+                else:
+                    document["conclusion"] = plan.conclusion
+
     # rate limits and faults
 
     def exhaust_rate_limit(self, status: int = 403, reset_at: datetime | None = None) -> None:
@@ -486,8 +630,10 @@ class GitHubApi:
             "x-ratelimit-resource": "core",
         }
 
-    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Answer:
-        if method != "GET":
+    def _answer(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes = b""
+    ) -> _Answer:
+        if method not in ("GET", "POST") or (method == "POST" and not path.endswith("/dispatches")):
             return _Answer(404, {"message": "Not Found", "documentation_url": _DOCS, "status": "404"})
         version = headers.get("x-github-api-version")
         if version is not None and version not in API_VERSIONS:
@@ -508,7 +654,7 @@ class GitHubApi:
                     message = f"API rate limit exceeded for {who}."
                 doc = {"message": message, "documentation_url": _RATE_DOCS, "status": str(self._exhausted_status)}
                 return _Answer(self._exhausted_status, doc, rate, counts=False)
-            found = self._route(path, identity, query)
+            found = self._dispatch(path, identity, body) if method == "POST" else self._route(path, identity, query)
         return found
 
     def _route(self, path: str, identity: str, query: dict[str, list[str]]) -> _Answer:
@@ -618,6 +764,25 @@ class GitHubApi:
             self._requests.append(request)
 
 
+def _dispatch_problem(data: Any) -> str | None:
+    """What GitHub's validation says about a dispatch body, or None when it is acceptable."""
+    if not isinstance(data, dict):
+        return "Invalid request.\n\nFor 'links/0/schema', the body is not an object."
+    if not isinstance(data.get("ref"), str) or not data["ref"]:
+        return 'Invalid request.\n\n"ref" wasn\'t supplied.'
+    inputs = data.get("inputs", {})
+    if not isinstance(inputs, dict):
+        return "Invalid request.\n\nFor 'properties/inputs', the value is not an object."
+    if len(inputs) > 25:
+        return "Invalid request.\n\nNo more than 25 inputs are allowed."
+    extra = set(data) - {"ref", "inputs", "return_run_details"}
+    if extra:
+        return f"Invalid request.\n\n{sorted(extra)[0]} is not a permitted key."
+    if not isinstance(data.get("return_run_details", False), bool):
+        return "Invalid request.\n\nFor 'properties/return_run_details', the value is not a boolean."
+    return None
+
+
 def _not_found() -> _Answer:
     return _Answer(404, {"message": "Not Found", "documentation_url": _DOCS, "status": "404"})
 
@@ -640,8 +805,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers.get("content-length") or 0)
-        if 0 < length <= 1024 * 1024:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if 0 < length <= 1024 * 1024 else b""
         if owner.hang:
             owner._stopped.wait()
             self.close_connection = True
@@ -650,7 +814,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         query = parse_qs(split.query, keep_blank_values=True)
-        answer = owner._answer(self.command, split.path, query, headers)
+        answer = owner._answer(self.command, split.path, query, headers, body)
         identity, _ = owner._identity(headers)
         status, body, out = owner._finish(answer, identity, headers.get("if-none-match"))
         owner._record(GitHubRequest(self.command, split.path, query, headers, status))

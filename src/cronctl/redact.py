@@ -46,6 +46,13 @@ _HEADER_LITERAL = re.compile(
 )
 # An unquoted header line: `apikey: xyz`, `X-Cron-Secret: xyz` (curl -H, logs).
 _HEADER_LINE = re.compile(r"(?i)\b(?:" + _HEADER_NAMES + r")\s*:\s*(?P<value>[^\s\"'\\$*<][^\s\"'\\<>]{7,4096})")
+# A credential in a URL's query string (`?apikey=…`, `&access_token=…`, a signed URL's `sig=`): up to the next
+# separator. Its value may be percent-encoded.
+QUERY_CREDENTIAL = re.compile(
+    r"(?i)[?&](?P<name>api[-_]?key|access[-_]?token|auth[-_]?token|token|secret|key|signature|sig|password|passwd)="
+    r"(?P<value>[^&#'\"\s)<>\\]{8,4096})"
+)
+_PATTERNS = (_JWT, _SCHEME_TOKEN, _HEADER_LITERAL, _HEADER_LINE, QUERY_CREDENTIAL)
 
 
 def looks_secret(name: str) -> bool:
@@ -153,7 +160,7 @@ def url_passwords(text: str) -> list[str]:
 
 def _credential_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for pattern in (_JWT, _SCHEME_TOKEN, _HEADER_LITERAL, _HEADER_LINE):
+    for pattern in _PATTERNS:
         for match in pattern.finditer(text):
             group = "value" if "value" in pattern.groupindex else 0
             if _looks_like_credential(match.group(group)):
@@ -164,7 +171,7 @@ def _credential_spans(text: str) -> list[tuple[int, int]]:
 def credential_literals(text: str) -> list[str]:
     """The credential-shaped literals in `text` (a JWT, a Bearer token, a value given to an apikey header...)."""
     found = []
-    for pattern in (_JWT, _SCHEME_TOKEN, _HEADER_LITERAL, _HEADER_LINE):
+    for pattern in _PATTERNS:
         for match in pattern.finditer(text):
             value = match.group("value" if "value" in pattern.groupindex else 0)
             if _looks_like_credential(value):
@@ -188,6 +195,10 @@ _TOKEN = re.compile(r"(?i)(?:(?:bearer|basic|token)\s+)?(?P<token>[A-Za-z0-9._~+
 
 def _looks_like_credential(value: str) -> bool:
     """A token-shaped literal (no spaces, quotes or escapes), not a `$VAR` reference, a mask or an ordinary word."""
+    if "%" in value:
+        from urllib.parse import unquote
+
+        value = unquote(value)
     match = _TOKEN.fullmatch(value)
     if match is None:
         return False
@@ -224,7 +235,9 @@ def redact(text: str) -> str:
     return "".join(out)
 
 
-_HINTS = re.compile(r"(?i)eyJ|bearer|basic|token|authorization|apikey|api[-_]key|secret|password|passwd|cookie|x-")
+_HINTS = re.compile(
+    r"(?i)eyJ|bearer|basic|token|authorization|apikey|api[-_]key|secret|password|passwd|cookie|x-|key=|sig(?:nature)?="
+)
 
 
 def _may_hold_credentials(text: str) -> bool:

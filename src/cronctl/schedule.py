@@ -31,6 +31,7 @@ from functools import lru_cache
 from itertools import islice, pairwise
 
 from cronctl.errors import ScheduleError
+from cronctl.records import aware
 
 VERSIONS = ("1.4", "1.5", "1.6")
 NEWEST = VERSIONS[-1]
@@ -485,7 +486,7 @@ class Schedule:
     # -- fire times: every minute whose local wall-clock time matches, exactly as pg_cron's ShouldRunTask
 
     def _iterate(self, start: datetime, *, reverse: bool) -> Iterator[datetime]:
-        start = _aware(start).astimezone(UTC)
+        start = aware(start).astimezone(UTC)
         if self.every_seconds is not None:
             yield from self._iterate_seconds(start, reverse=reverse)
             return
@@ -591,10 +592,6 @@ def _instants(naive: datetime, tz: tzinfo) -> list[datetime]:
         if when.astimezone(tz).replace(tzinfo=None) == naive and when not in out:
             out.append(when)
     return sorted(out)
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=512)

@@ -15,6 +15,14 @@ Everything is relative to the incident's fixed `now`; nothing here waits for a c
   `error_msg`; answers older than `pg_net.ttl` (6 hours) are deleted; a stopped worker leaves rows in the queue.
 - **Request tracking** (`cronctl pgcron track install`): `cronctl.pgnet_request_log(request_id, backend_pid,
   queued_at, method, url)` with `backend_pid` = the queuing run's `job_pid`, `queued_at` inside its span.
+- **History outside the database** (corpus.vendors: the sandbox's stand-ins of the vendors' APIs). GitHub Actions:
+  a workflow's runs (`created_at` when GitHub created the run; a scheduled run is created minutes after its tick,
+  later at the top of the hour, and some ticks get no run at all) and its `state`. Vercel: production deployments
+  and the requests its cron (`vercel-cron/1.0`) made to a route, with status, duration and stderr lines. Supabase:
+  an Edge Function's own log of each request (status, execution time, uncaught exception, how its worker ended);
+  `log_edge_functions` writes one for every request pg_net's worker sent, so both sides tell the same story.
+  The helpers point the runbook copy at the stand-ins (`runbook_edits`) and set the variables the runbook reads
+  (`env`).
 
 The real pg_cron scheduler of the test cluster reads `cron.job`: the runner keeps each incident clear of the next
 minute boundary (tests/minute.py), so the jobs inserted here never fire while an incident is judged.
@@ -25,13 +33,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronsim import CronSim
 from psycopg import sql
 
+from corpus.vendors import (
+    GITHUB_TOKEN,
+    SUPABASE_TOKEN,
+    VERCEL_PROJECT_ID,
+    VERCEL_TEAM_ID,
+    VERCEL_TOKEN,
+    Vendors,
+)
 from cronctl_sandbox.fixtures import create_pg_net_tables
 
 PG_NET_TTL = timedelta(hours=6)  # pg_net.ttl default
@@ -169,11 +185,64 @@ AnswerFn = Callable[[CronJob, datetime], Answer | None]
 FailFn = Callable[[CronJob, datetime], str | None]
 
 
+# ---------------------------------------------------------------- history outside the database
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """One run of a GitHub Actions workflow as "List workflow runs" shows it. `created` is when GitHub created the
+    run (for a scheduled run: its tick plus GitHub's delay); it starts `queued` seconds later and, once completed,
+    was last updated `seconds` after its start. `conclusion` None with status `in_progress`/`queued`: not done."""
+
+    created: datetime
+    event: str = "schedule"  # schedule | workflow_dispatch
+    conclusion: str | None = "success"
+    status: str = "completed"
+    queued: float = 6.0
+    seconds: float = 48.0
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class CronCall:
+    """One request to a Vercel route, as its deployment's runtime events show it: the proxy line at `at`, stderr
+    lines, and the closing report after `seconds`. `timed_out`: Vercel stopped the function at maxDuration (504)."""
+
+    at: datetime
+    status: int = 200
+    seconds: float = 0.4
+    user_agent: str | None = "vercel-cron/1.0"
+    logs: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class EdgeCall:
+    """One invocation of a Supabase Edge Function as the platform logs it: the request reached it at `at`, it
+    answered `status` after `seconds`, then its worker ended with `shutdown` (EarlyDrop: the usual end of a worker
+    with nothing left to do, as Supabase's "Edge Function shutdown reasons explained" says)."""
+
+    at: datetime
+    status: int = 200
+    seconds: float = 0.4
+    shutdown: str | None = "EarlyDrop"
+    exception: str | None = None  # an uncaught exception's text (the function answered 500)
+    user_agent: str | None = "pg_net/0.20.0"  # pg_net's own user agent
+    logs: tuple[str, ...] = ()
+
+
+EdgeFn = Callable[[CronJob, datetime, Answer], EdgeCall | None]
+
+
 class Builder:
     """One incident's state in one database. Call the system helpers (corpus.systems), then `finish()`."""
 
-    def __init__(self, conn: Any, now: datetime, *, live: bool = False, redis: Any = None) -> None:
-        self.conn = conn
+    def __init__(
+        self, conn: Any, now: datetime, *, live: bool = False, redis: Any = None, vendors: Vendors | None = None
+    ) -> None:
+        self.conn = conn  # None: an incident with no database (cluster "none")
+        self.vendors = vendors
         self.now = now
         self.live = live  # `now` is the clock (present-tense facts apply), not a fixed past time
         self.redis = redis
@@ -190,10 +259,13 @@ class Builder:
         self._requests: list[_Request] = []
         self._pid = 31000 + int(jitter(now, "pid", lo=0, hi=9000))
         self._finished = False
+        self._edge: tuple[Callable[[CronJob], str | None], EdgeFn | None] | None = None
+        self._edge_ref = ""
 
     # -- SQL helpers -------------------------------------------------------------------------------------------
 
     def sql(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        assert self.conn is not None, "this incident has no database"
         return self.conn.execute(statement, params)
 
     def rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -371,10 +443,14 @@ class Builder:
     # -- write it all ------------------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Insert the runs (runid order), the pg_net requests, answers, queue rows and tracking rows."""
+        """Insert the runs (runid order), the pg_net requests, answers, queue rows and tracking rows; then the Edge
+        Function logs of the requests pg_net sent (`log_edge_functions`)."""
         if self._finished:
             return
         self._finished = True
+        if self.conn is None:
+            assert not self._runs, "pg_cron runs need a database"
+            return
         self.sql("SET session_replication_role = replica")  # the tracking trigger must not see the builder
         try:
             self._write_runs()
@@ -382,6 +458,7 @@ class Builder:
                 self._write_pg_net()
         finally:
             self.sql("SET session_replication_role = DEFAULT")
+        self._write_edge_logs()
 
     def _write_runs(self) -> None:
         # Production history is long: runids are in the millions and unrelated to pg_net's request ids.
@@ -479,6 +556,111 @@ class Builder:
             "Sb-Request-Id": hashlib.sha256(repr(r.id).encode()).hexdigest()[:32],
         }
         return (r.id, a.status, headers["Content-Type"], json.dumps(headers), content, False, None, r.created)
+
+    # -- history outside the database ---------------------------------------------------------------------------
+
+    def _vendors(self) -> Vendors:
+        assert self.vendors is not None, "this incident was loaded without the vendors' stand-ins"
+        return self.vendors
+
+    def _edit(self, section: str, key: str, value: str) -> None:
+        self.runbook_edits.setdefault(section, {})[key] = json.dumps(value)
+
+    def github_runs(
+        self, repo: str, workflow: str, runs: Sequence[WorkflowRun] = (), *, state: str = "active", public: bool = False
+    ) -> None:
+        """Workflow `.github/workflows/<workflow>` of `repo` in GitHub's API, with these runs and this `state`
+        (`disabled_inactivity`: GitHub switched off a public repository's schedules after 60 days without
+        activity). Calling it again for the same workflow replaces it. Runs created after `now` are left out, and
+        one still running at `now` is listed as in progress. GITHUB_API_URL points at the stand-in."""
+        api = self._vendors().github()
+        api.add_workflow(repo, workflow, state=state, private=not public)
+        for run in runs:
+            if run.created > self.now:
+                continue
+            started = run.created + timedelta(seconds=run.queued)
+            ended = started + timedelta(seconds=run.seconds)
+            status, conclusion = run.status, run.conclusion
+            if status == "completed" and ended > self.now:
+                status, conclusion = ("in_progress", None) if started <= self.now else ("queued", None)
+            api.add_run(
+                repo, workflow, created_at=run.created, event=run.event, status=status, conclusion=conclusion,
+                run_started_at=min(started, self.now), updated_at=ended if status == "completed" else None,
+                run_attempt=run.attempt,
+            )  # fmt: skip
+        self.env.update(GITHUB_API_URL=api.url, GITHUB_TOKEN=GITHUB_TOKEN)
+
+    def vercel_deployment(self, created: datetime) -> str:
+        """A ready production deployment of the Vercel project (cron runs only against production); requests are
+        served by the newest one created before them. Points the runbook's [vercel] at the stand-in."""
+        api = self._vendors().vercel()
+        self._edit("vercel", "api_url", api.url)
+        self.env.update(VERCEL_TOKEN=VERCEL_TOKEN, VERCEL_PROJECT_ID=VERCEL_PROJECT_ID, VERCEL_TEAM_ID=VERCEL_TEAM_ID)
+        uid: str = api.add_deployment(created)
+        return uid
+
+    def vercel_invocations(self, path: str, calls: Sequence[CronCall]) -> None:
+        """Requests to the route `path`; only those finished by `now` are logged (Vercel writes a request's
+        status line when it answers)."""
+        api = self._vendors().vercel()
+        for call in calls:
+            if call.at + timedelta(seconds=call.seconds) > self.now:
+                continue
+            api.add_invocation(
+                path, call.at, status=call.status, duration=call.seconds, user_agent=call.user_agent,
+                logs=call.logs, errors=call.errors, timed_out=call.timed_out,
+            )  # fmt: skip
+
+    def supabase_project(self, project_ref: str, functions: Sequence[str]) -> None:
+        """The Supabase project and its deployed Edge Functions, readable with SUPABASE_ACCESS_TOKEN; points the
+        runbook's [supabase] at the stand-in."""
+        api = self._vendors().supabase(project_ref)
+        for function in functions:
+            api.add_function(function)
+        self._edit("supabase", "api_url", api.url)
+        self.env.update(SUPABASE_ACCESS_TOKEN=SUPABASE_TOKEN, SUPABASE_PROJECT_REF=project_ref)
+
+    def supabase_invocations(self, project_ref: str, function: str, calls: Sequence[EdgeCall]) -> None:
+        """Invocations of `function` in its logs; one still running at `now` has logged nothing yet."""
+        api = self._vendors().supabase(project_ref)
+        for call in calls:
+            if call.at + timedelta(seconds=call.seconds) > self.now:
+                continue
+            api.add_invocation(
+                function, call.at, status=call.status, execution_time=call.seconds, shutdown=call.shutdown,
+                user_agent=call.user_agent, exception=call.exception, logs=call.logs,
+            )  # fmt: skip
+
+    def log_edge_functions(
+        self, project_ref: str, function_of: Callable[[CronJob], str | None], edge: EdgeFn | None = None
+    ) -> None:
+        """At finish(), every request pg_net's worker sent to an Edge Function (`function_of(job)`) is also in that
+        function's logs: it arrived a few tens of ms after the batch started and answered after the endpoint's
+        latency. `edge(job, tick, answer)` says what the function logged (its `at` becomes the arrival); where it
+        gives None, the answer's status, then EarlyDrop, and nothing for a request that got no HTTP answer."""
+        self._vendors().supabase(project_ref)
+        self._edge = (function_of, edge)
+        self._edge_ref = project_ref
+
+    def _write_edge_logs(self) -> None:
+        if self._edge is None:
+            return
+        function_of, edge = self._edge
+        by_function: dict[str, list[EdgeCall]] = {}
+        for r in self._requests:
+            function = function_of(r.job)
+            if function is None or r.created is None:
+                continue
+            arrived = r.created + timedelta(seconds=jitter(r.id, "edge", lo=0.018, hi=0.075))
+            call = edge(r.job, r.run.tick, r.answer) if edge is not None else None
+            if call is not None:
+                call = replace(call, at=arrived)
+            elif r.answer.status is not None and not r.answer.timed_out:
+                call = EdgeCall(arrived, r.answer.status, max(0.01, r.answer.latency - 0.03))
+            if call is not None:
+                by_function.setdefault(function, []).append(call)
+        for function, calls in by_function.items():
+            self.supabase_invocations(self._edge_ref, function, calls)
 
     # -- Redis -------------------------------------------------------------------------------------------------
 

@@ -5,12 +5,23 @@ An incident declares its system (runbook), a fixed `now` (or LIVE: the clock, fo
 dead scheduler, a stopped pg_net worker, Redis TTLs or a health endpoint read now), the role that triages, the
 state of every job, the state of every lock, the first finding (matched against the JSON: `*_contains` keys match
 substrings, `jobs_include` a subset of its jobs, `text_contains` anywhere in it, `silenced` whether it is marked
-silenced) or None, optionally the overall status, and the jobs triage must mark silenced (every other job must not
-be). A state given as a tuple accepts any of its members (used only where the issue allows two).
+silenced) or None, optionally the overall status, the jobs triage must mark silenced (every other job must not
+be), and words a job's reason must contain. A state given as a tuple accepts any of its members (used only where
+the issue allows two).
+
+History outside the database (issue 17) comes from the vendors' API stand-ins (corpus.vendors): GitHub Actions
+runs and workflow states, Vercel cron invocations, Supabase Edge Function logs. Seed 001 has no database: its
+incidents run with `cluster = "none"` and are triaged with DATABASE_URL unset.
 
 Vocabulary: ok, running, degraded, unverified, failing, missed, stuck, overrunning, disabled, never_run, unknown;
 locks: held, stale, expired, orphaned; root causes: scheduler_down, pg_net_missing, pg_net_worker_down,
-pg_net_queue_growing, history_hidden.
+pg_net_queue_growing, history_hidden, workflow_disabled (a GitHub workflow's state `disabled_inactivity` or
+`disabled_manually`: its schedule fires nothing), vendor_token_missing and vendor_token_refused (a history source
+outside the database cannot read: its token is not set, or refused). What the vendors say: GitHub run conclusions
+(success, failure, cancelled, timed_out, startup_failure) and workflow states (active, disabled_inactivity,
+disabled_manually); Vercel's cron user agent `vercel-cron/1.0` and FUNCTION_INVOCATION_TIMEOUT (504 at
+maxDuration); Supabase shutdown reasons (EventLoopCompleted, EarlyDrop, WallClockTime, CPUTime, Memory,
+TerminationRequested) and WORKER_ERROR (500 after an uncaught exception).
 """
 
 from __future__ import annotations
@@ -22,8 +33,21 @@ from typing import Any
 
 import pytest
 
-from corpus.builder import Answer, Builder, at, http, ok, ticks, timeout
-from corpus.systems import Ads, Billing, Enrolment, Messaging, Metrics
+from corpus.builder import (
+    Answer,
+    Builder,
+    CronCall,
+    CronJob,
+    EdgeCall,
+    WorkflowRun,
+    at,
+    http,
+    jitter,
+    ok,
+    ticks,
+    timeout,
+)
+from corpus.systems import GITHUB_FIRED, Ads, Billing, Enrolment, Messaging, Metrics, github_delay
 
 LIVE = None  # `now` is the clock when the incident is loaded
 State = str | tuple[str, ...]
@@ -42,10 +66,12 @@ class Incident:
     locks: dict[str, str] = field(default_factory=dict)
     status: str | None = None
     role: str = "superuser"  # superuser | read_only (cronctl_ro) | reader_no_net | auditor_no_net (BYPASSRLS)
-    cluster: str = "main"  # main | no_scheduler (a cluster whose pg_cron scheduler is not running)
+    # main | no_scheduler (a cluster whose pg_cron scheduler is not running) | none (no database: DATABASE_URL unset)
+    cluster: str = "main"
     healthy: bool = False
     runbook_edits: dict[str, dict[str, str]] = field(default_factory=dict)  # [jobs.x] key = TOML value
     silenced: tuple[str, ...] = ()  # jobs triage must mark silenced (`cronctl silence`)
+    reasons: dict[str, str] = field(default_factory=dict)  # job -> words its reason contains (any case)
 
     @property
     def live(self) -> bool:
@@ -82,11 +108,15 @@ BP = {
     "generate-monthly-invoices": "ok", "escalate-overdue-bookings": "ok", "notification-worker": "ok",
 }  # fmt: skip
 MC = {"collect-daily": "ok", "collect-mixpanel": "ok", "collect-benchmarks": "ok", "sync-notion": "ok"}
-ADS = {"refresh-tokens": "unknown", "sync-campaigns": "unknown", "cleanup-expired-tokens": "unknown"}
+ADS = {"refresh-tokens": "ok", "sync-campaigns": "ok", "cleanup-expired-tokens": "ok"}
 UNAUTHORIZED = {"msg": "Invalid JWT"}
+# What Supabase answers when a function throws: the platform's own 500 body (the function's logs hold the error).
+WORKER_ERROR = {"code": "WORKER_ERROR", "message": "Function exited due to an error (please check logs)"}
 
 
 # ================================================================ seed 000: messaging-dispatch
+# Unless an incident says otherwise, its operator has no SUPABASE_ACCESS_TOKEN: the runbook's history.supabase
+# reads nothing (one note), and pg_net's answers are the only outcomes of the runs.
 
 
 # seed 000 §2: "success: HTTP 200 + { "success": true }; scheduled-dispatcher: processed: 0 is normal"
@@ -312,10 +342,14 @@ def md_quotas_expected_off_runs(b: Builder) -> None:
     Messaging(b).fire()
 
 
-# seed 000 §1: "refresh-fallback-quotas | daily 0:00": at 09:41 its 00:00 answer is past pg_net.ttl (6 h): deleted
+# seed 000 §1: "refresh-fallback-quotas | daily 0:00": at 09:41 its 00:00 answer is past pg_net.ttl (6 h): deleted.
+# The function's own logs would still hold the outcome (history.supabase), but this operator has no token to read
+# them: that is the one finding, and it names the job it would settle
 @incident(
     id="md-daily-answer-expired", system="messaging-dispatch", now="2026-11-30T09:41:37Z",
     jobs={**MD, "refresh-fallback-quotas": "unverified"},
+    top={"kind": "root_cause", "id": "vendor_token_missing", "text_contains": "SUPABASE_ACCESS_TOKEN",
+         "jobs_include": ["refresh-fallback-quotas"]},
 )  # fmt: skip
 def md_daily_answer_expired(b: Builder) -> None:
     Messaging(b).fire()
@@ -359,7 +393,78 @@ def md_no_net_usage(b: Builder) -> None:
     Messaging(b).fire()
 
 
+# ---------------------------------------------------------------- seed 000 with the functions' own logs (issue 17)
+
+
+# seed 000 §2: "Supabase Dashboard → Edge Functions → function → Invocations tab; success: HTTP 200": the operator
+# also reads the functions' logs (SUPABASE_ACCESS_TOKEN set); every pg_net request is there, each worker ending with
+# EarlyDrop, which Supabase calls the normal end of a worker that finished its work: nothing to report
+@incident(id="md-healthy-supabase", system="messaging-dispatch", now="2026-11-30T05:41:37Z", jobs=MD, status="ok",
+          healthy=True)  # fmt: skip
+def md_healthy_supabase(b: Builder) -> None:
+    Messaging(b, supabase=True).fire()
+
+
+# seed 000 §5: "401 (scheduled-dispatcher) | CRON_SECRET not set or mismatched" and §2 "401/500 repeated in the Edge
+# Function Logs": since 05:12 the function refuses X-Cron-Secret. pg_cron says every run `succeeded` ("1 row": the
+# request was queued), and this triage role (BYPASSRLS, no USAGE on schema net) cannot read pg_net's answers; the
+# function's own logs show the 401s, and the other two functions' 200s
+@incident(
+    id="md-dispatcher-401-function-side", system="messaging-dispatch", now="2026-11-30T05:41:37Z",
+    role="auditor_no_net", jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET is not set or does not", "job": "scheduled-dispatcher"},
+    reasons={"scheduled-dispatcher": "401"},
+)  # fmt: skip
+def md_dispatcher_401_function_side(b: Builder) -> None:
+    m = Messaging(b, supabase=True)
+    broke = since(b, "05:12")
+    m.fire(
+        {
+            "scheduled-dispatcher": from_(
+                broke, lambda t: http(401, {"error": "Unauthorized"}, 0.05), Messaging.good()["scheduled-dispatcher"]
+            )
+        }
+    )
+    m.overdue_messages(broke, 29)
+
+
+def _dispatcher_throws(broke: datetime) -> Callable[[CronJob, datetime, Answer], EdgeCall | None]:
+    """The dispatcher's log from `broke` on: the messages query fails, the function throws, Supabase answers 500
+    (WORKER_ERROR) and the worker then ends with EarlyDrop (nothing was left to run)."""
+
+    def edge(job: CronJob, tick: datetime, answer: Answer) -> EdgeCall | None:
+        if job.name != "scheduled-dispatcher" or tick < broke:
+            return None
+        error = (
+            "Error: Failed to fetch messages\n    at handler (file:///var/tmp/sb-compile-edge-runtime/"
+            "scheduled-dispatcher/index.ts:41:11)"
+        )
+        return EdgeCall(tick, 500, answer.latency, shutdown="EarlyDrop", exception=error)
+
+    return edge
+
+
+# seed 000 §5: "500 + Failed to fetch messages | DB connection failure or messages schema change", seen where the seed
+# looks first (§3 step 1: Edge Functions → Logs): each invocation since 05:20 threw, answered 500 and its worker ended
+# with EarlyDrop. The read-only triage role sees no cron.job_run_details row (RLS: not its own) and so cannot place
+# any of pg_net's answers; the functions' logs still judge every job
+@incident(
+    id="md-dispatcher-earlydrop-500", system="messaging-dispatch", now="2026-11-30T05:41:37Z", role="read_only",
+    jobs={**MD, "scheduled-dispatcher": "failing"},
+    top={"kind": "runbook", "cause_contains": "schema change of the `messages` table"},
+    reasons={"scheduled-dispatcher": "EarlyDrop"},
+)  # fmt: skip
+def md_dispatcher_earlydrop_500(b: Builder) -> None:
+    broke = since(b, "05:20")
+    m = Messaging(b, supabase=True, edge=_dispatcher_throws(broke))
+    failed = http(500, WORKER_ERROR, 0.35)
+    m.fire({"scheduled-dispatcher": from_(broke, lambda t: failed, Messaging.good()["scheduled-dispatcher"])})
+    m.overdue_messages(broke, 21)
+
+
 # ================================================================ seed 004: billing-pgcron
+# Every job's GitHub workflow twin is in GitHub's API (read as history.github); unless an incident says otherwise the
+# workflows are active and have no runs in the window (the schedules moved to pg_cron).
 
 
 # seed 004: six jobs via pg_net; at 02:00 four fire in the same second (DESIGN §3: "four jobs … in the same second")
@@ -550,6 +655,104 @@ def _worker_down(b: Builder, *, tracking: bool) -> dict[str, Any]:
 )  # fmt: skip
 def bp_worker_down_tracked(b: Builder) -> dict[str, Any]:
     return _worker_down(b, tracking=True)
+
+
+# ---------------------------------------------------------------- seed 004's GitHub workflow twins (issue 17)
+
+# Seed 004 describes two jobs by what their workflow does: run-escalation-orchestration's "Workflow parses response
+# for success" and schedule-create-zoom's "runs scheduler.js which invokes edge function(s)". Here those two are still
+# fired by their workflows' schedules (`Cron:` in the seed), not by pg_cron; the other four moved to pg_cron and keep
+# workflow_dispatch for manual runs.
+GH_FIRED = ("run-escalation-orchestration", "schedule-create-zoom")
+GH_EDITS = {f"jobs.{name}": GITHUB_FIRED for name in GH_FIRED}
+
+
+# seed 004: "Example GH CLI: gh workflow run generate-t5-invoices.yaml --ref main": yesterday someone ran the invoices
+# workflow by hand, and two days ago the worker's twice (the first run failed, the second passed); pg_cron's runs
+# since are good
+@incident(id="bp-healthy-dispatch-runs", system="billing-pgcron", now="2026-11-30T06:07:30Z", jobs=BP, status="ok",
+          healthy=True)  # fmt: skip
+def bp_healthy_dispatch_runs(b: Builder) -> None:
+    bp = Billing(b)
+    bp.fire()
+    bp.github("generate-t5-invoices", [WorkflowRun(at("2026-11-29T10:12:44Z"), "workflow_dispatch", seconds=41)])
+    bp.github(
+        "notification-worker",
+        [
+            WorkflowRun(at("2026-11-28T16:03:10Z"), "workflow_dispatch", "failure", seconds=19),
+            WorkflowRun(at("2026-11-28T16:09:52Z"), "workflow_dispatch", seconds=23),
+        ],
+    )
+
+
+def _github_fired(b: Builder, dropped: datetime | None = None, late: dict[datetime, float] | None = None) -> Billing:
+    """Seed 004 with escalation and zoom fired by GitHub's schedule (runs minutes late, `late` minutes for the
+    ticks it names, none for `dropped`) and the other four by pg_cron."""
+    bp = Billing(b, github_scheduled=GH_FIRED)
+    bp.fire()
+
+    def delay(tick: datetime) -> float | None:
+        return None if tick == dropped else (late or {}).get(tick, github_delay(tick))
+
+    for name in GH_FIRED:
+        bp.github(name, bp.scheduled_runs(name, delay=delay))
+    return bp
+
+
+# GitHub Actions docs: scheduled runs "can be delayed during periods of high loads … the start of every hour": at
+# 02:21 the escalation workflow's 02:00 run has not been created yet (GitHub creates it at 02:27). 21 minutes is
+# inside GitHub's delays (grace of at least 30 minutes): yesterday's run is the newest due one, and it passed.
+# escalate-overdue-bookings' answer (06:00 yesterday) is past pg_net.ttl: pg_cron's `succeeded` is no outcome
+@incident(
+    id="bp-github-tick-in-grace", system="billing-pgcron", now="2026-11-30T02:21:40Z",
+    jobs={**BP, "escalate-overdue-bookings": "unverified"}, runbook_edits=GH_EDITS,
+)  # fmt: skip
+def bp_github_tick_in_grace(b: Builder) -> None:
+    two = since(b, "02:00")
+    _github_fired(b, late={two: 27.0, two + timedelta(minutes=15): 11.5})
+
+
+# GitHub Actions docs: "If the load is sufficiently high enough, some queued jobs may be dropped": the escalation
+# workflow's 02:00 run was never created. At 05:47, nearly four hours on, no delay GitHub gives explains it: missed.
+# schedule-create-zoom (*/15) lost its 02:00 run too, but its runs since came, a few minutes late each: ok
+@incident(
+    id="bp-github-tick-dropped", system="billing-pgcron", now="2026-11-30T05:47:10Z",
+    jobs={**BP, "run-escalation-orchestration": "missed", "escalate-overdue-bookings": "unverified"},
+    top={"text_contains": "run-escalation-orchestration"}, runbook_edits=GH_EDITS,
+)  # fmt: skip
+def bp_github_tick_dropped(b: Builder) -> None:
+    _github_fired(b, dropped=since(b, "02:00"))
+
+
+# GitHub Actions docs: "In a public repository, scheduled workflows are automatically disabled when no repository
+# activity has occurred in 60 days": GitHub disabled both scheduled workflows of this public repository (state
+# disabled_inactivity) 37 minutes before the escalation's last 02:00 slot; zoom (*/15) has not run since, nor has the
+# escalation at 02:00. One cause for both missed jobs; the pg_cron jobs (their workflows have no schedule) are not
+# affected. LIVE: a workflow's state is what GitHub says now, not at a past time
+@incident(
+    id="bp-workflows-disabled-inactivity", system="billing-pgcron", now=LIVE,
+    jobs={**BP, "run-escalation-orchestration": "missed", "schedule-create-zoom": "missed"},
+    top={"kind": "root_cause", "id": "workflow_disabled", "text_contains": "inactivity",
+         "jobs_include": list(GH_FIRED)},
+    runbook_edits=GH_EDITS,
+)  # fmt: skip
+def bp_workflows_disabled_inactivity(b: Builder) -> dict[str, Any]:
+    # The escalation's newest slot past any grace GitHub's delays need; zoom's last run must fall inside the day
+    # triage reads, so the incident is left out in the three hours when that slot is a day old.
+    *_, two = ticks("0 2 * * *", b.now - timedelta(days=2), b.now - timedelta(hours=2, minutes=30))
+    if b.now - two > timedelta(hours=23):
+        pytest.skip("the escalation's last slot is a day old: zoom's last run would lie before the day triage reads")
+    disabled = two - timedelta(minutes=37)
+    bp = Billing(b, github_scheduled=GH_FIRED, public=True)
+    bp.fire()
+    for name in GH_FIRED:
+        runs = [r for r in bp.scheduled_runs(name, timedelta(days=3)) if r.created < disabled]
+        bp.github(name, runs, state="disabled_inactivity")
+    pg_cron_daily = ("generate-t5-invoices", "generate-monthly-invoices", "escalate-overdue-bookings")
+    for name in pg_cron_daily:
+        if ticks(bp.jobs[name].schedule, b.now - timedelta(minutes=3), b.now):
+            pytest.skip("a daily pg_cron job fired moments ago: its answer may still be on its way")
+    return {"jobs": {name: _daily_state(b, bp.jobs[name].schedule, b.now) for name in pg_cron_daily}}
 
 
 # ================================================================ seed 003: enrolment-sync
@@ -827,30 +1030,100 @@ def mc_rls_read_only(b: Builder) -> None:
 
 
 # ================================================================ seed 001: ads-platform-vercel
+# No database: every incident runs with DATABASE_URL unset; the history is Vercel's (corpus.vendors), the locks Redis'.
 
 
-# seed 001 "Monitoring: Dashboard → Cron Jobs tab": the history is in Vercel, not in any source cronctl reads
-@incident(id="ads-healthy", system="ads-platform-vercel", now=LIVE, jobs=ADS, healthy=True)
+# seed 001 "Monitoring: Dashboard → Cron Jobs tab, each cron job's runs": Vercel's cron called the three routes at
+# every slot (Pro: within the minute) and each answered 200; someone also tested refresh-tokens with curl at 06:52
+# (the seed's "curl로 테스트"), which is not one of the scheduler's runs
+@incident(id="ads-healthy", system="ads-platform-vercel", now="2026-11-30T07:23:40Z", cluster="none", jobs=ADS,
+          status="ok", healthy=True)  # fmt: skip
 def ads_healthy(b: Builder) -> None:
-    Ads(b)
+    a = Ads(b)
+    a.fire()
+    a.curl("refresh-tokens", since(b, "06:52") + timedelta(seconds=17), seconds=64.0)
 
 
-# seed 001: 'redis.set(lockKey, "1", { ex: 300, nx: true })': refresh-tokens is running, its lock expires by itself
-@incident(id="ads-refresh-running", system="ads-platform-vercel", now=LIVE, jobs=ADS,
-          locks={"refresh-tokens": "held"})  # fmt: skip
+# seed 001 "401 Unauthorized | Authorization header wrong or CRON_SECRET does not match": CRON_SECRET was rotated at
+# 02:20 and since then the header Vercel's cron sends no longer matches what the routes check (`authHeader !==
+# Bearer ${process.env.CRON_SECRET}` → 401 "Unauthorized" in a few ms). Only the hourly route has fired since: three
+# 401s in a row; refresh-tokens (00:00) and cleanup (02:00) last ran before the rotation and passed
+@incident(
+    id="ads-sync-401-streak", system="ads-platform-vercel", now="2026-11-30T05:41:37Z", cluster="none",
+    jobs={**ADS, "sync-campaigns": "failing"},
+    top={"kind": "runbook", "cause_contains": "CRON_SECRET does not match", "job": "sync-campaigns"},
+    reasons={"sync-campaigns": "401"},
+)  # fmt: skip
+def ads_sync_401_streak(b: Builder) -> None:
+    rotated = since(b, "02:20")
+    good = Ads.good()["sync-campaigns"]
+
+    def sync(t: datetime) -> CronCall | None:
+        if t < rotated:
+            return good(t)
+        return CronCall(t + timedelta(seconds=jitter(t, "401", lo=0.2, hi=2.0)), 401, jitter(t, lo=0.011, hi=0.045))
+
+    Ads(b).fire({"sync-campaigns": sync})
+
+
+# seed 001 "Timeout | the run exceeded maxDuration … export const maxDuration = 300 // 5 minutes": refresh-tokens has
+# more tokens to refresh every day; it took 236 s at 12:00 and 271 s at 18:00, and at 00:00 and 06:00 Vercel stopped
+# it at 300 s (504 FUNCTION_INVOCATION_TIMEOUT, "Task timed out after 300 seconds")
+@incident(
+    id="ads-refresh-over-maxduration", system="ads-platform-vercel", now="2026-11-30T06:19:05Z", cluster="none",
+    jobs={**ADS, "refresh-tokens": "failing"},
+    top={"kind": "runbook", "cause_contains": "longer than the function's maxDuration", "job": "refresh-tokens"},
+    reasons={"refresh-tokens": "maxDuration"},
+)  # fmt: skip
+def ads_refresh_over_maxduration(b: Builder) -> None:
+    took = {"12:00": 236.4, "18:00": 271.2}
+
+    def refresh(t: datetime) -> CronCall:
+        start = t + timedelta(seconds=jitter(t, "start", lo=0.2, hi=2.5))
+        if t >= since(b, "00:00"):
+            return CronCall(start, 504, 300.0, logs=("refreshing 1184 expiring credentials",), timed_out=True)
+        return CronCall(start, 200, took.get(t.strftime("%H:%M"), 205.0), logs=("refreshing expiring credentials",))
+
+    Ads(b).fire({"refresh-tokens": refresh})
+
+
+# seed 001 "Cron Job does not run | cause 3: cron jobs are disabled → Enable Cron Jobs": someone pressed "Disable Cron
+# Jobs" in Settings → Cron Jobs at 03:10. Vercel calls nothing since: sync-campaigns has missed 04:00 to 07:00 and
+# refresh-tokens 06:00; cleanup-expired-tokens last ran at 02:00, as it should
+@incident(
+    id="ads-crons-disabled", system="ads-platform-vercel", now="2026-11-30T07:23:40Z", cluster="none",
+    jobs={**ADS, "sync-campaigns": "missed", "refresh-tokens": "missed"},
+    top={"kind": "runbook", "cause_contains": "cron jobs are disabled in the project"},
+)  # fmt: skip
+def ads_crons_disabled(b: Builder) -> None:
+    off = since(b, "03:10")
+    good = Ads.good()
+    Ads(b).fire({name: (lambda t, f=f: f(t) if t < off else None) for name, f in good.items()})
+
+
+# seed 001: 'redis.set(lockKey, "1", { ex: 300, nx: true })': someone runs refresh-tokens by hand (a request still in
+# flight is not in Vercel's logs yet); its lock expires by itself. The scheduled runs are all good
+@incident(
+    id="ads-refresh-running", system="ads-platform-vercel", now=LIVE, cluster="none",
+    jobs={**ADS, "refresh-tokens": ("ok", "running")}, locks={"refresh-tokens": "held"},
+)  # fmt: skip
 def ads_refresh_running(b: Builder) -> None:
-    Ads(b)
+    Ads(b).fire()
     b.redis_lock("cron:refresh-tokens:lock", ttl_ms=240_000, idle_seconds=60)
 
 
 # seed 001 "Concurrent runs … Redis Lock": sync-campaigns' key lost its TTL. Its value is the seed's "1", a shared
-# integer object in Redis, so OBJECT IDLETIME cannot date it, and Vercel's history is not readable: nothing says the
-# lock is stale (a live lock must never be called stale); it stays held, its missing TTL reported as suspicious
+# integer object in Redis, so OBJECT IDLETIME cannot date it, and this operator has no VERCEL_TOKEN, so no history
+# says whether a run holds it: nothing says the lock is stale (a live lock must never be called stale); it stays
+# held, its missing TTL reported as suspicious. No job can be judged, and that is one finding: the unset token
 @incident(
-    id="ads-lock-without-ttl", system="ads-platform-vercel", now=LIVE, jobs=ADS, locks={"sync-campaigns": "held"},
+    id="ads-lock-without-ttl", system="ads-platform-vercel", now=LIVE, cluster="none",
+    jobs={name: "unknown" for name in ADS}, locks={"sync-campaigns": "held"},
+    top={"kind": "root_cause", "id": "vendor_token_missing", "text_contains": "VERCEL_TOKEN",
+         "jobs_include": list(ADS)},
 )  # fmt: skip
 def ads_lock_without_ttl(b: Builder) -> None:
-    Ads(b)
+    Ads(b, vercel=False)
     b.redis_lock("cron:sync-campaigns:lock", ttl_ms=None, idle_seconds=50 * 60)
 
 

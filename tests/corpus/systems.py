@@ -12,9 +12,22 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from corpus.builder import Answer, Builder, CronJob, iso, jitter, ok, ticks
+from corpus.builder import (
+    Answer,
+    Builder,
+    CronCall,
+    CronJob,
+    EdgeFn,
+    WorkflowRun,
+    iso,
+    jitter,
+    ok,
+    ticks,
+)
+from corpus.vendors import GITHUB_TOKEN
 
-SUPABASE = "https://qzvxkplmnwbtrhga.supabase.co"
+SUPABASE_REF = "qzvxkplmnwbtrhga"
+SUPABASE = f"https://{SUPABASE_REF}.supabase.co"
 # Test values only (the corpus never holds a real secret); shaped like the real ones.
 SERVICE_ROLE_KEY = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.corpus-service-role.c2lnbmF0dXJl"
 CRON_SECRET = "corpus-cron-secret-6f1d0c"
@@ -77,11 +90,25 @@ class Messaging:
 
     RUNBOOK = "messaging-dispatch"
 
-    def __init__(self, b: Builder, *, quotas_active: bool = True, pg_net: bool = True) -> None:
+    def __init__(
+        self,
+        b: Builder,
+        *,
+        quotas_active: bool = True,
+        pg_net: bool = True,
+        supabase: bool = False,
+        edge: EdgeFn | None = None,
+    ) -> None:
+        """`supabase`: the operator can read the project's Edge Function logs (SUPABASE_ACCESS_TOKEN is set) and
+        every request pg_net sent is in them (`edge` says what a function logged; default its answer's status).
+        Without it the token is not set and the runbook's `history.supabase` reads nothing."""
         self.b = b
         b.sql(_MESSAGES_DDL)
         if pg_net:
             b.install_pg_net()
+        if supabase:
+            b.supabase_project(SUPABASE_REF, ["scheduled-dispatcher", "payment-reconcile", "refresh-fallback-quotas"])
+            b.log_edge_functions(SUPABASE_REF, lambda job: job.name, edge)
         b.env.update(
             SUPABASE_URL=SUPABASE, SUPABASE_SERVICE_ROLE_KEY=SERVICE_ROLE_KEY, CRON_SECRET=CRON_SECRET,
             TOSSPAYMENTS_SECRET_KEY="corpus-toss-key",
@@ -215,8 +242,32 @@ BILLING_JOBS: dict[str, tuple[str, str, Any, int | None]] = {
 }
 
 
+# The [dispatch] workflow of each job (the seed's `Path: .github/workflows/...`).
+WORKFLOWS = {
+    "generate-t5-invoices": "generate-t5-invoices.yaml",
+    "run-escalation-orchestration": "run-escalation-orchestration.yaml",
+    "schedule-create-zoom": "schedule-create-zoom.yaml",
+    "generate-monthly-invoices": "generate-monthly-invoices.yaml",
+    "escalate-overdue-bookings": "escalate-overdue-bookings.yaml",
+    "notification-worker": "run-worker-queue.yaml",
+}
+BILLING_REPO = "corpus/billing"
+# Runbook edits for jobs fired by their GitHub workflow's schedule instead of pg_cron (Billing(github_scheduled=)).
+GITHUB_FIRED = {"history": "{ github = true }", "scheduler": '"github"'}
+
+
+def github_delay(tick: datetime) -> float:
+    """Minutes GitHub Actions takes to create a scheduled run: a few, and more at the top of the hour, its busiest
+    time ("The schedule event can be delayed during periods of high loads … High load times include the start of
+    every hour")."""
+    return jitter(tick, "gh", lo=6.0, hi=17.0) if tick.minute == 0 else jitter(tick, "gh", lo=2.5, hi=9.0)
+
+
 class Billing:
-    """Seed 004: six Edge Functions fired by pg_cron through pg_net, URLs and keys read from public.cron_secrets."""
+    """Seed 004: six Edge Functions fired by pg_cron through pg_net, URLs and keys read from public.cron_secrets.
+    Each job's GitHub workflow twin is in GitHub's API (corpus.vendors): with only its manual runs by default (the
+    seed moved the schedules to pg_cron), or, for the jobs named in `github_scheduled`, fired by the workflow's
+    own schedule (those have no pg_cron job; the incident edits their runbook entry with GITHUB_FIRED)."""
 
     RUNBOOK = "billing-pgcron"
 
@@ -227,8 +278,14 @@ class Billing:
         pg_net: bool = True,
         schedules: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
+        github_scheduled: Sequence[str] = (),
+        public: bool = False,
     ) -> None:
         self.b = b
+        self.public = public
+        self.github_scheduled = tuple(github_scheduled)
+        for workflow in WORKFLOWS.values():
+            b.github_runs(BILLING_REPO, workflow, public=public)
         b.sql(_SECRETS_DDL)
         if pg_net:
             b.install_pg_net()
@@ -248,10 +305,12 @@ class Billing:
         b.env.update(
             SUPABASE_URL=SUPABASE, SUPABASE_SERVICE_ROLE_KEY=SERVICE_ROLE_KEY, CRON_SECRET=CRON_SECRET,
             SUPABASE_ANON_KEY="corpus-anon-key", EDGE_FUNCTION_URL=f"{SUPABASE}/functions/v1",
-            SCHEDULER_SECRET_TOKEN=SCHEDULER_TOKEN, GITHUB_REPOSITORY="corpus/billing", GITHUB_TOKEN="corpus-gh-token",
+            SCHEDULER_SECRET_TOKEN=SCHEDULER_TOKEN, GITHUB_REPOSITORY=BILLING_REPO, GITHUB_TOKEN=GITHUB_TOKEN,
         )  # fmt: skip
         self.jobs: dict[str, CronJob] = {}
         for name, (schedule, function, body, timeout_ms) in BILLING_JOBS.items():
+            if name in self.github_scheduled:
+                continue
             schedule = (schedules or {}).get(name, schedule)
             if name == "run-escalation-orchestration":
                 key, headers = (
@@ -309,6 +368,30 @@ class Billing:
     ) -> None:
         jobs = {k: v for k, v in self.jobs.items() if k not in skip}
         _fire_all(self.b, jobs, self.good(), replies, self.b.now - since, fail)
+
+    def github(self, job: str, runs: Sequence[WorkflowRun], *, state: str = "active") -> None:
+        """The job's workflow with these runs and this state (replaces what it had)."""
+        self.b.github_runs(BILLING_REPO, WORKFLOWS[job], runs, state=state, public=self.public)
+
+    def scheduled_runs(
+        self,
+        job: str,
+        since: timedelta = timedelta(days=2),
+        *,
+        until: datetime | None = None,
+        delay: Callable[[datetime], float | None] = github_delay,
+        conclusion: Callable[[datetime], str] = lambda t: "success",
+    ) -> list[WorkflowRun]:
+        """The runs GitHub's schedule created for the job's ticks in (now - since, until or now]: `delay(tick)`
+        minutes late, None for a tick GitHub dropped."""
+        schedule = BILLING_JOBS[job][0]
+        runs = []
+        for tick in ticks(schedule, self.b.now - since, until or self.b.now):
+            late = delay(tick)
+            if late is not None:
+                seconds = jitter(job, tick, "run", lo=24.0, hi=71.0)
+                runs.append(WorkflowRun(tick + timedelta(minutes=late), conclusion=conclusion(tick), seconds=seconds))
+        return runs
 
 
 # ---------------------------------------------------------------- seed 003: enrolment-sync
@@ -587,14 +670,56 @@ def health_server() -> Iterator[HealthServer]:
 # ---------------------------------------------------------------- seed 001: ads-platform-vercel
 
 
+ADS_JOBS: dict[str, tuple[str, float, float]] = {
+    # name: (schedule, seconds a run usually takes: from, to). The seed: refresh-tokens and sync-campaigns "up to 5
+    # minutes", cleanup-expired-tokens "up to 1 minute"; refreshing tokens at each platform is the slow one, the
+    # sync only queues work.
+    "refresh-tokens": ("0 */6 * * *", 38.0, 115.0),
+    "sync-campaigns": ("0 */1 * * *", 3.5, 14.0),
+    "cleanup-expired-tokens": ("0 2 * * *", 1.4, 6.0),
+}
+CallFn = Callable[[datetime], CronCall | None]
+
+
 class Ads:
-    """Seed 001: Next.js routes fired by Vercel cron; history lives in Vercel's logs, locks in (Upstash) Redis."""
+    """Seed 001: Next.js routes fired by Vercel cron; history lives in Vercel's logs, locks in (Upstash) Redis, no
+    database. With `vercel` the operator can read the project (VERCEL_TOKEN is set): two production deployments,
+    the newer one from yesterday; without it the token is not set and `history.vercel` reads nothing."""
 
     RUNBOOK = "ads-platform-vercel"
-    JOBS = ("refresh-tokens", "sync-campaigns", "cleanup-expired-tokens")
+    JOBS = tuple(ADS_JOBS)
 
-    def __init__(self, b: Builder) -> None:
-        assert b.redis is not None and b.redis_url, "seed 001 incidents need Redis"
+    def __init__(self, b: Builder, *, vercel: bool = True) -> None:
         self.b = b
-        b.env.update(APP_URL="http://127.0.0.1:9", CRON_SECRET=CRON_SECRET, REDIS_URL=b.redis_url)
-        b.redis.flushdb()
+        b.env.update(APP_URL="https://sivera-alpha.vercel.app", CRON_SECRET=CRON_SECRET)
+        if b.redis is not None:
+            assert b.redis_url
+            b.env.update(REDIS_URL=b.redis_url)
+            b.redis.flushdb()
+        if vercel:
+            b.vercel_deployment(b.now - timedelta(days=3, hours=5, minutes=12))
+            b.vercel_deployment(b.now - timedelta(hours=17, minutes=41))
+
+    @staticmethod
+    def good() -> dict[str, CallFn]:
+        """Vercel (Pro) fires within the minute; each route answers 200 `{"success": true, ...}`."""
+
+        def call(name: str) -> CallFn:
+            _, lo, hi = ADS_JOBS[name]
+            return lambda t: CronCall(t + timedelta(seconds=jitter(name, t, lo=0.2, hi=3.5)), 200,
+                                      jitter(name, t, "took", lo=lo, hi=hi))  # fmt: skip
+
+        return {name: call(name) for name in ADS_JOBS}
+
+    def fire(self, calls: dict[str, CallFn] | None = None, *, since: timedelta = timedelta(hours=25)) -> None:
+        """Vercel's cron requests for every tick in (now - since, now] (Pro keeps about a day of runtime logs, so
+        the daily route's last run is still there): `calls[job](tick)` instead of a good run, None for a tick with
+        no request."""
+        chosen = {**self.good(), **(calls or {})}
+        for name, (schedule, _, _) in ADS_JOBS.items():
+            made = [chosen[name](t) for t in ticks(schedule, self.b.now - since, self.b.now)]
+            self.b.vercel_invocations(f"/api/cron/{name}", [c for c in made if c is not None])
+
+    def curl(self, name: str, at: datetime, status: int = 200, seconds: float = 2.0) -> None:
+        """Someone testing the route by hand (the seed's `curl -X GET .../api/cron/...`): not Vercel's cron."""
+        self.b.vercel_invocations(f"/api/cron/{name}", [CronCall(at, status, seconds, user_agent="curl/8.5.0")])

@@ -9,6 +9,10 @@ Run it alone with `pytest tests/system/test_corpus.py` (or `-m corpus`); skip it
 Incidents with a fixed `now` are judged with `--at` (history as of that time). LIVE incidents are built around the
 clock and judged without `--at`, because what they test is present tense: a scheduler that is not running now, a
 pg_net worker that picks nothing up now, Redis TTLs, the health endpoint's answer now.
+
+History outside the database is served by the sandbox's stand-ins of GitHub's, Vercel's and Supabase's APIs
+(corpus.vendors), fresh for each incident; the incident's runbook copy points at them. An incident of a system
+without a database (`cluster = "none"`, seed 001) is triaged with DATABASE_URL unset, as its users would run it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from conftest import reset_database
 from corpus.builder import Builder, at, ensure_role, grant_read, iso
 from corpus.incidents import INCIDENTS, Incident, by_id
 from corpus.systems import HealthServer
+from corpus.vendors import Vendors
 from cronctl_sandbox.cluster import PgCluster
 from minute import before_next_tick
 from redis_server import redis_url  # noqa: F401  (fixture)
@@ -94,16 +99,31 @@ def health_endpoint() -> Iterator[HealthServer]:
         server.close()
 
 
+@pytest.fixture
+def corpus_vendors() -> Iterator[Vendors]:
+    """The vendors' API stand-ins of one incident (started when the incident first loads history into one)."""
+    vendors = Vendors()
+    try:
+        yield vendors
+    finally:
+        vendors.close()
+
+
 # ---------------------------------------------------------------- loading and judging one incident
 
 
-def _runbook(case: Incident, tmp_path: Path) -> Path:
-    """The shipped runbook, or a copy with the incident's edits (`[section] key = value`)."""
+def _runbook(case: Incident, tmp_path: Path, built: dict[str, dict[str, str]] | None = None) -> Path:
+    """The shipped runbook, or a copy with the incident's edits (`[section] key = value`) and those its build made
+    (`built`: the Builder's, e.g. a vendor's `api_url` pointing at its stand-in)."""
     path = RUNBOOKS / f"{case.system}.toml"
-    if not case.runbook_edits:
+    edits: dict[str, dict[str, str]] = {}
+    for source in (built or {}, case.runbook_edits):
+        for section, values in source.items():
+            edits.setdefault(section, {}).update(values)
+    if not edits:
         return path
     text = path.read_text()
-    for section, values in case.runbook_edits.items():
+    for section, values in edits.items():
         header = re.search(rf"^\[{re.escape(section)}\]\s*$", text, re.MULTILINE)
         assert header, f"{path.name} has no [{section}]"
         end = re.search(r"^\[", text[header.end() :], re.MULTILINE)
@@ -130,12 +150,10 @@ def _role_dsn(case: Incident, request: pytest.FixtureRequest, cluster: PgCluster
     return cluster.dsn(user=name, password=ROLE_PASSWORD)
 
 
-def _load(case: Incident, request: pytest.FixtureRequest) -> tuple[Builder, str, datetime, dict[str, Any]]:
-    cluster: PgCluster = (
-        request.getfixturevalue("no_scheduler_cluster")
-        if case.cluster == "no_scheduler"
-        else request.getfixturevalue("pg_cluster")
-    )
+def _load(case: Incident, request: pytest.FixtureRequest) -> tuple[Builder, str | None, datetime, dict[str, Any]]:
+    """Build the incident; returns the builder, the DSN triage connects with (None: no database) and `now`."""
+    vendors: Vendors = request.getfixturevalue("corpus_vendors")
+    state = request.getfixturevalue("tmp_path") / "cronctl-state"  # ETag caches, local silences: this incident's
     redis_client = None
     url = None
     if case.system == "ads-platform-vercel":
@@ -143,14 +161,27 @@ def _load(case: Incident, request: pytest.FixtureRequest) -> tuple[Builder, str,
 
         url = request.getfixturevalue("redis_url")
         redis_client = redis.Redis.from_url(url)
+    now = datetime.now(UTC) if case.live else at(case.now or "")
+    if case.cluster == "none":
+        assert case.role == "superuser", "an incident without a database has no role"
+        b = Builder(None, now, live=case.live, redis=redis_client, vendors=vendors)
+        b.redis_url = url
+        patch = case.build(b) or {}
+        b.finish()
+        b.env.setdefault("CRONCTL_STATE_DIR", str(state))
+        return b, None, now, patch
+    cluster: PgCluster = (
+        request.getfixturevalue("no_scheduler_cluster")
+        if case.cluster == "no_scheduler"
+        else request.getfixturevalue("pg_cluster")
+    )
     if case.role == "read_only":
         request.getfixturevalue("read_only_role")  # its default privileges cover the tables built below
     reset_database(cluster.superuser_dsn)
     if case.cluster == "main":
         before_next_tick(TICK_CLEARANCE)
-    now = datetime.now(UTC) if case.live else at(case.now or "")
     with psycopg.connect(cluster.superuser_dsn, autocommit=True, connect_timeout=10) as conn:
-        b = Builder(conn, now, live=case.live, redis=redis_client)
+        b = Builder(conn, now, live=case.live, redis=redis_client, vendors=vendors)
         b.redis_url = url
         if case.system == "metrics-collectors":
             b.health = request.getfixturevalue("health_endpoint")
@@ -158,10 +189,13 @@ def _load(case: Incident, request: pytest.FixtureRequest) -> tuple[Builder, str,
             patch = case.build(b) or {}
             b.finish()
         dsn = _role_dsn(case, request, cluster, conn)
+    b.env.setdefault("CRONCTL_STATE_DIR", str(state))
     return b, dsn, now, patch
 
 
-def _triage(case: Incident, b: Builder, dsn: str, now: datetime, runbook: Path) -> tuple[dict[str, Any] | None, str]:
+def _triage(
+    case: Incident, b: Builder, dsn: str | None, now: datetime, runbook: Path
+) -> tuple[dict[str, Any] | None, str]:
     args = ["triage", "-r", str(runbook), "-f", "json"]
     if not case.live:
         args += ["--at", iso(now)]
@@ -225,6 +259,11 @@ def judge(
         if not _matches_state(want, job.get("state")):
             reason = str(job.get("reason") or "")[:200]
             wrong.append(f"job {name}: expected {want}, got {job.get('state')} ({reason})")
+    total += len(case.reasons)
+    for name, words in case.reasons.items():
+        reason = str((seen.get(name) or {}).get("reason") or "")
+        if words.casefold() not in reason.casefold():
+            wrong.append(f"job {name}: its reason does not say {words!r} ({reason[:200]})")
     for name in seen.keys() - jobs.keys():
         total += 1
         wrong.append(f"job {name}: not declared by the incident (state {seen[name].get('state')})")
@@ -258,7 +297,7 @@ def judge(
 @pytest.mark.parametrize("case", INCIDENTS, ids=[i.id for i in INCIDENTS])
 def test_incident(case: Incident, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     b, dsn, now, patch = _load(case, request)
-    data, failure = _triage(case, b, dsn, now, _runbook(case, tmp_path))
+    data, failure = _triage(case, b, dsn, now, _runbook(case, tmp_path, b.runbook_edits))
     right, total, wrong = judge(case, patch, data, failure)
     RESULTS[case.id] = (right, total, wrong)
     assert not wrong, f"{case.id}: {right}/{total} verdicts right\n  " + "\n  ".join(wrong)
@@ -289,5 +328,12 @@ def test_corpus_shape() -> None:
     assert {i.system for i in incidents if i.healthy} == systems
     for i in incidents:
         assert set(i.jobs) == _runbook_jobs(i.system), i.id
+        assert set(i.reasons) <= set(i.jobs), i.id
         if i.healthy:
-            assert i.top is None and all(s == "ok" or i.system == "ads-platform-vercel" for s in i.jobs.values()), i.id
+            assert i.top is None and all(s == "ok" for s in i.jobs.values()), i.id
+    # Issue 17: the history outside the database, in the incidents the issue names.
+    assert {i.id for i in incidents} >= {
+        "ads-healthy", "ads-sync-401-streak", "bp-github-tick-dropped", "bp-workflows-disabled-inactivity",
+        "md-dispatcher-earlydrop-500",
+    }  # fmt: skip
+    assert all(i.cluster == "none" for i in incidents if i.system == "ads-platform-vercel")

@@ -230,6 +230,8 @@ def test_status_decides() -> None:
             ("server restarted", "SERVER_RESTARTED"),
             ('ERROR:  schema "net" does not exist', "PG_NET_MISSING"),
             ("job_lock active: x locked by w", "LOCK_CONFLICT"),
+            ("504 FUNCTION_INVOCATION_TIMEOUT", "TIMEOUT"),
+            ("shutdown WallClockTime", "TIMEOUT"),
         ]
     ),
 )

@@ -117,3 +117,93 @@ def test_an_unwritable_audit_file_stops_the_request_before_it_is_sent(slow: Host
     assert result.returncode == 3, result.stderr
     assert "cannot write audit record" in result.stderr
     assert slow.requests == []
+
+
+# ---------------------------------------------------------------- secrets rotate: the record comes first
+
+ROTATE_RUNBOOK = """
+[runbook]
+name = "rotate-interrupt"
+
+[connection]
+database_url = "${DATABASE_URL}"
+statement_timeout = "20s"
+
+[secrets_table]
+table = "cron_secrets"
+
+[jobs.nightly]
+url = "http://127.0.0.1:9/nightly"
+auth = { kind = "bearer", secret_env = "CRON_SECRET" }
+"""
+NEW_VALUE = "rotate-interrupt-new-value-5d2e9b71c4"
+# The rotate function takes its time, so the change is on the wire while the test interrupts it.
+SLOW_ROTATE = """
+CREATE TABLE public.cron_secrets (key text PRIMARY KEY, value text NOT NULL, description text,
+                                  updated_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO public.cron_secrets (key, value) VALUES ('cron_secret', 'placeholder_cron_secret');
+CREATE FUNCTION public.rotate_cron_secret(p_key text, p_value text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+  PERFORM pg_sleep(15);
+  UPDATE public.cron_secrets SET value = p_value, updated_at = now() WHERE key = p_key;
+END;
+$$;
+"""
+
+
+def _wait_for_rotation(dsn: str, proc: subprocess.Popen[str]) -> None:
+    import psycopg
+
+    until = time.monotonic() + 20
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cronctl' AND state = 'active'"
+                " AND query LIKE '%rotate_cron_secret%'"
+            ).fetchone()
+            if row and row[0]:
+                return
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < until, "the rotation never reached the database"
+            time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_rotation_leaves_its_begun_record(clean_db: str, tmp_path: Path, signum: int, code: int) -> None:
+    import psycopg
+
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute(SLOW_ROTATE)
+    rb = tmp_path / "rotate.toml"
+    rb.write_text(ROTATE_RUNBOOK)
+    audit = tmp_path / "audit.jsonl"
+    env = {**os.environ, "DATABASE_URL": clean_db, "CRONCTL_AUDIT_FILE": str(audit), "NO_COLOR": "1"}
+    value = tmp_path / "value.txt"  # the new value comes on stdin, as `pbpaste | cronctl secrets rotate` sends it
+    value.write_text(NEW_VALUE + "\n")
+    with value.open() as stdin:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cronctl", "secrets", "rotate", "cron_secret", "-r", str(rb), "--yes"],
+            env=env,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        _wait_for_rotation(clean_db, proc)
+        # The change is on the wire: its pending record must already be in the file.
+        [pending] = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert (pending["action"], pending["result"], pending["phase"]) == ("secrets.rotate", "pending", "begin")
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and NEW_VALUE not in err
+    begun, done = (json.loads(line) for line in audit.read_text().splitlines())
+    assert begun["audit_id"] == done["audit_id"] and done["phase"] == "complete"
+    assert done["result"] == "interrupted" and done["target"] == "cron_secret"
+    assert NEW_VALUE not in audit.read_text()

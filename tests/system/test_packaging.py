@@ -51,3 +51,29 @@ def test_the_wheel_holds_exactly_the_product_modules(wheel_files: set[str]) -> N
     modules = {f"cronctl/{p.relative_to(PRODUCT).as_posix()}" for p in PRODUCT.rglob("*.py")}
     packaged = {n for n in wheel_files if n.endswith(".py")}
     assert packaged == modules, {"missing": sorted(modules - packaged), "extra": sorted(packaged - modules)}
+
+
+def test_demo_without_the_sandbox_says_how_to_install_it() -> None:
+    """The product alone (no cronctl_sandbox importable): `cronctl demo` is one line and exit 3, no traceback."""
+    import subprocess
+    import sys
+
+    blocker = (
+        "import sys\n"
+        "class NoSandbox:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'cronctl_sandbox':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, NoSandbox())\n"
+        "from cronctl.cli.main import main\n"
+        "sys.argv = ['cronctl', 'demo']\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", blocker], capture_output=True, text=True, timeout=60, env={"NO_COLOR": "1", "PATH": ""}
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "sandbox is not installed" in lines[0] and "make demo" in lines[0], proc.stderr

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_corpus import _load, _runbook, health_endpoint, no_scheduler_cluster  # noqa: F401  (fixtures)
+from test_corpus import _load, _runbook, corpus_vendors, health_endpoint, no_scheduler_cluster  # noqa: F401  (fixtures)
 
 from cli_runner import run_cli
 from corpus.builder import iso
@@ -198,7 +198,7 @@ def test_incident_reads_whole_at_every_width(
     case: Incident, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     b, dsn, now, _patch = _load(case, request)
-    args = ["triage", "-r", str(_runbook(case, tmp_path))] + ([] if case.live else ["--at", iso(now)])
+    args = ["triage", "-r", str(_runbook(case, tmp_path, b.runbook_edits))] + ([] if case.live else ["--at", iso(now)])
     env: dict[str, str | None] = {"DATABASE_URL": dsn, **b.env}
     data = json.loads(run_cli(*args, "-f", "json", env=env).stdout)
     # End to end once, as typed: 80 columns, the table format.

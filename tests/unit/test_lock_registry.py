@@ -16,7 +16,7 @@ from cronctl.evaluate.locks import judge, terminate_sql
 from cronctl.records import BackendRead, Lock
 from cronctl.runbook.model import LOCK_BACKENDS, JobSpec, LockSpec, Runbook
 from cronctl.sources import locks
-from cronctl.sources.locks.base import LockQuery, LockSources, Recheck
+from cronctl.sources.locks.base import BatchedReads, LockQuery, LockSources, Recheck, reads_database
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -47,6 +47,21 @@ def test_the_service_names_no_backend() -> None:
     tree = ast.parse((ROOT / "src" / "cronctl" / "services" / "locks.py").read_text())
     literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
     assert not literals & set(locks.names())
+
+
+def test_triage_names_no_backend() -> None:
+    """Triage reads every lock backend through the registry: a new backend needs no change there."""
+    tree = ast.parse((ROOT / "src" / "cronctl" / "sources" / "triage.py").read_text())
+    literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+    assert not literals & set(locks.names())
+
+
+def test_the_database_backends_batch_their_reads() -> None:
+    """Table and advisory locks are statements of triage's one batch; Redis is read on its own."""
+    assert [n for n in locks.names() if reads_database(n)] == ["table", "advisory"]
+    for name in ("table", "advisory"):
+        assert isinstance(locks.backend(name), BatchedReads)
+    assert not isinstance(locks.backend("redis"), BatchedReads)
 
 
 def _fresh_python(code: str) -> str:

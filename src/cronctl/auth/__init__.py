@@ -1,13 +1,15 @@
 """Auth schemes for job triggers: one file per kind, each a `base.AuthScheme`, listed in REGISTRY.
 
 Every place that knows auth kinds reads this registry: the runbook's vocabulary (`model.AUTH_KINDS`), the
-loader's checks (`validate`), `cronctl trigger --auth` (`ad_hoc_forms`), the real and the dry-run/curl headers,
-and the sandbox job server's checks (`verify`).
+loader's checks (`validate`), `cronctl trigger --auth` (`ad_hoc_forms`), the real and the dry-run/curl headers
+(triggers and health endpoints alike), the names reports give them (`label`), and the sandbox job server's
+checks (`verify`).
 
 Adding a scheme:
 
 1. write `src/cronctl/auth/<kind>.py` with a module-level `SCHEME`, an instance of an `AuthScheme` subclass
-   (the kind's name, the keys it needs and reads, `headers`, `display_headers`, `verify`);
+   (the kind's name, the keys it needs and reads, `headers`, `display_headers`, `verify`; `label` when reports
+   should name it otherwise than by its kind);
 2. add `"<kind>": ("cronctl.auth.<kind>", <its --auth forms>)` to REGISTRY below;
 3. add its test to tests/unit/ (a vector from the receiver's documentation or a check by the receiver's own
    library); tests/unit/test_auth_registry.py already round-trips every registered kind;
@@ -87,6 +89,13 @@ def display_headers(spec: AuthSpec, ctx: SignContext) -> dict[str, str]:
     for part in _parts(spec):
         headers.update(part.display_headers(spec, ctx))
     return headers
+
+
+def label(spec: AuthSpec, *, variables: bool = False) -> str:
+    """How reports name the spec's auth: "bearer+apikey" (`cronctl jobs`); with `variables`, the variables it
+    reads as well: "bearer $KEY + apikey $KEY" (`cronctl init`). Never a secret value."""
+    shown = [part.label(spec, variables=variables) for part in _parts(spec)]
+    return (" + " if variables else "+").join(shown)
 
 
 def verify(spec: AuthSpec, secrets: Secrets, request: Incoming) -> bool:

@@ -29,6 +29,10 @@ class ApiKey(AuthScheme):
             return Problem("apikey_env", "auth kind 'apikey' needs apikey_env or secret_env")
         return None
 
+    def label(self, spec: AuthSpec, *, variables: bool = False) -> str:
+        name = spec.apikey_env or spec.secret_env
+        return f"{self.kind} {variable(name)}" if variables and name else self.kind
+
     def headers(self, spec: AuthSpec, secrets: Secrets, ctx: SignContext) -> dict[str, str]:
         return {HEADER: need(secrets.apikey, spec)} if spec.apikey_env else {}
 

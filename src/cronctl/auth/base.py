@@ -86,6 +86,11 @@ class AuthScheme(ABC):
                 return Problem(key, _NEED_MESSAGES.get(key, "auth kind '{kind}' needs " + key).format(kind=self.kind))
         return None
 
+    def label(self, spec: AuthSpec, *, variables: bool = False) -> str:
+        """How reports name this kind for `spec` (`cronctl jobs`: "bearer"; `cronctl init`, with `variables`:
+        "bearer $CRON_SECRET"). Never a secret: variables by name only."""
+        return f"{self.kind} {variable(spec.secret_env)}" if variables and spec.secret_env else self.kind
+
     @abstractmethod
     def headers(self, spec: AuthSpec, secrets: Secrets, ctx: SignContext) -> dict[str, str]:
         """Headers that authenticate one request; ValueError when a needed value is missing or malformed."""

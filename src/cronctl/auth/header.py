@@ -17,6 +17,10 @@ class SecretHeader(AuthScheme):
     needs = ("secret_env", "header")
     accepts = ("secret_env", "header", "apikey_env")
 
+    def label(self, spec: AuthSpec, *, variables: bool = False) -> str:
+        name = spec.header or DEFAULT_HEADER
+        return f"{super().label(spec, variables=True)} ({name})" if variables else f"{self.kind} {name}"
+
     def headers(self, spec: AuthSpec, secrets: Secrets, ctx: SignContext) -> dict[str, str]:
         return {spec.header or DEFAULT_HEADER: need(secrets.secret, spec)}
 

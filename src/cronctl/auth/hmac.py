@@ -75,6 +75,10 @@ class CustomHmac(AuthScheme):
             return Problem("template", "the signed-content template must contain {body}")
         return problem
 
+    def label(self, spec: AuthSpec, *, variables: bool = False) -> str:
+        shown = super().label(spec, variables=variables)
+        return f"{shown} ({spec.header or DEFAULT_HEADER})" if variables else shown
+
     def headers(self, spec: AuthSpec, secrets: Secrets, ctx: SignContext) -> dict[str, str]:
         headers: dict[str, str] = {}
         if spec.timestamp_header:

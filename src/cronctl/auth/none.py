@@ -15,6 +15,9 @@ class NoAuth(AuthScheme):
     needs = ()
     accepts = ()
 
+    def label(self, spec: AuthSpec, *, variables: bool = False) -> str:
+        return self.kind  # reads no variable
+
     def headers(self, spec: AuthSpec, secrets: Secrets, ctx: SignContext) -> dict[str, str]:
         return {}
 

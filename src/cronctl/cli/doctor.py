@@ -15,6 +15,11 @@ alive, cron.database_name; pg_net present when jobs use it; mapped tables and co
 resolve and answer (an OPTIONS request, no auth sent); secret strength (at least 16 characters, 32 random
 bytes recommended); secrets-table rows still holding placeholders.
 
+History read outside the database (GitHub Actions, Vercel, Supabase): each source's token variable is set
+(its value is never shown) and the vendor's API accepts it (one read of the last minute, within --timeout;
+401 is "token refused"). A runbook none of whose jobs reads the database needs none: its database checks are
+skipped as not needed.
+
 Exit 0 all pass, 1 warnings, 2 failures.
 
 \b

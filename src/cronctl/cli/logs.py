@@ -13,10 +13,12 @@ def register(app: Any) -> None:
     app.command(
         "logs",
         help="""Show a job's runs from every source its runbook maps: pg_cron, pg_net responses
-(the real HTTP outcome pg_cron does not see), application run-log tables and the health endpoint.
+(the real HTTP outcome pg_cron does not see), application run-log tables, the health endpoint, and the
+history outside the database (GitHub Actions runs, Vercel cron and Supabase Edge Function invocations).
 Newest first: start, end, duration, status, HTTP status, source and message.
 
-A source that is not installed or fails is named under the table; the other sources still answer.
+A source that is not installed or fails is named under the table; the other sources still answer. A job
+recorded only outside the database needs no DATABASE_URL.
 
 Examples:
 

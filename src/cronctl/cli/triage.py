@@ -28,9 +28,14 @@ The runbook's fail_after / recover_after thresholds (Sentry's semantics) and exp
 job's state counts; problems silenced with `cronctl silence` are shown marked and do not count; hygiene checks
 (job_run_details growth, pg_net.ttl, cron.timezone, next run) are shown and never change the status.
 
+History outside the database (GitHub Actions runs, Vercel cron and Supabase Edge Function invocations) is
+judged like any other; a runbook whose judged jobs need nothing from the database triages without one
+(DATABASE_URL unset): the database is skipped with one note.
+
 Exit codes follow the monitoring-plugin convention: 0 ok, 1 warning, 2 critical, 3 unknown
-(also: database unreachable, invalid runbook, bad option). Over several systems (-r and --profile repeated,
-or --all-profiles) the worst system's status wins; a notification that fails never changes the exit code.
+(also: database unreachable or not set while a job needs it, invalid runbook, bad option). Over several
+systems (-r and --profile repeated, or --all-profiles) the worst system's status wins; a notification that
+fails never changes the exit code.
 
 Examples:
 

@@ -41,6 +41,7 @@ Examples:
   cronctl trigger enrolment-sync --trigger-type RETRY --set category_id=303 --verify
   cronctl trigger refresh-tokens sync-campaigns cleanup-expired-tokens --yes -f json
   cronctl trigger generate-t5-invoices --dispatch --set dry_run=true
+  cronctl trigger generate-t5-invoices --dispatch --verify --timeout 15m --yes
   cronctl trigger --url https://app.example.com/api/cron/sync --auth bearer --secret-env CRON_SECRET
 """
 
@@ -81,7 +82,12 @@ def trigger(
         typer.Option("--trigger-type", help="MANUAL or RETRY: fills the job's trigger_type field.", show_default=False),
     ] = None,
     timeout: Annotated[
-        str | None, typer.Option("--timeout", help="Override the job's timeout, e.g. 10s.", show_default=False)
+        str | None,
+        typer.Option(
+            "--timeout",
+            help="Override the job's timeout, e.g. 10s (--dispatch --verify: how long to wait for the run).",
+            show_default=False,
+        ),
     ] = None,
     dispatch: Annotated[bool, typer.Option("--dispatch", help="Fire through GitHub's workflow_dispatch.")] = False,
     dry_run: Annotated[
@@ -96,7 +102,12 @@ def trigger(
         int | None, typer.Option("--until-ok", help="Stop after K consecutive ok verdicts.", show_default=False)
     ] = None,
     verify: Annotated[
-        bool, typer.Option("--verify", help="Afterwards, read the job's newest run from its history.")
+        bool,
+        typer.Option(
+            "--verify",
+            help="Afterwards, read the job's newest run from its history; with --dispatch, wait (up to the "
+            "job's timeout) for the workflow run the dispatch created and judge the trigger by it.",
+        ),
     ] = False,
 ) -> None:
     from cronctl.durations import parse_duration
@@ -192,7 +203,7 @@ def _ad_hoc_auth(auth: str, secret_env: str | None) -> AuthSpec:
 
     kind, _, header = auth.partition(":")
     kind = kind.strip().lower()
-    if kind not in ("none", "bearer", "apikey", "bearer+apikey", "header", "standard-webhooks", "stripe", "github"):
+    if kind not in {form.partition(":")[0] for form in AD_HOC_AUTH}:  # the registry's forms, `header:<Name>` too
         raise UsageError(f"--auth '{auth}' is not one of: {', '.join(AD_HOC_AUTH)}")
     if kind == "none":
         return AuthSpec()

@@ -8,23 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from cronctl.runbook.model import FailureGroupSpec
+from cronctl.runbook.model import FAILURE_GROUPS, FailureGroupSpec
 
-GROUPS = (
-    "AUTH",
-    "HTTP_409",
-    "HTTP_429",
-    "HTTP_4XX",
-    "HTTP_5XX",
-    "REDIRECT",
-    "TIMEOUT",
-    "LOCK_CONFLICT",
-    "PG_NET_MISSING",
-    "DB_CONNECTION",
-    "STARTUP_TIMEOUT",
-    "SERVER_RESTARTED",
-    "OTHER",
-)
+GROUPS = FAILURE_GROUPS  # one vocabulary, the runbook's (the loader checks failure modes against it)
 
 _I = re.IGNORECASE
 
@@ -41,6 +27,9 @@ _LOCK_CONFLICT = re.compile(
     r"job_lock active|could not obtain lock|another instance is already running|lock(?:ed)? by another",
     _I,
 )
+# The platform stopped the function at its time limit; the 504 (Vercel) or 546 (Supabase) it answers with is
+# the platform's, not the route's: the cause is the time limit.
+_PLATFORM_TIMEOUT = re.compile(r"FUNCTION_INVOCATION_TIMEOUT|\bWallClockTime\b|Task timed out after", _I)
 _AUTH = re.compile(
     r"\bunauthori[sz]ed\b|\bforbidden\b|invalid (?:api[ _-]?key|token|jwt|signature|credentials|authorization)"
     r"|jwt (?:expired|malformed)|authentication failed|missing (?:authorization|bearer|api[ _-]?key)"
@@ -77,6 +66,7 @@ def classify(message: str | None, http_status: int | None, extra: Sequence[Failu
         (_SERVER_RESTARTED, "SERVER_RESTARTED"),
         (_PG_NET_MISSING, "PG_NET_MISSING"),
         (_LOCK_CONFLICT, "LOCK_CONFLICT"),
+        (_PLATFORM_TIMEOUT, "TIMEOUT"),
     ):
         if pattern.search(text):
             return name

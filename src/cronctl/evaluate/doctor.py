@@ -5,7 +5,7 @@ Pure: every fact is gathered beforehand, so each rule is tested without a databa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -49,11 +49,29 @@ class EnvVar:
     strength: Strength | None = None  # for secrets only
 
 
+@dataclass(frozen=True)
+class VendorToken:
+    """The token one history source outside the database reads with, and what its API said of it."""
+
+    source: str  # github | vercel | supabase
+    variable: str  # the environment variable holding it (never its value)
+    jobs: tuple[str, ...]  # the jobs whose history it reads
+    is_set: bool
+    origin: str  # env | .env | profile | unset
+    required: bool = True  # False: the source reads without it (GitHub: public repositories only)
+    api_state: str | None = None  # ok | error | timeout; None: the API was not asked
+    api_message: str | None = None  # the source's own line (never the token)
+    refused: bool = False  # the API refused the token (401, or Vercel's 403 invalidToken)
+
+
 @dataclass
 class DoctorFacts:
     runbook: Runbook | None = None
     runbook_error: str | None = None
     env: list[EnvVar] = field(default_factory=list)
+    # What the runbook's jobs read from the database (services.history.database_uses); None: no runbook to say.
+    database_uses: dict[str, tuple[str, ...]] | None = None
+    vendor_tokens: list[VendorToken] = field(default_factory=list)
     database_attempted: bool = False
     database_error: str | None = None
     server: ServerFacts | None = None
@@ -82,8 +100,10 @@ def exit_code(checks: list[Check]) -> int:
 def build_checks(f: DoctorFacts) -> list[Check]:
     checks = [_runbook(f)]
     checks += _env(f)
+    checks += _vendor_tokens(f)
     checks += _database(f)
-    if f.server is not None:
+    # A database no job needs is reachable or not, and that is all: what pg_cron or a table lacks there is no fault.
+    if f.server is not None and database_needed(f):
         checks += _pg_cron(f)
         checks.append(_pg_net(f))
         checks += _tracking(f)
@@ -154,9 +174,67 @@ def _env(f: DoctorFacts) -> list[Check]:
     return out
 
 
+def _vendor_tokens(f: DoctorFacts) -> list[Check]:
+    """Each history source outside the database: its token is set (never shown), and its API accepts it."""
+    out = []
+    listed = {var.name for var in f.env}  # a job's own variable (a dispatch token) already has its env check
+    for token in f.vendor_tokens:
+        users = f" (reads the {token.source} history of {', '.join(token.jobs)})"
+        set_it = f"export {token.variable}=... or add it to .env"
+        check_id, name = f"token:{token.source}:{token.variable}", f"{token.source} token {token.variable}"
+        if token.variable in listed:
+            pass
+        elif token.is_set:
+            out.append(Check(check_id, name, "pass", f"set from {token.origin}{users}"))
+        elif token.required:
+            out.append(Check(check_id, name, "fail", f"not set{users}", set_it))
+        else:
+            out.append(Check(check_id, name, "warn", f"not set{users}: public repositories only", set_it))
+        if token.api_state is not None:
+            out.append(_vendor_api(token))
+    return out
+
+
+def _vendor_api(token: VendorToken) -> Check:
+    check_id, name = f"api:{token.source}:{token.variable}", f"{token.source} API"
+    if token.api_state == "ok":
+        return Check(check_id, name, "pass", f"answered with {token.variable}: the history is readable")
+    if token.refused:
+        fix = f"create a new token and set {token.variable}, then run cronctl doctor again"
+        return Check(check_id, name, "fail", f"token refused: {token.api_message}", fix)
+    status = "warn" if token.api_state == "timeout" else "fail"
+    fix = "check the runbook's keys for this source and what the token may read"
+    return Check(check_id, name, status, token.api_message or str(token.api_state), fix)
+
+
+def database_needed(f: DoctorFacts) -> bool:
+    """Some job reads the database (or there is no runbook to say otherwise)."""
+    return f.database_uses is None or bool(f.database_uses)
+
+
 def _database(f: DoctorFacts) -> list[Check]:
+    if not f.database_attempted and not database_needed(f):
+        return [
+            Check(
+                "database",
+                "database reachable",
+                "skip",
+                "not needed by this runbook: no job reads pg_cron, pg_net, run-log, lock-table, backlog or "
+                "secrets data, so its checks are skipped (triage takes silences from the local state file)",
+            )
+        ]
     if not f.database_attempted:
         return [Check("database", "database reachable", "skip", "no database URL to try")]
+    if f.server is None and not database_needed(f):
+        return [
+            Check(
+                "database",
+                "database reachable",
+                "warn",
+                f"{f.database_error or 'not reachable'} (no job needs it: triage skips it)",
+                "check DATABASE_URL, or leave it unset: nothing this runbook judges lives in the database",
+            )
+        ]
     if f.server is None:
         return [
             Check(
@@ -169,6 +247,9 @@ def _database(f: DoctorFacts) -> list[Check]:
         ]
     s = f.server
     checks = [Check("database", "database reachable", "pass", f"PostgreSQL {s.server_version} database {s.database}")]
+    if not database_needed(f):
+        checks[0] = replace(checks[0], detail=checks[0].detail + "; not needed by this runbook (only for silences)")
+        return checks
     access = f.access
     read_only = " (read-only role: trigger, locks clear and secrets rotate need a writable role)" if (
         access and access.read_only_role) else ""  # fmt: skip

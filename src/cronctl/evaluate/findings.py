@@ -57,6 +57,9 @@ class Finding:
     id: str | None = None  # root causes: scheduler_down, pg_net_missing, pg_net_worker_down, ...
     jobs: tuple[str, ...] = ()  # root causes: the jobs whose state it explains
     ruled_out: str | None = None  # evidence that contradicts the stated cause
+    # A root cause of what cannot be seen (a vendor token), not of a failure: it ranks by severity among the
+    # runbook's modes instead of before them, so a known critical failure still comes first.
+    blind_spot: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {

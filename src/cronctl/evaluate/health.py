@@ -4,9 +4,10 @@ States, most telling first: disabled, unknown, stuck, overrunning, running, neve
 unverified, degraded, ok. `ok` needs a known good outcome of the newest run that has one; a run whose outcome
 cannot be seen (a pg_net answer that cannot be told apart from a co-firing job's) makes the job `unverified`.
 Inside the grace period a due run is not a problem (Healthchecks' semantics: it may read "due", it raises
-nothing). Missed slots are counted since the newest start and capped (like Kubernetes' CronJob controller,
-which gives up counting past 100 missed start times). `N seconds` schedules count from the previous start,
-as pg_cron does.
+nothing); the default grace covers how late the job's own scheduler may fire (GitHub Actions 30 minutes, a
+Vercel Hobby cron its whole hour). Missed slots are counted since the newest start and capped (like Kubernetes'
+CronJob controller, which gives up counting past 100 missed start times). `N seconds` schedules count from the
+previous start, as pg_cron does.
 
 Thresholds follow Sentry Crons: a job with fewer than `fail_after` failures in a row is `failing` at `warn`, not
 `crit`; once it reached `fail_after` it stays `failing` (recovering) until `recover_after` ok runs in a row. A job
@@ -23,21 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronctl.records import Run, aware
-from cronctl.runbook.model import JobSpec
+from cronctl.runbook.model import JOB_STATES, JobSpec
 
-STATES = (
-    "ok",
-    "degraded",
-    "unverified",
-    "missed",
-    "failing",
-    "running",
-    "overrunning",
-    "stuck",
-    "disabled",
-    "never_run",
-    "unknown",
-)
+STATES = JOB_STATES  # one vocabulary, the runbook's (the loader checks failure modes against it)
 STATE_TONE = {
     "ok": "ok",
     "running": "ok",
@@ -57,6 +46,12 @@ NEAR_TIMEOUT = 0.9  # a run ending past 90 % of its timeout was nearly cut off
 SHORT_FAILURE = 0.3  # a failure ending before 30 % of the timeout was dropped early (EarlyDrop pattern)
 SHORT_FAILURE_MIN = 1.0
 MIN_GRACE = 60.0
+# How late a scheduler may fire a slot by its own documentation: GitHub delays scheduled runs under load (and
+# drops some), a Vercel Hobby cron fires anywhere within its scheduled hour. A slot is missed only past this.
+GITHUB_DELAY = 30 * 60.0
+VERCEL_HOBBY_DELAY = 3600.0
+# Root causes that stop a job's scheduler: nothing can start the job, so its grace waits for nothing.
+STOPPED_SCHEDULER = ("scheduler_down", "workflow_disabled")
 STRIP_SYMBOLS = {
     "unverified": "?",
     "succeeded": "✓",
@@ -79,6 +74,7 @@ class JobFacts:
     timezone: str | None = None  # the scheduler's own time zone when visible (pg_cron's cron.timezone)
     explained_by: str | None = None  # a root cause that explains a missed or unknown state (e.g. scheduler_down)
     window_start: datetime | None = None  # start of the judged history window (a run after it is a recent run)
+    vercel_plan: str | None = None  # the plan of the Vercel project whose cron fires it (runbook [vercel] plan)
 
 
 @dataclass(frozen=True)
@@ -224,13 +220,28 @@ def outcomes(runs: Sequence[Run], timeout: float = 0.0) -> list[Run]:
     return kept
 
 
-def default_grace(job: JobSpec, interval: float | None) -> float:
-    """Timeout plus a tenth of the interval, at least a minute, at most one interval."""
+def default_grace(job: JobSpec, interval: float | None, vercel_plan: str | None = None) -> float:
+    """Timeout plus a tenth of the interval, at least a minute, at most one interval; and at least as long as the
+    job's scheduler may be late by its own documentation (`scheduler_delay`). The job's `grace` wins."""
     if job.grace is not None:
         return job.grace
     if interval is None:
-        return max(MIN_GRACE, job.timeout)
-    return max(MIN_GRACE, min(job.timeout + interval / 10, interval))
+        own = max(MIN_GRACE, job.timeout)
+    else:
+        own = max(MIN_GRACE, min(job.timeout + interval / 10, interval))
+    return max(own, scheduler_delay(job, vercel_plan))
+
+
+def scheduler_delay(job: JobSpec, vercel_plan: str | None = None) -> float:
+    """Seconds the scheduler firing `job` may start a slot late: GitHub Actions (`scheduler = "github"`, or its
+    history is GitHub's and no other scheduler is named) 30 minutes; Vercel cron on the Hobby plan an hour;
+    otherwise none."""
+    unnamed = job.scheduler == "external"
+    if job.scheduler == "github" or (unnamed and job.history.github):
+        return GITHUB_DELAY
+    if (job.scheduler == "vercel" or (unnamed and job.history.vercel)) and vercel_plan == "hobby":
+        return VERCEL_HOBBY_DELAY
+    return 0.0
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -315,7 +326,7 @@ def judge(
     seen = outcomes(runs, job.timeout)
     schedule = _schedule(job, facts.timezone)
     interval = schedule.typical_interval(now) if schedule is not None else None
-    grace = default_grace(job, interval) if schedule is not None else None
+    grace = default_grace(job, interval, facts.vercel_plan) if schedule is not None else None
     last = seen[0] if seen else None
     failures = consecutive_failures(seen)
     started = latest_start(runs) or last
@@ -536,8 +547,8 @@ def _missed(
     if when is None:
         return None
     due = _slots_after(schedule, aware(when), now, MISSED_CAP + 1)
-    if explained_by == "scheduler_down":
-        grace = min(grace, MIN_GRACE)  # nothing can start it while the scheduler is down: grace waits for nothing
+    if explained_by in STOPPED_SCHEDULER:
+        grace = min(grace, MIN_GRACE)  # nothing can start it while its scheduler is stopped: grace waits for nothing
     overdue = [slot for slot in due if (now - slot).total_seconds() > grace]
     if not overdue:
         return None
@@ -571,3 +582,14 @@ def history_window(job: JobSpec, now: datetime, default: float) -> float:
         return default
     interval: float = schedule.typical_interval(aware(now))
     return max(default, interval)
+
+
+def lookback(job: JobSpec, now: datetime, vercel_plan: str | None = None) -> float:
+    """Seconds before the judged window worth reading from a source that answers only for the time asked (a
+    vendor's API): one more interval and grace, so the run before a dropped slot (or before a slot still inside
+    its grace) is seen and the job reads `missed` (or due), not `never_run`. 0 without a schedule."""
+    schedule = _schedule(job)
+    if schedule is None:
+        return 0.0
+    interval: float = schedule.typical_interval(aware(now))
+    return interval + default_grace(job, interval, vercel_plan)

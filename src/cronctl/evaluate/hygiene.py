@@ -8,7 +8,10 @@ Shown by `cronctl triage` (never changing its status or exit code: nothing here 
 - `pg_net_ttl`: `pg_net.ttl` shorter than a pg_net job's interval: its answer is deleted before the next run, so
   between runs its outcome cannot be seen;
 - `cron_timezone`: `cron.timezone` (GMT on pg_cron 1.4) differs from the time zone the runbook gives a pg_cron job;
-- `next_run`: the job's next run by its `cron.job` schedule is later than the runbook's schedule says.
+- `next_run`: the job's next run by its `cron.job` schedule is later than the runbook's schedule says;
+- `cron_credentials`: a credential typed into a `cron.job` command (a Bearer token, an `apikey` header, a token in
+  the URL's query) instead of read at run time from Vault or the secrets table: anyone who can read `cron.job`
+  can read it. Named by where it sits, never shown.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 from cronctl.records import CronRow, HygieneFacts, cron_name
 from cronctl.runbook.model import JobSpec
 
-CHECKS = ("run_details_purge", "pg_net_ttl", "cron_timezone", "next_run")
+CHECKS = ("run_details_purge", "pg_net_ttl", "cron_timezone", "next_run", "cron_credentials")
 VERDICTS = ("ok", "warn", "skipped")
 ROWS_WARN = 1_000_000  # cron.job_run_details rows without a purge job
 GROWTH_WARN = 10_000  # rows a day without a purge job (seven every-minute jobs, or one every-10-seconds job)
@@ -31,6 +34,12 @@ NEXT_RUN_SLACK = 1.0  # seconds
 _PURGE = re.compile(
     r"\b(?:delete\s+from|truncate(?:\s+table)?)\s+(?:only\s+)?\"?cron\"?\s*\.\s*\"?job_run_details\b", re.IGNORECASE
 )
+# What a credential literal is given to, read off the text just before it: a quoted header name and its separator
+# ('Authorization', 'Bearer … / "apikey": "… / 'X-Cron-Secret' => '…), or an unquoted header line (apikey: …).
+_QUOTED_HEADER = re.compile(
+    r"""(?i)\\*["'](?P<name>[A-Za-z0-9_-]{1,80})\\*["']\s*(?::|,|=>|=)\s*\\*["'](?:(?:bearer|basic|token)\s+)?$"""
+)
+_HEADER_LINE = re.compile(r"(?i)(?:^|[\s'\"])(?P<name>[A-Za-z0-9_-]{1,80})\s*:\s*(?:(?:bearer|basic|token)\s+)?$")
 _UTC_NAMES = {"utc", "gmt", "z", "etc/utc", "etc/gmt", "etc/universal", "etc/zulu", "universal", "zulu", "gmt0",
               "etc/gmt0", "etc/gmt+0", "etc/gmt-0", "greenwich", "etc/greenwich", "uct", "etc/uct"}  # fmt: skip
 
@@ -104,7 +113,59 @@ def hygiene_checks(facts: HygieneFacts, jobs: Sequence[JobSpec], now: datetime) 
     if facts.cron_installed and pg_cron_jobs:
         out.append(_timezone(facts, pg_cron_jobs, now))
         out.append(_next_run(facts, pg_cron_jobs, now))
+    if facts.cron_installed and facts.cron_jobs is not None:
+        out.append(_credentials(facts.cron_jobs, jobs))
     return out
+
+
+def credential_places(command: str) -> list[str]:
+    """Where `command` carries a credential literal, e.g. "header Authorization", "query parameter apikey";
+    never the value. Literals are found by `redact.credential_literals` (the shapes output masking knows) and by
+    their place in a URL's query string."""
+    from cronctl.redact import QUERY_CREDENTIAL, credential_literals
+
+    named: list[tuple[int, int, str]] = []  # (start, end, place) of each literal whose place has a name
+    unnamed: list[tuple[int, int, str]] = []
+    for found in QUERY_CREDENTIAL.finditer(command):
+        # Judged by the same shape rule as the masking: a header line holding the value.
+        if credential_literals(f"apikey: {found.group('value')}"):
+            named.append((*found.span("value"), f"query parameter {found.group('name')}"))
+    literals = credential_literals(command)
+    for value in literals:
+        for found in re.finditer(re.escape(value), command):
+            before = command[max(0, found.start() - 200) : found.start()]
+            header = _QUOTED_HEADER.search(before) or _HEADER_LINE.search(before)
+            if header is not None:
+                named.append((found.start(), found.end(), f"header {header.group('name')}"))
+            else:
+                unnamed.append((found.start(), found.end(), "a JWT" if value.startswith("eyJ") else "a token literal"))
+    # A literal inside one whose place is named (the JWT of 'Bearer eyJ…', a token in ?apikey=) is that place.
+    places = [p for _, _, p in named]
+    places += [p for s, e, p in unnamed if not any(s < ne and ns < e for ns, ne, _ in named)]
+    if not places and literals:
+        places.append("a token literal")  # found, but not where it sits (an escaped form)
+    return list(dict.fromkeys(places))
+
+
+def _credentials(rows: Sequence[CronRow], jobs: Sequence[JobSpec]) -> HygieneCheck:
+    check = "cron_credentials"
+    runbook_names = {cron_name(j): j.name for j in jobs if cron_name(j)}
+    carrying = [(row.name, places) for row in rows if (places := credential_places(row.command or ""))]
+    if not carrying:
+        return HygieneCheck(check, "ok", f"no credential literal in the commands of {len(rows)} cron job(s)")
+    detail = "; ".join(
+        f"the command of cron job {name} carries a credential literal ({', '.join(places)})"
+        for name, places in carrying
+    )
+    return HygieneCheck(
+        check,
+        "warn",
+        f"{detail}: anyone who can read cron.job can read it; move it to Vault / the secrets table",
+        "read it when the job runs: 'Bearer ' || (SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = "
+        "'<name>') or get_secret('<key>') from the secrets table (cronctl pgcron reschedule, or cron.alter_job); "
+        "then rotate the credential: it has been readable",
+        tuple(runbook_names.get(name, name) for name, _ in carrying),
+    )
 
 
 def _rows_per_day(rows: Sequence[CronRow], tz: str, now: datetime) -> tuple[float, CronRow | None, float | None]:

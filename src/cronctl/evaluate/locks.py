@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cronctl.durations import format_duration
-from cronctl.records import Lock, Run
+from cronctl.records import Lock, Run, aware
 from cronctl.runbook.model import JobSpec
 
 STATES = ("held", "stale", "expired", "orphaned")
@@ -82,13 +82,9 @@ def _d(seconds: float) -> str:
 
 def _at(when: datetime, now: datetime) -> str:
     """A UTC time, with its date only when it is not today's."""
-    utc = _aware(when).astimezone(UTC)
-    same_day = utc.date() == _aware(now).astimezone(UTC).date()
+    utc = aware(when).astimezone(UTC)
+    same_day = utc.date() == aware(now).astimezone(UTC).date()
     return utc.strftime("%H:%MZ" if same_day else "%Y-%m-%d %H:%MZ")
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _limits(job: JobSpec | None) -> _Limits | None:
@@ -117,7 +113,7 @@ def lock_taken_at(lock: Lock, now: datetime) -> datetime | None:
     if lock.backend == "redis":
         idle = lock.detail.get("idle_seconds")
         return now - timedelta(seconds=float(idle)) if isinstance(idle, (int, float)) else None
-    return _aware(lock.acquired_at) if lock.acquired_at is not None else None
+    return aware(lock.acquired_at) if lock.acquired_at is not None else None
 
 
 def needs_history(lock: Lock, job: JobSpec | None, now: datetime) -> bool:
@@ -151,7 +147,7 @@ def history_since(lock: Lock, job: JobSpec | None, now: datetime) -> datetime | 
     taken = lock_taken_at(lock, now)
     if limits is None or taken is None:
         return None
-    floor = _aware(now) - timedelta(seconds=limits.leftover)
+    floor = aware(now) - timedelta(seconds=limits.leftover)
     return min(taken, floor) - timedelta(seconds=TAKER_SLACK)
 
 
@@ -253,7 +249,7 @@ def _evidence(lock: Lock, limits: _Limits | None, now: datetime, facts: _History
         if _non_final(run):
             kind, words = _classify(run, taken, limits, now)
             (leftovers if kind == "leftover" else live).append(words)
-        elif taken is None or (run.sort_time is not None and _aware(run.sort_time) >= taken):
+        elif taken is None or (run.sort_time is not None and aware(run.sort_time) >= taken):
             finished.append(run)
     if facts.flagged and not live and not leftovers:
         live.append("the job's history shows a run in progress, though none of its runs read is in a non-final state")
@@ -263,7 +259,7 @@ def _evidence(lock: Lock, limits: _Limits | None, now: datetime, facts: _History
 def _newest_first(run: Run) -> tuple[int, datetime]:
     """Sort key, with reverse=True: newest first, runs without any time last."""
     t = run.sort_time
-    return (0, datetime.min.replace(tzinfo=UTC)) if t is None else (1, _aware(t))
+    return (0, datetime.min.replace(tzinfo=UTC)) if t is None else (1, aware(t))
 
 
 def _non_final(run: Run) -> bool:
@@ -287,13 +283,13 @@ def _classify(run: Run, taken: datetime | None, limits: _Limits | None, now: dat
     alive = run.detail.get("backend_alive")
     pid = run.detail.get("job_pid")
     backend = f"its backend (pid {pid})" if pid is not None else "its backend"
-    started = _aware(run.started_at) if run.started_at is not None else None
+    started = aware(run.started_at) if run.started_at is not None else None
     if run.source == "pg_cron" and alive is False:
         since = f" since {_at(started, now)}" if started is not None else ""
         return "leftover", f"{name} {state}{since}: {backend} is gone, so it runs no more"
     if started is None:
         return "live", f"{name} {state} with no start time: it may be in progress"
-    running_for = (_aware(now) - started).total_seconds()
+    running_for = (aware(now) - started).total_seconds()
     since = f" for {_d(running_for)} since {_at(started, now)}"
     where = _where(started, taken)
     if run.source == "pg_cron" and alive is True:

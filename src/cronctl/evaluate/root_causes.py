@@ -1,8 +1,10 @@
 """Platform root causes: one finding per cause, ranked, naming the jobs it explains. Pure.
 
-A dead scheduler is one finding, not N missed jobs; a missing grant is one finding, not N unknown jobs. The
-runbook's own failure modes still match their symptoms, but a mode whose stated cause the evidence contradicts
-("the job is inactive" while cron.job says active) is marked ruled out instead of being offered as the cause.
+A dead scheduler is one finding, not N missed jobs; a missing grant is one finding, not N unknown jobs; so are a
+GitHub workflow GitHub stopped scheduling (disabled for inactivity, by hand, in a fork, or deleted) and a vendor
+token its API refuses. The runbook's own failure modes still match their symptoms, but a mode whose stated cause the
+evidence contradicts ("the job is inactive" while cron.job says active) is marked ruled out instead of being offered
+as the cause.
 """
 
 from __future__ import annotations
@@ -22,8 +24,45 @@ ROOT_CAUSES = (
     "secret_placeholder",
     "history_hidden",
     "disabled_job_runs",
+    "workflow_disabled",
+    "vendor_token_refused",
+    "vendor_token_missing",
 )
 _EXPLAINABLE = ("missed", "never_run", "unknown", "unverified")
+# States a stopped schedule leaves a job in, or that it does not contradict (the last run may still be fine).
+_STOPPED_EXPLAINS = (*_EXPLAINABLE, "ok", "running", "degraded")
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A GitHub Actions workflow whose runs are some jobs' history, in the state GitHub gives it now."""
+
+    repo: str  # owner/name
+    workflow: str  # its file name (or id), as `gh workflow enable` takes it
+    state: str  # active | disabled_manually | disabled_inactivity | disabled_fork | deleted
+    url: str | None  # its page on GitHub
+    jobs: tuple[str, ...]  # the runbook jobs reading its runs
+    fires: tuple[str, ...]  # of those, the jobs it fires (scheduler = "github") or whose only history it is
+
+    @property
+    def stopped(self) -> bool:
+        """GitHub starts none of its scheduled runs."""
+        return self.state in WORKFLOW_STOPPED
+
+
+# GitHub's workflow states in which no scheduled run starts (REST API "Get a workflow", `state`).
+WORKFLOW_STOPPED = ("disabled_inactivity", "disabled_manually", "disabled_fork", "deleted")
+
+
+@dataclass(frozen=True)
+class TokenProblem:
+    """A history source outside the database that could not read because of its token."""
+
+    source: str  # github | vercel | supabase
+    variable: str  # the environment variable holding the token
+    refused: bool  # True: the API refused it (401, or Vercel's 403 invalidToken); False: it is not set
+    message: str  # the source's own line
+    jobs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -47,6 +86,9 @@ class Evidence:
     # Secrets-table keys still holding a placeholder → the jobs whose pg_cron command reads that key.
     placeholders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     secrets_table: str | None = None
+    workflows: tuple[Workflow, ...] = ()  # GitHub workflows read as history (their state is a present-tense fact)
+    judged_outside: frozenset[str] = frozenset()  # jobs a history source outside the database answered for
+    tokens: tuple[TokenProblem, ...] = ()  # vendor tokens refused or not set, one per (source, variable)
 
 
 def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
@@ -95,11 +137,11 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
                 evidence="no schema net",
             )
         )  # fmt: skip
-    elif evidence.pg_net_jobs and evidence.net_hidden:
+    elif evidence.pg_net_jobs and evidence.net_hidden and _blind_to(evidence):
         jobs = tuple(evidence.pg_net_jobs)
         out.append(
             _cause(
-                "history_hidden", "warn", explained(jobs) or jobs,
+                "history_hidden", "warn", explained(jobs) or _blind_to(evidence),
                 symptom="pg_net's answers are not visible to this role: pg_net jobs cannot be judged",
                 cause=evidence.net_hidden,
                 action=_grant_action(evidence.net_hidden),
@@ -166,12 +208,122 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
                 evidence="; ".join(f"{h.name}: {h.unexpected}" for h in running),
             )
         )  # fmt: skip
+    if not evidence.past:
+        out += [_workflow_cause(w, states) for w in evidence.workflows if w.stopped]
+    # A token that leaves no job unseen (its jobs judged from other sources) is each job's note, not a finding.
+    out += [cause for cause in (_token_cause(t, states) for t in evidence.tokens) if cause.jobs]
     order = {"crit": 0, "warn": 1, "info": 2}
     return sorted(out, key=lambda f: order.get(f.severity, 3))
 
 
+def _workflow_cause(flow: Workflow, states: Mapping[str, str]) -> Finding:
+    """A workflow GitHub no longer schedules: crit when it is how its jobs run (or their only history)."""
+    name, repo = flow.workflow, flow.repo
+    enable = f"`gh workflow enable {name} -R {repo}`"
+    page = f" (or Enable workflow on {flow.url})" if flow.url else ""
+    if flow.state == "disabled_inactivity":
+        symptom = f"GitHub disabled workflow {name} in {repo} for inactivity: its schedule no longer fires"
+        cause = (
+            "GitHub disables scheduled workflows of a public repository after 60 days without activity in it "
+            "(workflow state disabled_inactivity); no scheduled run starts until it is enabled again"
+        )
+        action = f"enable it: {enable}{page}; a commit to the default branch starts GitHub's 60 days again"
+    elif flow.state == "disabled_manually":
+        symptom = f"workflow {name} in {repo} is disabled: its schedule no longer fires"
+        cause = "someone disabled the workflow (workflow state disabled_manually): GitHub starts none of its runs"
+        action = (
+            f'if it should run: {enable}{page}; if it is off on purpose, mark its jobs expect = "disabled" '
+            "in the runbook"
+        )
+    elif flow.state == "disabled_fork":
+        symptom = f"workflow {name} in {repo} is disabled in this fork: its schedule does not fire"
+        cause = "GitHub disables the workflows of a forked repository until they are enabled there (disabled_fork)"
+        action = f"enable it in the fork: {enable}{page}, or point the jobs' dispatch.repo at the upstream repository"
+    else:
+        symptom = f"workflow {name} no longer exists in {repo}: nothing schedules it"
+        cause = "the workflow's file was deleted from the repository (workflow state deleted)"
+        action = (
+            f"restore .github/workflows/{name} on the default branch, or point the jobs' dispatch.workflow at the "
+            "file that replaced it"
+        )
+    # It explains the jobs it fires; a job it only mirrors (a pg_cron job's twin) is judged by its own scheduler.
+    jobs = tuple(j for j in flow.fires if states.get(j) in _STOPPED_EXPLAINS)
+    severity = "crit" if flow.fires else "warn"
+    how = "fires" if flow.fires else "is read as the history of"
+    return _cause(
+        "workflow_disabled", severity, jobs,
+        symptom=symptom,
+        cause=cause,
+        action=action,
+        evidence=f"GitHub says state = {flow.state}; it {how} {', '.join(flow.fires or flow.jobs)}",
+    )  # fmt: skip
+
+
+# How each history source outside the database words a token it could not use (sources/external/*): GitHub
+# "GitHub token in $GITHUB_TOKEN was refused (401)", Vercel and Supabase "VERCEL_TOKEN was refused (403): …",
+# "SUPABASE_ACCESS_TOKEN is not set: …".
+_REFUSED = re.compile(r"\$?([A-Za-z_][A-Za-z0-9_]*) was refused \((\d{3})\)")
+_UNSET = re.compile(r"^\$?([A-Za-z_][A-Za-z0-9_]*) is not set\b")
+
+
+def refused_variable(message: str) -> str | None:
+    """The token variable a source's note says its API refused, or None."""
+    match = _REFUSED.search(message)
+    return match.group(1) if match else None
+
+
+def unset_variable(message: str) -> str | None:
+    """The token variable a source's note says is not set, or None."""
+    match = _UNSET.search(message)
+    return match.group(1) if match else None
+
+
+_WHERE_TOKENS = {
+    "github": "a fine-grained token with `actions: read` on the repository (or a classic token with `repo`)",
+    "vercel": "a token from Vercel's Account Settings → Tokens, scoped to the project's team",
+    "supabase": "a personal access token from the Supabase dashboard (Account → Access Tokens)",
+}
+
+
+def _token_cause(problem: TokenProblem, states: Mapping[str, str]) -> Finding:
+    """One token refused (or not set) is one finding for every job whose history it reads, not N unknown jobs."""
+    variable, source = problem.variable, problem.source
+    unseen = tuple(j for j in problem.jobs if states.get(j) in ("unknown", "never_run", "unverified"))
+    where = _WHERE_TOKENS.get(source, "a new token")
+    if problem.refused:
+        return _cause(
+            "vendor_token_refused", "warn", unseen,
+            symptom=f"the {source} API refused the token in {variable}: {source} history cannot be read",
+            cause=problem.message,
+            action=f"create {where} and set {variable} (export it or add it to .env), then check it: cronctl doctor",
+            evidence=f"{len(problem.jobs)} job(s) read {source} history: {', '.join(problem.jobs)}",
+            blind_spot=True,
+        )  # fmt: skip
+    return _cause(
+        "vendor_token_missing", "warn", unseen,
+        symptom=f"{variable} is not set: {source} history cannot be read",
+        cause=problem.message,
+        action=f"set {variable} to {where} (export it or add it to .env), then check it: cronctl doctor",
+        evidence=f"{len(problem.jobs)} job(s) read {source} history: {', '.join(problem.jobs)}",
+        blind_spot=True,
+    )  # fmt: skip
+
+
+def _blind_to(evidence: Evidence) -> tuple[str, ...]:
+    """The pg_net jobs nothing outside the database judges (an Edge Function's own logs are its outcomes too)."""
+    return tuple(j for j in evidence.pg_net_jobs if j not in evidence.judged_outside)
+
+
 def _cause(
-    cause_id: str, severity: str, jobs: tuple[str, ...], *, symptom: str, cause: str, action: str, evidence: str
+    cause_id: str,
+    severity: str,
+    jobs: tuple[str, ...],
+    *,
+    symptom: str,
+    cause: str,
+    action: str,
+    evidence: str,
+    blind_spot: bool = False,
 ) -> Finding:
     return Finding(
         severity=severity,
@@ -183,7 +335,25 @@ def _cause(
         kind="root_cause",
         id=cause_id,
         jobs=jobs,
+        blind_spot=blind_spot,
     )
+
+
+def rank(found: Sequence[Finding]) -> list[Finding]:
+    """Root causes first, then the runbook's modes in their order; a blind spot (`Finding.blind_spot`) goes
+    before the first mode that is not more severe than it (the ruled-out modes stay last)."""
+    order = {"crit": 0, "warn": 1, "info": 2}
+    blind = [f for f in found if f.blind_spot]
+    out = [f for f in found if not f.blind_spot]
+    for spot in blind:
+        level = order.get(spot.severity, 3)
+        at = next(
+            (i for i, f in enumerate(out)
+             if f.kind != "root_cause" and (f.ruled_out is not None or order.get(f.severity, 3) >= level)),
+            len(out),
+        )  # fmt: skip
+        out.insert(at, spot)
+    return out
 
 
 def _grant_action(why: str) -> str:

@@ -15,10 +15,11 @@ from cronctl.evaluate.findings import Finding
 from cronctl.evaluate.health import JobHealth
 from cronctl.evaluate.hygiene import HygieneCheck
 from cronctl.evaluate.locks import LockVerdict
+from cronctl.evaluate.root_causes import TokenProblem, Workflow
 from cronctl.evaluate.scheduler import scheduler_alive
 from cronctl.evaluate.silences import Silenced
 from cronctl.evaluate.triage import FailureGroup, PlatformCheck
-from cronctl.records import Collected, JobData, Run, Silence, cron_name
+from cronctl.records import Collected, JobData, Run, Silence, SourceNote, cron_name
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
 
@@ -39,6 +40,7 @@ class Triage:
     silenced: Silenced = field(default_factory=Silenced)  # the silences in force; their problems do not count
     silenced_reasons: list[str] = field(default_factory=list)  # what would be in `reasons` but for a silence
     hygiene: list[HygieneCheck] = field(default_factory=list)  # never part of the status
+    database: SourceNote | None = None  # the database was not read (not configured, or unreachable): why
 
     def silence_of_job(self, name: str | None) -> Silence | None:
         return self.silenced.for_job(name)
@@ -49,7 +51,15 @@ class Triage:
         return self.silenced.for_job(finding.job)
 
 
-def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> Triage:
+def judge(
+    collected: Collected,
+    runbook: Runbook,
+    env: Environment,
+    jobs: Sequence[JobSpec],
+    *,
+    database: SourceNote | None = None,
+) -> Triage:
+    """`database`: why the database was not read, when it was not (nothing the jobs need lives there)."""
     from cronctl.evaluate import health as health_eval
     from cronctl.evaluate import locks as lock_eval
     from cronctl.evaluate import root_causes
@@ -57,7 +67,11 @@ def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequen
 
     now = collected.now
     down = _scheduler_alive(collected) is False and collected.until is None
-    health = [_job_health(collected.jobs[j.name], now, collected, down) for j in jobs]
+    workflows = _workflows(collected, env, jobs)
+    # A stopped workflow is a present-tense fact: it explains nothing about a past `--at`.
+    stopped = set() if collected.until is not None else {j for w in workflows if w.stopped for j in w.fires}
+    plan = runbook.vercel.plan if runbook.vercel is not None else None
+    health = [_job_health(collected.jobs[j.name], now, collected, down, j.name in stopped, plan) for j in jobs]
     failed: list[Run] = []
     for data in collected.jobs.values():
         assert data.window_start is not None
@@ -69,15 +83,16 @@ def judge(collected: Collected, runbook: Runbook, env: Environment, jobs: Sequen
     unverified = {h.name: h.reason for h in health if h.state == "unknown"}
     verdicts = _judge_locks(lock_eval, collected, runbook, now, running, unverified)
     checks = platform_checks(collected, runbook, env, jobs)
-    evidence = _evidence(collected, jobs)
+    evidence = replace(_evidence(collected, jobs), workflows=tuple(workflows), tokens=_token_problems(collected))
     causes = root_causes.find(evidence, health)
     observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks, runbook.failure_groups)
     observed += _unplaced_symptoms(groups)
     found = root_causes.rule_out(triage_eval.findings(runbook.failure_modes, observed), evidence)
-    found = _below_threshold([*causes, *found], health)
+    found = root_causes.rank(_below_threshold([*causes, *found], health))
     quiet = Silenced.at(collected.silences, now)
     status, reasons, muted = triage_eval.overall_silenced(health, backlogs, verdicts, checks, found, groups, quiet)
-    result = Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected, quiet, muted)
+    result = Triage(status, reasons, health, groups, backlogs, verdicts, checks, found, collected, quiet, muted,
+                    database=database)  # fmt: skip
     # What to do first comes first: silenced findings after the others (stable otherwise).
     result.findings = sorted(found, key=lambda f: result.silence_of_finding(f) is not None)
     if collected.hygiene is not None:
@@ -164,15 +179,16 @@ def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
                 if cron_name(j) in collected.cron_jobs and literal.search(collected.cron_jobs[cron_name(j) or ""][1])
             )
             placeholders[str(key)] = users
-    net_installed = bool(facts.net_schema or facts.net_response_table)
+    # No database read (`facts` None): nothing the jobs need lives there, so nothing there is missing.
+    net_installed = facts is None or bool(facts.net_schema or facts.net_response_table)
     net_hidden = collected.net_note if net_installed and collected.net_note else None
     return Evidence(
-        database=facts.database,
-        role=facts.role,
+        database=facts.database if facts is not None else "",
+        role=facts.role if facts is not None else "",
         past=collected.until is not None,
         pg_cron_jobs=pg_cron_jobs,
         pg_net_jobs=pg_net_jobs,
-        cron_installed=bool(facts.cron_schema),
+        cron_installed=facts is None or bool(facts.cron_schema),
         scheduler_alive=_scheduler_alive(collected),
         net_installed=net_installed,
         net_hidden=net_hidden,
@@ -183,6 +199,11 @@ def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
         scheduled=frozenset(d.spec.name for d in collected.jobs.values() if cron_name(d.spec) in collected.cron_jobs),
         placeholders=placeholders,
         secrets_table=collected.secrets_table,
+        judged_outside=frozenset(
+            d.spec.name
+            for d in collected.jobs.values()
+            if any(n.state == "ok" and n.name in d.spec.history.external for n in d.notes)
+        ),
     )
 
 
@@ -204,20 +225,103 @@ def _aggregated(run: Run, collected: Collected) -> bool:
     return when is None or since is None or when >= since
 
 
-def _job_health(data: JobData, now: datetime, collected: Collected, scheduler_down: bool) -> JobHealth:
+def _job_health(
+    data: JobData,
+    now: datetime,
+    collected: Collected,
+    scheduler_down: bool,
+    workflow_stopped: bool = False,
+    vercel_plan: str | None = None,
+) -> JobHealth:
     from cronctl.evaluate import health as health_eval
 
     merged = health_eval.merge_sources(data.runs)
+    explained_by = "scheduler_down" if scheduler_down and cron_name(data.spec) else None
     facts = health_eval.JobFacts(
         active=data.active,
         readable=data.readable,
         note=data.why_unseen(),
         stuck_runs=frozenset(data.stuck),
         timezone=getattr(collected.facts, "cron_timezone", None) if collected.facts else None,
-        explained_by="scheduler_down" if scheduler_down and cron_name(data.spec) else None,
+        explained_by=explained_by or ("workflow_disabled" if workflow_stopped else None),
         window_start=data.window_start,
+        vercel_plan=vercel_plan,
     )
     return health_eval.judge(data.spec, merged, facts, now)
+
+
+def _workflows(collected: Collected, env: Environment, jobs: Sequence[JobSpec]) -> list[Workflow]:
+    """The GitHub workflows read as the jobs' history, as GitHub described them (one per repository and file)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for job in jobs:
+        facts = collected.external_facts.get(job.name, {})
+        state = facts.get("workflow_state")
+        if job.dispatch is None or not isinstance(state, str) or job.expect == "disabled":
+            continue  # a job off on purpose is no symptom of its workflow being off
+        repo = _resolved(env, job.dispatch.repo)
+        workflow = _resolved(env, job.dispatch.workflow).rsplit("/", 1)[-1]
+        entry = found.setdefault(
+            (repo.lower(), workflow),
+            {"repo": repo, "workflow": workflow, "state": state, "url": _actions_page(facts.get("workflow_url")),
+             "jobs": [], "fires": []},
+        )  # fmt: skip
+        entry["jobs"].append(job.name)
+        if _fired_by_github(job):
+            entry["fires"].append(job.name)
+    return [
+        Workflow(e["repo"], e["workflow"], e["state"], e["url"], tuple(e["jobs"]), tuple(e["fires"]))
+        for e in found.values()
+    ]
+
+
+def _fired_by_github(job: JobSpec) -> bool:
+    """GitHub Actions fires the job, or its workflow's runs are the job's only history."""
+    history = job.history
+    only_github = history.external == ("github",) and not (cron_name(job) or history.run_log or history.health)
+    return job.scheduler == "github" or only_github
+
+
+def _resolved(env: Environment, template: str) -> str:
+    from cronctl.errors import CronctlError
+
+    try:
+        return env.resolve(template, "dispatch").strip()
+    except CronctlError:
+        return template
+
+
+_BLOB = re.compile(r"^(https?://[^/]+/[^/]+/[^/]+)/blob/[^/]+/\.github/workflows/([^/?#]+)$")
+
+
+def _actions_page(url: Any) -> str | None:
+    """The workflow's Actions page (where GitHub's Enable workflow button is), from its file's `html_url`."""
+    if not isinstance(url, str) or not url:
+        return None
+    match = _BLOB.match(url)
+    return f"{match.group(1)}/actions/workflows/{match.group(2)}" if match else url
+
+
+def _token_problems(collected: Collected) -> tuple[TokenProblem, ...]:
+    """Tokens the history sources outside the database could not use, one per (source, variable)."""
+    from cronctl.evaluate.root_causes import refused_variable, unset_variable
+
+    found: dict[tuple[str, str, bool], tuple[str, list[str]]] = {}
+    for name, data in collected.jobs.items():
+        for note in data.notes:
+            if note.name not in data.spec.history.external or note.state != "error" or not note.message:
+                continue
+            refused = refused_variable(note.message)
+            variable = refused or unset_variable(note.message)
+            if variable is None:
+                continue
+            key = (note.name, variable, refused is not None)
+            users = found.setdefault(key, (note.message, []))[1]
+            if name not in users:
+                users.append(name)
+    return tuple(
+        TokenProblem(source, variable, refused, message, tuple(users))
+        for (source, variable, refused), (message, users) in found.items()
+    )
 
 
 def _backlogs(collected: Collected, runbook: Runbook) -> list[BacklogResult]:

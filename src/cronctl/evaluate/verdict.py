@@ -15,9 +15,10 @@ from typing import Any
 from cronctl.evaluate.classify import classify
 from cronctl.predicates import all_hold, any_holds
 from cronctl.records import Answer
+from cronctl.runbook import model
 from cronctl.runbook.model import FailureGroupSpec, FailureMode, SuccessRule
 
-VERDICTS = ("ok", "skipped", "failed", "error")
+VERDICTS = model.VERDICTS  # one vocabulary, the runbook's (the loader checks failure modes against it)
 _NOT_JSON = object()
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from cronctl.durations import format_duration
+from cronctl.records import aware
 from cronctl.redact import redact
 
 # Characters that must never reach a terminal or a JSON reader as themselves: C0 controls (tab and newline are
@@ -105,9 +106,7 @@ TONE_STYLE = {"ok": "green", "warn": "yellow", "crit": "bold red", "info": "cyan
 
 
 def format_time(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return aware(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def format_cell(value: Any, limit: int | None = None) -> str:
@@ -140,9 +139,7 @@ def format_cell(value: Any, limit: int | None = None) -> str:
 def json_default(value: Any) -> Any:
     """JSON encoding for values psycopg and the evaluators produce."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):

@@ -70,7 +70,7 @@ VOCABULARY: dict[str, dict[str, str]] = {
     # doctor's checklist
     "doctor": {"pass": _OK, "warn": _WARN, "fail": _CRIT, "skip": _UNKNOWN},
     # trigger verdicts
-    "trigger": {"ok": _OK, "skipped": _WARN, "failed": _CRIT, "error": _CRIT},
+    "trigger": {"ok": _OK, "skipped": _WARN, "failed": _CRIT, "error": _CRIT, "unverified": _UNKNOWN},
 }
 
 

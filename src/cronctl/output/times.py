@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cronctl.durations import format_duration
+from cronctl.records import aware
 
 
 def _utc(value: datetime) -> datetime:
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return aware(value).astimezone(UTC)
 
 
 def clock(value: datetime, now: datetime | None = None) -> str:

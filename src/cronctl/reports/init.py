@@ -10,15 +10,12 @@ from cronctl.output.report import KeyValues, Report, Table, Text
 
 
 def _auth_label(draft: DraftJob) -> str:
-    auth = draft.auth
-    if auth.kind == "none":
-        return "none"
-    label = f"{auth.kind} ${auth.secret_env}" if auth.secret_env else auth.kind
-    if auth.header:
-        label += f" ({auth.header})"
-    if auth.apikey_env and auth.kind != "apikey":
-        label += f" + apikey ${auth.apikey_env}"
-    return label
+    from cronctl import auth
+    from cronctl.runbook.model import AuthSpec
+
+    found = draft.auth
+    spec = AuthSpec(kind=found.kind, secret_env=found.secret_env, header=found.header, apikey_env=found.apikey_env)
+    return auth.label(spec, variables=True)  # the scheme names itself, with the variables it reads
 
 
 def _status(draft: DraftJob, result: WriteResult) -> str:

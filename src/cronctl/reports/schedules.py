@@ -146,16 +146,13 @@ def _display_url(job: JobSpec, env: Environment) -> str:
 
 
 def auth_label(job: JobSpec) -> str:
-    kind = job.auth.kind
+    from cronctl import auth
+
     if job.runs_sql:
         return "-"
     if job.dispatch is not None and job.url is None:
         return "github-dispatch"
-    if kind == "header":
-        return f"header {job.auth.header}"
-    if kind == "bearer" and job.auth.apikey_env:
-        return "bearer+apikey"
-    return kind
+    return auth.label(job.auth)  # the scheme names itself (cronctl/auth/)
 
 
 def _request_label(job: JobSpec, env: Environment) -> str:

@@ -74,6 +74,8 @@ def to_json(result: Triage, runbook: Runbook, since: float) -> dict[str, Any]:
         "checks": [{**c.to_json(), "silenced": _silence_json(result.silenced.everything)} for c in result.checks],
         "findings": [_finding_json(f, result, runbook) for f in result.findings],
         "as_of": collected.until,
+        # Sources the snapshot did not read at all, and why (the database, when nothing needs it).
+        "sources": [result.database.to_json()] if result.database is not None else [],
         "pg_net": _pg_net_json(collected),
         "round_trips": collected.round_trips,
         "silences": [s.to_json() for s in result.silenced.silences],

@@ -39,30 +39,38 @@ _SEVERITY = {"crit": 0, "warn": 1, "unknown": 2, "ok": 3}
 _BACKTICKED = re.compile(r"`(cronctl [^`]+)`")
 _STOP = r"(?:then|until|and|or|if|to|for|with|when|once|first)\b"
 _BARE = re.compile(rf"(?<![\w`-])cronctl((?: (?!{_STOP})[\w./:=<>@*+-]+)+)")
+# GitHub's CLI, in backticks: the one command that enables a workflow GitHub stopped scheduling.
+_GH = re.compile(r"`(gh workflow [^`]+)`")
 
 
 # ---------------------------------------------------------------- findings
 
 
 def ordered_findings(findings: Sequence[Finding], result: Triage | None = None) -> list[Finding]:
-    """Root causes first, then the runbook's modes by severity (stable); silenced findings after the others, the
-    ruled-out modes last."""
+    """Root causes first, then the runbook's modes by severity (stable; a blind spot among them); silenced findings
+    after the others, the ruled-out modes last."""
 
     def silenced(f: Finding) -> bool:
         return result is not None and result.silence_of_finding(f) is not None
 
     return sorted(
         findings,
-        key=lambda f: (f.ruled_out is not None, silenced(f), f.kind != "root_cause", _RANK.get(f.severity, 3)),
+        key=lambda f: (
+            f.ruled_out is not None,
+            silenced(f),
+            f.kind != "root_cause" or f.blind_spot,  # a blind spot ranks among the runbook's modes
+            _RANK.get(f.severity, 3),
+        ),
     )
 
 
 def commands(finding: Finding, result: Triage, runbook: Runbook | None = None) -> list[str]:
-    """The exact cronctl commands for a finding: those its action names (with `<job>` / `<key>` filled in when
-    the snapshot knows them), plus the obvious one the action describes in words (clear this job's stale lock,
-    trigger this job by hand)."""
+    """The exact commands for a finding: the cronctl (and `gh workflow`) commands its action names (with `<job>` /
+    `<key>` filled in when the snapshot knows them), plus the obvious one the action describes in words (clear
+    this job's stale lock, trigger this job by hand)."""
     text = finding.action or ""
     found: list[str] = [m.group(1).strip() for m in _BACKTICKED.finditer(text)]
+    found += [m.group(1).strip() for m in _GH.finditer(text)]
     bare = _BACKTICKED.sub(" ", text)
     found += ["cronctl" + m.group(1).rstrip(".,;:") for m in _BARE.finditer(bare)]
     job = finding.job or (finding.jobs[0] if len(finding.jobs) == 1 else None)
@@ -363,6 +371,9 @@ def sections(
         out.append(changes)
     out.append(findings_section(result, runbook))
     out.append(attention_table(result))
+    if result.database is not None:
+        note = result.database
+        out.append(Text(f"database: {note.message}", tone="warn" if note.state == "error" else "muted"))
     for h in result.health:
         for note in result.collected.jobs[h.name].notes:
             if note.state in ("error", "timeout") and h.state != "unknown":

@@ -28,6 +28,7 @@ class RunResult:
     group: str | None = None
     modes: list[FailureMode] = field(default_factory=list)
     run_url: str | None = None
+    workflow: Verification | None = None  # `--dispatch --verify`: the workflow run the dispatch created
 
     @property
     def last(self) -> tuple[Attempt, Judgement]:
@@ -35,18 +36,34 @@ class RunResult:
 
     @property
     def verdict(self) -> str:
+        """The answer's verdict; for a followed dispatch, its workflow run's."""
+        if self.workflow is not None and self.workflow.verdict is not None:
+            return self.workflow.verdict
         return self.last[1].verdict
+
+    @property
+    def reason(self) -> str:
+        if self.workflow is not None and self.workflow.verdict is not None:
+            return self.workflow.reason
+        return self.last[1].reason
 
 
 @dataclass(frozen=True)
 class Verification:
-    """`--verify`: the newest run the job's own history recorded after the request was sent."""
+    """`--verify`: the newest run the job's own history recorded after the request was sent; for a workflow
+    dispatch (`dispatch`), the workflow run the dispatch created and the verdict it gives the trigger."""
 
     confirmed: bool
     newest: Run | None
     can_confirm: bool
     reason: str
     sources: list[dict[str, Any]]  # each history source's JSON: source, state, message
+    dispatch: bool = False
+    verdict: str | None = None  # ok | failed | skipped | unverified; None when no run was followed
+    run_url: str | None = None
+    since: str | None = None  # runs created before this (GitHub's clock) are not the dispatch's
+    waited: float | None = None  # seconds from the dispatch to the last look at its run
+    candidates: list[Run] = field(default_factory=list)  # several runs could be the dispatch's: none was taken
 
 
 @dataclass
@@ -101,15 +118,19 @@ def response_json(attempt: Attempt, judgement: Judgement) -> Any:
 
 
 def run_json(run: RunResult) -> dict[str, Any]:
-    attempt, judgement = run.last
-    return {
+    attempt, _ = run.last
+    out: dict[str, Any] = {
         "request_id": run.request.request_id,
-        "verdict": judgement.verdict,
+        "verdict": run.verdict,
         "status_code": attempt.answer.status_code,
         "elapsed_ms": round(attempt.elapsed_ms, 1),
-        "reason": judgement.reason,
+        "reason": run.reason,
         "attempts": [attempt_json(a, j) for a, j in run.attempts],
     }
+    if run.workflow is not None:
+        out["run_url"] = run.run_url
+        out["verify"] = verify_json(run.workflow)
+    return out
 
 
 def result_json(result: JobResult) -> dict[str, Any]:
@@ -152,7 +173,8 @@ def _mode_json(mode: FailureMode) -> dict[str, Any]:
 def trigger_report(results: Sequence[JobResult], until_ok: int | None = None) -> Report:
     all_ok = all(r.ok for r in results)
     report = _single_report(results[0], until_ok) if len(results) == 1 else _multi_report(results)
-    report.tone = "ok" if all_ok else ("warn" if all(r.verdict in ("ok", "skipped") for r in results) else "crit")
+    calm = ("ok", "skipped", "unverified")
+    report.tone = "ok" if all_ok else ("warn" if all(r.verdict in calm for r in results) else "crit")
     report.exit_code = 0 if all_ok else 1
     return report
 
@@ -193,6 +215,9 @@ def _single_report(result: JobResult, until_ok: int | None) -> Report:
     headline = f"{result.job.name}: {result.verdict}"
     if until_ok is not None:
         headline += f" ({result.consecutive_ok}/{until_ok} ok in a row, {len(result.runs)} run(s))"
+    elif run.workflow is not None and run.workflow.newest is not None:
+        followed = run.workflow.newest
+        headline += f" (workflow run {followed.run_id}: {followed.raw_status or followed.status})"
     elif status is not None:
         headline += f" (HTTP {status}, {attempt.elapsed_ms:.0f} ms)"
     return Report(
@@ -224,7 +249,7 @@ def _attempts_table(run: RunResult) -> Table:
 def _runs_table(result: JobResult) -> Table:
     rows = []
     for i, run in enumerate(result.runs):
-        attempt, judgement = run.last
+        attempt, _ = run.last
         rows.append(
             [
                 i + 1,
@@ -232,8 +257,8 @@ def _runs_table(result: JobResult) -> Table:
                 attempt.answer.status_code,
                 f"{attempt.elapsed_ms:.0f} ms",
                 len(run.attempts),
-                mark(judgement.verdict, "trigger", show="both"),
-                judgement.reason,
+                mark(run.verdict, "trigger", show="both"),
+                run.reason,
             ]
         )
     return Table(
@@ -344,7 +369,7 @@ def dry_run_report(requests: Sequence[PlannedRequest]) -> Report:
 
 def verify_json(verify: Verification) -> dict[str, Any]:
     newest = verify.newest
-    return {
+    out: dict[str, Any] = {
         "confirmed": verify.confirmed,
         "newest_run": newest.to_json() if newest is not None else None,
         "after_trigger": newest is not None,
@@ -352,9 +377,49 @@ def verify_json(verify: Verification) -> dict[str, Any]:
         "reason": verify.reason,
         "sources": verify.sources,
     }
+    if verify.dispatch:
+        out.update(
+            {
+                "verdict": verify.verdict,
+                "run_url": verify.run_url,
+                "created_since": verify.since,
+                "waited_s": verify.waited,
+                "candidates": [run.to_json() for run in verify.candidates],
+            }
+        )
+    return out
+
+
+def _dispatch_verify_section(verification: Verification, job: str | None = None) -> KeyValues:
+    """The workflow run a dispatch created: its verdict, page, state and why."""
+    newest = verification.newest
+    title = f"Verify{f' {job}' if job else ''}: the workflow run the dispatch created"
+    if verification.verdict is None:  # the dispatch was not accepted: no run to show
+        return KeyValues([("why", verification.reason)], title=title)
+    items: list[tuple[str, Any]] = [
+        ("verdict", mark(verification.verdict, "trigger", show="both")),
+        ("workflow run", verification.run_url or "-"),
+        ("run id", newest.run_id if newest is not None else "-"),
+        ("status", (newest.raw_status or newest.status) if newest is not None else "-"),
+        ("why", verification.reason),
+    ]
+    if verification.since is not None:
+        items.append(("created since", verification.since))
+    if verification.waited is not None:
+        ran_out = verification.verdict == "unverified" and not verification.candidates
+        hint = " (the job's timeout; a longer --timeout waits longer)" if ran_out else ""
+        items.append(("waited", f"{verification.waited:g}s{hint}"))
+    for run in verification.candidates:
+        items.append((f"candidate {run.run_id}", run.detail.get("html_url") or run.raw_status or run.status))
+    for source in verification.sources:
+        if source["state"] != "ok":
+            items.append((f"source {source['source']}", f"{source['state']}: {source['message']}"))
+    return KeyValues(items, title=title)
 
 
 def _verify_section(verification: Verification, job: str | None = None) -> KeyValues:
+    if verification.dispatch:
+        return _dispatch_verify_section(verification, job)
     verify = verify_json(verification)
     newest = verify.get("newest_run") or {}
     items: list[tuple[str, Any]] = [

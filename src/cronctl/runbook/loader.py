@@ -370,7 +370,7 @@ def _auth(t: _Table | None) -> AuthSpec:
 
     if t is None:
         return AuthSpec()
-    t.check_keys(["kind", "secret_env", "header", "apikey_env", "template", "encoding", "prefix", "timestamp_header"])
+    t.check_keys(keys(AuthSpec))
     kind = t.text("kind", "none")
     if kind not in AUTH_KINDS:
         raise t.error("kind", f"'{kind}' is not one of: {', '.join(AUTH_KINDS)}{_suggest(kind, AUTH_KINDS)}")
@@ -382,7 +382,7 @@ def _auth(t: _Table | None) -> AuthSpec:
             header=t.text("header"),
             apikey_env=t.env_name("apikey_env"),
             template=t.text("template", "{timestamp}.{body}"),
-            encoding=t.choice("encoding", ("hex", "base64"), "hex"),
+            encoding=t.word("encoding", AuthSpec),
             prefix=t.text("prefix", ""),
             timestamp_header=t.text("timestamp_header"),
         )

@@ -72,7 +72,7 @@ class AuthSpec:
     apikey_env: str | None = None  # Supabase: also send `apikey: <value>` (may equal secret_env)
     # Custom HMAC (`hmac`): what is signed, how the digest is written, and the headers that carry it.
     template: str = "{timestamp}.{body}"
-    encoding: str = "hex"
+    encoding: str = field(default="hex", metadata=one_of("an HMAC digest encoding", ("hex", "base64")))
     prefix: str = ""
     timestamp_header: str | None = None
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from cronctl.errors import CronctlError
 
 if TYPE_CHECKING:
-    from cronctl.evaluate.doctor import DoctorFacts, EnvVar
+    from cronctl.evaluate.doctor import DoctorFacts, EnvVar, VendorToken
     from cronctl.output.report import Report
     from cronctl.runbook.env import Environment
-    from cronctl.runbook.model import Runbook
+    from cronctl.runbook.model import JobSpec, Runbook
     from cronctl.services import CommandContext
 
 _REQUIRED_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -37,7 +37,11 @@ def collect(ctx: CommandContext, *, endpoints: bool, timeout: float) -> DoctorFa
     env = _environment(ctx, facts)
     runbook = facts.runbook
     if runbook is not None:
-        facts.env = _env_vars(runbook, env)
+        from cronctl.services.history import database_uses
+
+        facts.database_uses = database_uses(runbook, list(runbook.jobs.values()))
+        facts.env = _env_vars(runbook, env, with_database=bool(facts.database_uses))
+        facts.vendor_tokens = _vendor_tokens(runbook, env, timeout)
     url = _database_url(runbook, env)
     if url is not None:
         facts.database_attempted = True
@@ -63,12 +67,14 @@ def _required(template: str) -> list[str]:
     return _REQUIRED_REF.findall(template)  # `${VAR:-default}` does not match: it has a fallback
 
 
-def _env_vars(runbook: Runbook, env: Environment) -> list[EnvVar]:
+def _env_vars(runbook: Runbook, env: Environment, *, with_database: bool = True) -> list[EnvVar]:
     from cronctl.evaluate.doctor import EnvVar
     from cronctl.evaluate.secrets import judge_secret
     from cronctl.redact import looks_secret, mask_preview
 
-    users: dict[str, list[str]] = {name: [] for name in _required(runbook.connection.database_url)}
+    # A database no job needs is no variable to set.
+    database = _required(runbook.connection.database_url) if with_database else []
+    users: dict[str, list[str]] = {name: [] for name in database}
     for job in runbook.jobs.values():
         templates = [job.url or "", *job.headers.values()]
         names = [*job.required_env(), *(n for t in templates for n in _required(t))]
@@ -90,6 +96,69 @@ def _env_vars(runbook: Runbook, env: Environment) -> list[EnvVar]:
             )
         )
     return out
+
+
+def _vendor_tokens(runbook: Runbook, env: Environment, timeout: float) -> list[VendorToken]:
+    """The token of each history source outside the database the jobs read (per variable), and whether the
+    vendor's API accepts it: the source's own read of the last minute, within `timeout`."""
+    from cronctl.evaluate.doctor import VendorToken
+
+    wanted: dict[tuple[str, str], list[JobSpec]] = {}
+    for job in runbook.jobs.values():
+        for name in job.history.external:
+            variable = _token_variable(runbook, job, name)
+            if variable is not None:
+                wanted.setdefault((name, variable), []).append(job)
+    out = []
+    for (name, variable), jobs in wanted.items():
+        token = VendorToken(
+            source=name,
+            variable=variable,
+            jobs=tuple(j.name for j in jobs),
+            is_set=env.is_set(variable),
+            origin=env.origin(variable),
+            required=name != "github",  # GitHub reads public repositories without one
+        )
+        out.append(_ask_api(token, runbook, env, jobs, timeout) if token.is_set else token)
+    return out
+
+
+def _token_variable(runbook: Runbook, job: JobSpec, source: str) -> str | None:
+    if source == "github":
+        return job.dispatch.token_env if job.dispatch is not None else None
+    spec = getattr(runbook, source, None)
+    variable = getattr(spec, "token_env", None)
+    return variable if isinstance(variable, str) else None
+
+
+def _ask_api(
+    token: VendorToken, runbook: Runbook, env: Environment, jobs: list[JobSpec], timeout: float
+) -> VendorToken:
+    """The source reads the last minute of these jobs' history: the cheapest authenticated answer it asks for."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from cronctl.evaluate.root_causes import refused_variable
+    from cronctl.sources import external
+    from cronctl.sources.external.base import ExternalQuery
+
+    now = datetime.now(UTC)
+    query = ExternalQuery(runbook, env, jobs, since=now - timedelta(minutes=1), now=now, timeout=timeout, limit=1)
+    try:
+        read = external.source(token.source).read(query)
+    except Exception as exc:  # a broken source is this check's failure, never the end of doctor
+        return replace(token, api_state="error", api_message=f"{type(exc).__name__}: {exc}")
+    notes = [read.notes.get(j.name) for j in jobs]
+    bad = next((n for n in notes if n is None or n.state != "ok"), None)
+    if bad is None:
+        return replace(token, api_state="ok")
+    message = bad.message if bad is not None else f"{token.source}: no answer"
+    return replace(
+        token,
+        api_state=bad.state if bad is not None else "error",
+        api_message=message,
+        refused=refused_variable(message or "") == token.variable,
+    )
 
 
 def _database_url(runbook: Runbook | None, env: Environment) -> str | None:

@@ -55,10 +55,10 @@ def collect(
 
     `history_only` reads a job's runs for `logs`, `trigger --verify` and the lock judgement (no backlogs, locks,
     silences or secrets). `until` judges as of a past time: `now` should equal it, and rows after it are ignored.
+    `conn` None: no database is read (nothing the jobs need lives there, `database_uses`); `facts` stays None.
     """
     from cronctl.evaluate.health import history_window
 
-    session = database.Session(conn, statement_timeout)
     out = Collected(
         now=now,
         failure_since=now - timedelta(seconds=since),
@@ -68,21 +68,65 @@ def collect(
     )
     for job in jobs:
         out.jobs[job.name] = JobData(job, window_start=now - timedelta(seconds=history_window(job, now, since)))
-    out.uses_pg_cron = any(cron_name(j) for j in jobs)
-    out.uses_pg_net = any(cron_name(j) and (j.history.pg_net or j.scheduler == "pg_cron") for j in jobs)
-    database.read_catalog(out, session.run(database.catalog_statements(runbook, jobs, out)))
-    statements = database.data_statements(out, runbook, jobs, history_only, runs_per_job, statement_timeout)
-    _read_data(out, runbook, session.run(statements))
-    # Which jobs call pg_net is known once cron.job's commands are read; the platform check follows that.
-    out.uses_pg_net = any(d.pg_net or d.spec.history.pg_net for d in out.jobs.values())
+    session = database.Session(conn, statement_timeout) if conn is not None else None
+    if session is not None:
+        out.uses_pg_cron = any(cron_name(j) for j in jobs)
+        out.uses_pg_net = any(cron_name(j) and (j.history.pg_net or j.scheduler == "pg_cron") for j in jobs)
+        database.read_catalog(out, session.run(database.catalog_statements(runbook, jobs, out)))
+        statements = database.data_statements(out, runbook, jobs, history_only, runs_per_job, statement_timeout)
+        _read_data(out, runbook, session.run(statements))
+        # Which jobs call pg_net is known once cron.job's commands are read; the platform check follows that.
+        out.uses_pg_net = any(d.pg_net or d.spec.history.pg_net for d in out.jobs.values())
     database.read_health(out, runbook, env, jobs)
     if not history_only and until is None:
-        database.read_redis(out, runbook, env, jobs)
+        database.read_other_locks(out, runbook, env, jobs, conn)
     if not history_only:
         _read_local_silences(out, runbook)
-    out.external_facts = read_external(list(out.jobs.values()), runbook, env, now, until, runs_per_job)
-    out.round_trips = session.round_trips
+    judged = list(out.jobs.values())
+    out.external_facts = read_external(judged, runbook, env, now, until, runs_per_job, lookbacks(runbook, judged, now))
+    out.round_trips = session.round_trips if session is not None else 0
     return out
+
+
+DATABASE_LOCKS = ("table", "advisory")  # lock backends that live in the database (Redis does not)
+
+
+def database_uses(
+    runbook: Runbook, jobs: Sequence[JobSpec], *, history_only: bool = False
+) -> dict[str, tuple[str, ...]]:
+    """What a collection for `jobs` reads from the database, each with the jobs it is read for (none for a
+    runbook-wide read). Empty: nothing the jobs need lives in the database, and triage runs without one (silences
+    then come from the local state file only)."""
+    uses: dict[str, list[str]] = {}
+
+    def add(what: str, job: str | None = None) -> None:
+        names = uses.setdefault(what, [])
+        if job is not None and job not in names:
+            names.append(job)
+
+    for job in jobs:
+        if cron_name(job):
+            add("pg_cron history", job.name)
+        if job.history.pg_net:
+            add("pg_net answers", job.name)
+        if job.history.run_log:
+            add(f"run_logs.{job.history.run_log}", job.name)
+        if not history_only and job.lock is not None and job.lock.backend in DATABASE_LOCKS:
+            add(f"{job.lock.backend} locks", job.name)
+    if not history_only:
+        names = {j.name for j in jobs}
+        narrowed = len(jobs) < len(runbook.jobs)  # `--job`: only that job's backlogs, as sources.triage reads them
+        for backlog in runbook.backlogs.values():
+            if not narrowed or backlog.job in names:
+                add(f"backlog {backlog.name}", backlog.job)
+        if runbook.secrets_table is not None:
+            add("secrets table")
+    return {what: tuple(users) for what, users in uses.items()}
+
+
+def describe_uses(uses: dict[str, tuple[str, ...]]) -> str:
+    """`pg_cron history (sync, report); backlog pending`: what needs the database, for one line."""
+    return "; ".join(f"{what} ({', '.join(users)})" if users else what for what, users in uses.items())
 
 
 def _read_data(out: Collected, runbook: Runbook, answers: dict[str, StatementAnswer]) -> None:
@@ -262,11 +306,13 @@ def read_external(
     now: datetime,
     until: datetime | None,
     limit: int,
+    lookback: dict[str, float] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The runs of every job whose `history` names a source outside the database (GitHub Actions, Vercel,
     Supabase), one read per source for all the jobs naming it. Runs and notes join the job's own; the facts that
     are not runs (a workflow disabled for inactivity) are returned by job, for the root causes. A source that is
-    missing or fails is an error note on each of its jobs, never the end of the collection."""
+    missing or fails is an error note on each of its jobs, never the end of the collection. `lookback`: seconds
+    to read before a job's window too (`lookbacks`)."""
     named: dict[str, list[JobData]] = {}
     for data in jobs:
         for name in data.spec.history.external:
@@ -277,7 +323,11 @@ def read_external(
     from cronctl.sources.external.base import ExternalQuery
 
     for name, users in named.items():
-        starts = [d.window_start for d in users if d.window_start is not None]
+        starts = [
+            d.window_start - timedelta(seconds=(lookback or {}).get(d.spec.name, 0.0))
+            for d in users
+            if d.window_start is not None
+        ]
         query = ExternalQuery(
             runbook=runbook,
             env=env,
@@ -296,6 +346,15 @@ def read_external(
             if read.facts.get(job):
                 facts.setdefault(job, {}).update(read.facts[job])
     return facts
+
+
+def lookbacks(runbook: Runbook, jobs: Sequence[JobData], now: datetime) -> dict[str, float]:
+    """A vendor answers only for the window asked (pg_cron's walk has no such bound): ask one interval and grace
+    more, so the run before a dropped slot is seen (`evaluate.health.lookback`)."""
+    from cronctl.evaluate.health import lookback
+
+    plan = runbook.vercel.plan if runbook.vercel is not None else None
+    return {d.spec.name: lookback(d.spec, now, plan) for d in jobs if d.spec.history.external}
 
 
 def _read_external_source(name: str, query: ExternalQuery) -> ExternalRead:
@@ -365,8 +424,7 @@ def collect_history(
     """Every source of `job`'s history, through the same collection triage judges from (the same linking of
     pg_net answers, the same outcome rules). `inv_or_conn` is a command context (connects when needed) or a
     connection the caller owns."""
-    needs_db = bool(cron_name(job) or job.history.run_log)
-    if not needs_db:
+    if not database_uses(runbook, [job], history_only=True):
         return _without_database(runbook, env, job, limit, since, now)
     if hasattr(inv_or_conn, "connect") and hasattr(inv_or_conn, "runbook"):
         lazy = _Lazy(lambda: inv_or_conn.connect(read_only=True, autocommit=True))
@@ -378,7 +436,10 @@ def collect_history(
         try:
             conn = lazy.get()
         except CronctlError as exc:
-            result.sources.append(SourceNote("database", "error", exc.message, runs=0))
+            # The sources outside the database still answer: their runs, under the database's error.
+            if job.history.health or job.history.external:
+                result = _without_database(runbook, env, job, limit, since, now)
+            result.sources.insert(0, SourceNote("database", "error", exc.message, runs=0))
             return result
         try:
             _from_collection(result, conn, runbook, env, job, limit, since, failed_only, now)
@@ -458,7 +519,7 @@ def _without_database(
     data = JobData(job, window_start=since or at - timedelta(seconds=HISTORY_WINDOW))
     if job.history.health:
         _read_health(data, runbook, env)
-    read_external([data], runbook, env, at, now, max(limit, 100))
+    read_external([data], runbook, env, at, now, max(limit, 100), None if since else lookbacks(runbook, [data], at))
     _fill(result, data, limit, since, failed_only=False)
     return result
 

@@ -56,7 +56,7 @@ def rotate(
 ) -> Report:
     """Store a new value for `key`; `read_value(key)` supplies it, `confirm(question)` approves the change."""
     from cronctl import redact
-    from cronctl.audit import write_audit
+    from cronctl.audit import begin_audit, complete_audit
     from cronctl.db import guarded
     from cronctl.evaluate.secrets import judge_secret
     from cronctl.reports.secrets import rotate_report
@@ -96,15 +96,16 @@ def rotate(
         if not confirm(f"Rotate '{key}' in {table} through {statement}?"):
             raise Aborted("rotation declined; nothing changed")
         details = {"table": table, "method": method, "new_value_length": len(value)}
+        # Recorded before the change is sent, completed with its result (an interrupt leaves the begun record).
+        audit_id = begin_audit("secrets.rotate", runbook=runbook.name, profile=ctx.profile, target=key,
+                               details=details)  # fmt: skip
         try:
             with guarded(f"rotating '{key}' in {table}"):
                 updated_at = store(conn, spec, key, value, method)
         except Exception as exc:
-            write_audit("secrets.rotate", runbook=runbook.name, profile=ctx.profile, target=key,
-                        result=f"error: {exc}", details=details)  # fmt: skip
+            complete_audit(audit_id, f"error: {exc}")
             raise
-        write_audit("secrets.rotate", runbook=runbook.name, profile=ctx.profile, target=key, result="ok",
-                    details=details)  # fmt: skip
+        complete_audit(audit_id, "ok")
     return rotate_report(dry_run=False, updated_at=updated_at, **report_args)  # type: ignore[arg-type]
 
 

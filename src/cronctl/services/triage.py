@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cronctl.evaluate.snapshot import Triage
     from cronctl.output.report import Report
+    from cronctl.records import SourceNote
     from cronctl.services import CommandContext
 
 Observer = Callable[[dict[str, Any]], Any]  # sees every snapshot's triage JSON (notifications)
@@ -22,18 +23,48 @@ def judge_snapshot(ctx: CommandContext, window: float, job: str | None, at: date
     """One snapshot of the runbook's jobs (or only `job`), judged now or as of the past time `at`."""
     from cronctl.evaluate.snapshot import judge
     from cronctl.runbook.loader import find_job
-    from cronctl.services.history import collect
+    from cronctl.services.history import collect, database_uses
 
     runbook = ctx.runbook()
     env = ctx.env()
     jobs = [find_job(runbook, job)] if job else list(runbook.jobs.values())
     now = at if at is not None else datetime.now(UTC)
-    conn = ctx.connect(read_only=True, autocommit=True)
+    uses = database_uses(runbook, jobs)
+    conn, skipped = _open_database(ctx, uses)
     try:
         collected = collect(conn, runbook, env, jobs, now, window, runbook.connection.statement_timeout, until=at)
     finally:
-        conn.close()
-    return judge(collected, runbook, env, jobs)
+        if conn is not None:
+            conn.close()
+    return judge(collected, runbook, env, jobs, database=skipped)
+
+
+SKIPPED = (
+    "skipped, no job judged here reads it: the pg_cron and pg_net checks, hygiene and the shared silences table "
+    "(silences come from the local state file only)"
+)
+
+
+def _open_database(ctx: CommandContext, uses: dict[str, tuple[str, ...]]) -> tuple[Any, SourceNote | None]:
+    """A read-only connection, or (None, why) when nothing the jobs need lives in the database and it is not
+    configured or cannot be reached. A database some job needs keeps its one-line error, naming what needs it:
+    a job whose history cannot be read is no verdict, and the fix is to set the URL."""
+    from cronctl.errors import CronctlError
+    from cronctl.records import SourceNote
+    from cronctl.services.history import describe_uses
+
+    try:
+        ctx.database_url()
+    except CronctlError as exc:
+        if uses:
+            raise type(exc)(f"{exc.message} — needed for {describe_uses(uses)}", hint=exc.hint) from None
+        return None, SourceNote("database", "skipped", f"not configured — {SKIPPED}")
+    if uses:
+        return ctx.connect(read_only=True, autocommit=True), None
+    try:
+        return ctx.connect(read_only=True, autocommit=True), None
+    except CronctlError as exc:
+        return None, SourceNote("database", "error", f"{exc.message} — {SKIPPED}")
 
 
 def snapshot(

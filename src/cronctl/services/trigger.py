@@ -2,6 +2,10 @@
 
 One *run* is one trigger with its own request id; a run may take several *attempts* (retries of an
 idempotent job). `--repeat` / `--until-ok` make several runs per job; several jobs run concurrently.
+
+A workflow dispatch with `--verify` is judged by the workflow run it created, not by GitHub's 204/200: each run
+waits (until the job's timeout has passed since the dispatch) for that run's conclusion, so `--until-ok K` counts
+workflow runs that concluded `success`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cronctl.errors import Aborted, UsageError
+from cronctl.records import aware
 
 if TYPE_CHECKING:
     from cronctl.evaluate.verdict import Judgement
@@ -21,11 +26,14 @@ if TYPE_CHECKING:
     from cronctl.runbook.env import Environment
     from cronctl.runbook.model import FailureGroupSpec, FailureMode, JobSpec, Runbook, SuccessRule
     from cronctl.services import CommandContext
+    from cronctl.sources.github_dispatch import Dispatched, Watch, WatchTarget
     from cronctl.sources.http_trigger import BodyOptions
 
 VERIFY_SLACK = timedelta(seconds=1)  # clock difference tolerated between this host and the job's database
 MAX_CONCURRENCY = 32
-_RANK = {"ok": 0, "skipped": 1, "failed": 2, "error": 3}
+_RANK = {"ok": 0, "skipped": 1, "unverified": 2, "failed": 3, "error": 4}
+# A workflow run's status (as the GitHub history source maps it) → the trigger's verdict.
+_WORKFLOW_VERDICT = {"succeeded": "ok", "failed": "failed", "skipped": "skipped"}
 
 Progress = Callable[[str, str], None]  # (job, message)
 
@@ -45,6 +53,7 @@ class TriggerPlan:
     job: JobSpec
     build: Callable[[], PreparedRequest]
     dispatch: bool = False
+    follow: WatchTarget | None = None  # `--dispatch --verify`: where the workflow run the dispatch made is listed
 
     @property
     def rule(self) -> SuccessRule:
@@ -93,7 +102,7 @@ def trigger(
 
     env = ctx.env()
     jobs, context, source = _jobs(ctx, names, ad_hoc, timeout)
-    plans = [_plan(job, env, body, dispatch, source) for job in jobs]
+    plans = [_plan(job, env, body, dispatch, source, verify) for job in jobs]
     prepared = [(plan, plan.build()) for plan in plans]  # resolves variables and URLs before anything is sent
     if dry_run:
         return dry_run_report([PlannedRequest(plan.job, request, plan.dispatch) for plan, request in prepared])
@@ -108,7 +117,10 @@ def trigger(
         if ad_hoc is not None:
             raise UsageError("--verify reads a runbook job's history; it does not apply to --url")
         for result in results:
-            result.verify = _verify(ctx, env, result.job, started - VERIFY_SLACK)
+            if result.dispatch:
+                result.verify = result.runs[-1].workflow or _not_dispatched(result.runs[-1])
+            else:
+                result.verify = _verify(ctx, env, result.job, started - VERIFY_SLACK)
     return trigger_report(results, repeat.until_ok)
 
 
@@ -146,9 +158,11 @@ def _context(runbook: Runbook | None, profile: str | None) -> Context:
                    failure_groups=runbook.failure_groups)  # fmt: skip
 
 
-def _plan(job: JobSpec, env: Environment, body: BodyOptions, dispatch: bool, source: str) -> TriggerPlan:
+def _plan(
+    job: JobSpec, env: Environment, body: BodyOptions, dispatch: bool, source: str, verify: bool = False
+) -> TriggerPlan:
     from cronctl.output import terminal
-    from cronctl.sources.github_dispatch import build_dispatch_request
+    from cronctl.sources.github_dispatch import build_dispatch_request, watch_target
     from cronctl.sources.http_trigger import build_request
 
     use_dispatch = dispatch or job.url is None
@@ -157,7 +171,10 @@ def _plan(job: JobSpec, env: Environment, body: BodyOptions, dispatch: bool, sou
             raise UsageError(f"job {job.name} has no [jobs.{job.name}.dispatch] table; it cannot use --dispatch")
         if body.has_data:
             raise UsageError("--data does not apply to a workflow dispatch; pass workflow inputs with --set")
-        return TriggerPlan(job, lambda: build_dispatch_request(job, env, body.sets, source=source), dispatch=True)
+        follow = watch_target(job, env, source) if verify else None
+        return TriggerPlan(
+            job, lambda: build_dispatch_request(job, env, body.sets, source=source), dispatch=True, follow=follow
+        )
     if body.trigger_type and not job.trigger_type_field:
         terminal.warn(f"job {job.name} has no trigger_type_field; --trigger-type is ignored for it")
     return TriggerPlan(job, lambda: build_request(job, env, body, source=source))
@@ -229,9 +246,9 @@ def run_job(
         if index:
             sleep(repeat.interval)
         label = f"run {index + 1}/{repeat.runs} " if repeat.runs > 1 else ""
-        run = run_one(client, plan, ctx, progress, label)
+        run = run_one(client, plan, ctx, progress, label, claimed=_claimed(runs))
         runs.append(run)
-        streak = streak + 1 if run.verdict == "ok" else 0
+        streak = streak + 1 if run.verdict == "ok" else 0  # a followed dispatch: its workflow run's verdict
         if repeat.until_ok is not None and progress is not None:
             progress(plan.job.name, f"{streak}/{repeat.until_ok} ok in a row after {index + 1} run(s)")
         if repeat.until_ok is not None and streak >= repeat.until_ok:
@@ -249,24 +266,39 @@ def _settle(plan: TriggerPlan, runs: list[RunResult], streak: int, repeat: Repea
         if result.consecutive_ok >= repeat.until_ok:
             result.verdict, result.reason = "ok", f"{repeat.until_ok} ok in a row"
         elif last.verdict != "ok":
-            result.verdict, result.reason = last.verdict, last.last[1].reason
+            result.verdict, result.reason = last.verdict, last.reason
         else:
             result.verdict = "failed"
             result.reason = (
                 f"only {result.consecutive_ok} ok in a row of {repeat.until_ok} within {len(result.runs)} runs"
             )
         return result
-    worst = max(result.runs, key=lambda r: _RANK.get(r.verdict, 3))
-    result.verdict, result.reason = worst.verdict, worst.last[1].reason
+    worst = max(result.runs, key=lambda r: _RANK.get(r.verdict, _RANK["error"]))
+    result.verdict, result.reason = worst.verdict, worst.reason
     if len(result.runs) > 1 and worst.verdict != "ok":
         result.reason = f"run {result.runs.index(worst) + 1}: {result.reason}"
     return result
 
 
+def _claimed(runs: Sequence[RunResult]) -> frozenset[int]:
+    """The workflow runs earlier dispatches of this job took: never another dispatch's run."""
+    ids = (r.workflow.newest.run_id if r.workflow is not None and r.workflow.newest is not None else None for r in runs)
+    return frozenset(int(run_id) for run_id in ids if run_id is not None and run_id.isdigit())
+
+
 def run_one(
-    client: Any, plan: TriggerPlan, ctx: Context, progress: Progress | None = None, label: str = ""
+    client: Any,
+    plan: TriggerPlan,
+    ctx: Context,
+    progress: Progress | None = None,
+    label: str = "",
+    *,
+    claimed: frozenset[int] = frozenset(),
 ) -> RunResult:
-    """Build, send (with retries for idempotent jobs), judge every attempt, audit every sent request."""
+    """Build, send (with retries for idempotent jobs), judge every attempt, audit every sent request; with
+    `plan.follow`, wait for the workflow run an accepted dispatch created and judge the run by it."""
+    import time
+
     from cronctl.evaluate.verdict import answer_group, judge, match_failure_modes
     from cronctl.reports.trigger import RunResult
     from cronctl.sources.github_dispatch import run_url
@@ -275,12 +307,16 @@ def run_one(
     request = plan.build()
     judged: list[tuple[Attempt, Judgement]] = []
     open_audits: dict[int, str] = {}
+    sent_at: dict[int, tuple[datetime, float]] = {}
 
     def before_attempt(number: int) -> None:
         open_audits[number] = _begin_audit(ctx, plan, request, number)
+        sent_at[number] = (datetime.now(UTC), time.monotonic())
 
     def on_attempt(number: int, attempt: Attempt) -> None:
         judgement = judge(plan.rule, attempt.answer)
+        if plan.dispatch:
+            judgement = _dispatch_reason(judgement, attempt, plan.job, request)
         judged.append((attempt, judgement))
         interrupted = _complete_audit(open_audits.pop(number), request, plan, number, attempt, judgement)
         if progress is not None:
@@ -299,7 +335,53 @@ def run_one(
     group = answer_group(judgement, status, ctx.failure_groups)
     modes = match_failure_modes(ctx.failure_modes, plan.job.name, judgement.verdict, status, judgement.message, group)
     found_url = run_url(judgement.document) if plan.dispatch else None
-    return RunResult(request, judged, group, modes, found_url)
+    run = RunResult(request, judged, group, modes, found_url)
+    if plan.follow is not None and judgement.verdict == "ok":
+        when, started = sent_at[len(judged)]
+        run.workflow = _follow(client, plan, attempt, judgement, (when, started), progress, label, claimed)
+        run.run_url = run.workflow.run_url or run.run_url
+    return run
+
+
+def _dispatch_reason(judgement: Judgement, attempt: Attempt, job: JobSpec, request: PreparedRequest) -> Judgement:
+    """A refused dispatch's reason says what GitHub's answer means (naming the token's variable, never its value)."""
+    from dataclasses import replace
+
+    from cronctl.sources.github_dispatch import refusal, workflow_names
+
+    status = attempt.answer.status_code
+    if judgement.verdict == "ok" or status is None or job.dispatch is None:
+        return judgement
+    repo, workflow = workflow_names(request.display_url)
+    meaning = refusal(status, job.dispatch, repo, workflow)
+    return judgement if meaning is None else replace(judgement, reason=f"{judgement.reason} — {meaning}")
+
+
+def _follow(
+    client: Any,
+    plan: TriggerPlan,
+    attempt: Attempt,
+    judgement: Judgement,
+    sent_at: tuple[datetime, float],
+    progress: Progress | None,
+    label: str,
+    claimed: frozenset[int],
+) -> Verification:
+    """Wait for the workflow run the accepted dispatch created (within the job's timeout) and judge it."""
+    from cronctl.sources.github_dispatch import dispatched, watch_run
+
+    target = plan.follow
+    assert target is not None
+    when, started = sent_at
+    sent = dispatched(when, started, attempt.elapsed_ms / 1000, attempt.answer.headers, judgement.document)
+    job = plan.job.name
+
+    def say(line: str) -> None:
+        if progress is not None:
+            progress(job, f"{label}{line}")
+
+    watch = watch_run(client, job, target, sent, plan.job.timeout, say=say, claimed=claimed)
+    return workflow_verification(watch, target, sent, plan.job.timeout)
 
 
 def _attempt_line(label: str, number: int, attempt: Attempt, judgement: Judgement) -> str:
@@ -363,6 +445,80 @@ def _complete_audit(
 # ---------------------------------------------------------------- verify
 
 
+def workflow_verification(watch: Watch, target: WatchTarget, sent: Dispatched, timeout: float) -> Verification:
+    """The verdict on a dispatch from the workflow run it created: `ok` only when that run concluded `success`.
+
+    `failed` (failure, timed_out, cancelled, startup_failure) and `skipped` name the conclusion and the run's page;
+    a run still going at the deadline, a run that cannot be told apart from others, or no run at all is
+    `unverified`, never ok.
+    """
+    from cronctl.reports.trigger import Verification
+
+    run = watch.run
+    url = (run.detail.get("html_url") if run is not None else None) or sent.run_url
+    page = url or "(no URL)"
+    if run is not None and watch.finished:
+        verdict = _WORKFLOW_VERDICT.get(run.status, "unverified")
+        said = run.raw_status or run.status
+        if verdict == "unverified":
+            reason = f"workflow run {run.run_id} ended {said}, which is not an outcome: {page}"
+        else:
+            reason = f"workflow run {run.run_id} concluded {said}: {page}"
+    elif run is not None and not watch.interrupted:
+        verdict, reason = "unverified", f"run {run.run_id} still in progress: {page}"
+    elif watch.candidates:
+        ids = ", ".join(str(r.run_id) for r in watch.candidates[:5])
+        verdict = "unverified"
+        reason = (
+            f"{len(watch.candidates)} runs of {target.workflow} on {target.branch} were created since the dispatch "
+            f"({ids}); which one is this dispatch's cannot be told"
+        )
+    elif watch.note.state != "ok" or watch.interrupted:
+        verdict, reason = "unverified", watch.note.message or "the workflow's runs could not be read"
+    elif sent.run_id is not None:
+        verdict = "unverified"
+        reason = (
+            f"run {sent.run_id}, which GitHub named, did not show in the workflow's runs within {timeout:g}s: {page}"
+        )
+    else:
+        verdict = "unverified"
+        reason = (
+            f"no run of {target.workflow} on {target.branch} created since {_stamp(watch.since)} appeared "
+            f"within {timeout:g}s"
+        )
+    return Verification(
+        confirmed=verdict == "ok",
+        newest=run,
+        can_confirm=True,
+        reason=reason,
+        sources=[watch.note.to_json()],
+        dispatch=True,
+        verdict=verdict,
+        run_url=url,
+        since=_stamp(watch.since),
+        waited=round(watch.waited, 1),
+        candidates=list(watch.candidates),
+    )
+
+
+def _not_dispatched(run: RunResult) -> Verification:
+    """`--verify` after a dispatch GitHub did not accept: there is no workflow run to wait for."""
+    from cronctl.reports.trigger import Verification
+
+    return Verification(
+        confirmed=False,
+        newest=None,
+        can_confirm=False,
+        reason=f"the dispatch was not accepted ({run.reason}); no workflow run was created to verify",
+        sources=[],
+        dispatch=True,
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _verify(ctx: CommandContext, env: Environment, job: JobSpec, since: datetime) -> Verification:
     from cronctl.services.history import collect_history
 
@@ -380,11 +536,11 @@ def verification(runs: Sequence[Run], sources: Sequence[dict[str, Any]], started
     from cronctl.reports.trigger import Verification
 
     own = [r for r in runs if r.source not in ("pg_cron", "pg_net")]
-    after_start = [r for r in own if r.sort_time is not None and _utc(r.sort_time) >= started]
+    after_start = [r for r in own if r.sort_time is not None and aware(r.sort_time) >= started]
     newest = after_start[0] if after_start else None
     can_confirm = any(s["source"] not in ("pg_cron", "pg_net") for s in sources)
     if newest is not None and newest.sort_time is not None:
-        reason = f"run at {_utc(newest.sort_time).isoformat()} in {newest.source}: {newest.status}"
+        reason = f"run at {aware(newest.sort_time).isoformat()} in {newest.source}: {newest.status}"
     elif can_confirm:
         reason = "no run in the job's run log or health endpoint started after the request was sent"
     else:
@@ -395,7 +551,3 @@ def verification(runs: Sequence[Run], sources: Sequence[dict[str, Any]], started
     confirmed = bool(newest is not None and newest.status == "succeeded")
     return Verification(confirmed=confirmed, newest=newest, can_confirm=can_confirm, reason=reason,
                         sources=list(sources))  # fmt: skip
-
-
-def _utc(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

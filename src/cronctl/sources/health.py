@@ -63,17 +63,25 @@ def parse_health(payload: Any, spec: HealthSpec) -> dict[str, Run]:
     return out
 
 
-def _headers(spec: HealthSpec, env: Environment) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
-    auth = spec.auth
+def _headers(spec: HealthSpec, env: Environment, url: str) -> dict[str, str]:
+    """The endpoint's auth as its scheme builds it (cronctl/auth/), for a GET with no body."""
+    import time
+    from urllib.parse import urlsplit
+
+    from cronctl import auth
+    from cronctl.auth.base import Secrets, SignContext
+    from cronctl.sources.http_trigger import new_request_id, secret_values
+
     where = f"health.{spec.name}.auth"
-    if auth.kind == "bearer" and auth.secret_env:
-        headers["Authorization"] = f"Bearer {env.secret(auth.secret_env, where)}"
-    elif auth.kind == "header" and auth.secret_env and auth.header:
-        headers[auth.header] = env.secret(auth.secret_env, where)
-    if auth.apikey_env:
-        headers["apikey"] = env.secret(auth.apikey_env, where)
-    return headers
+    secret, apikey = secret_values(spec.auth, env, where)
+    ctx = SignContext(
+        body=b"", request_id=new_request_id(), timestamp=int(time.time()), method="GET", path=urlsplit(url).path or "/"
+    )
+    try:
+        signed = auth.request_headers(spec.auth, Secrets(secret=secret, apikey=apikey), ctx)
+    except ValueError as exc:  # a malformed secret (e.g. no base64 after whsec_): one line, no value
+        raise SourceUnavailable(f"{where}: {exc}") from None
+    return {"Accept": "application/json", **signed}
 
 
 MAX_BODY = 1024 * 1024  # a health answer larger than this is not a health answer
@@ -91,7 +99,7 @@ def fetch_health(spec: HealthSpec, env: Environment) -> dict[str, Run]:
     where = f"health.{spec.name} ({_safe_url(url)})"
     try:
         with deadline(spec.timeout), make_client(verify=url.lower().startswith("https:")) as client:
-            request = client.build_request("GET", url, headers=_headers(spec, env), timeout=spec.timeout)
+            request = client.build_request("GET", url, headers=_headers(spec, env, url), timeout=spec.timeout)
             response = client.send(request, stream=True, follow_redirects=False)
             try:
                 body, _, truncated = read_limited(response, MAX_BODY, decoded=True)

@@ -27,7 +27,6 @@ from cronctl.records import (
     Collected,
     FailureCount,
     JobData,
-    Lock,
     NetResponse,
     Run,
     SourceNote,
@@ -40,6 +39,7 @@ from cronctl.runbook.env import Environment
 from cronctl.runbook.model import BacklogSpec, JobSpec, Runbook
 
 if TYPE_CHECKING:
+    from cronctl.sources.locks.base import LockBackend, LockQuery, LockStatement
     from cronctl.sources.pgnet import FailureKey
 
 RUNS_PER_JOB = 100  # newest runs per job: strip, durations, streaks, pg_net linking and failure groups
@@ -368,7 +368,7 @@ def _data_statements(
         query, params = silences.active_query(runbook.name, out.now)
         statements.append(Statement("silences", query, params, "cronctl.silences"))
     if out.until is None:  # locks are a present-tense fact: a postmortem `--at` does not judge them
-        statements.extend(_lock_statements(runbook, jobs))
+        statements.extend(_lock_statements(runbook, jobs, out.now))
         statements.append(Statement("hygiene", _load("hygiene_facts"), {}, "hygiene facts"))
     if runbook.secrets_table is not None:
         statements.append(_secrets_statement(runbook))
@@ -394,19 +394,36 @@ def _backlogs_for(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[BacklogSpec
     return [b for b in runbook.backlogs.values() if not narrowed or b.job in names]
 
 
-def _lock_statements(runbook: Runbook, jobs: Sequence[JobSpec]) -> list[Statement]:
+def _lock_reads(jobs: Sequence[JobSpec], now: datetime) -> list[tuple[LockBackend, LockQuery]]:
+    """Each registered lock backend some of `jobs` keep their lock in, with the query for those jobs."""
+    from cronctl.sources import locks
+    from cronctl.sources.locks.base import LockQuery
 
-    from cronctl.sources.locks import table as locks
+    reads = []
+    for name in locks.names():
+        locked = [j for j in jobs if j.lock is not None and j.lock.backend == name]
+        if locked:
+            reads.append((locks.backend(name), LockQuery(locked, whole_runbook=False, now=now)))
+    return reads
 
-    statements = []
-    tables = list(dict.fromkeys(j.lock.table for j in jobs if j.lock and j.lock.backend == "table" and j.lock.table))
-    for name in tables:
-        spec = runbook.lock_tables[name]
-        query, params = locks.table_query(spec)
-        statements.append(Statement(f"lock_table:{name}", query, params, f"lock table {spec.table}"))
-    if any(j.lock and j.lock.backend == "advisory" for j in jobs):
-        statements.append(Statement("advisory", _load("locks_advisory_list"), {}, "advisory locks"))
-    return statements
+
+def _batched_lock_statements(
+    runbook: Runbook, jobs: Sequence[JobSpec], now: datetime
+) -> list[tuple[str, LockStatement]]:
+    """(answer key, statement) of every backend whose lock reads are database statements."""
+    from cronctl.sources.locks.base import BatchedReads
+
+    return [
+        (f"lock:{statement.label}", statement)
+        for backend, query in _lock_reads(jobs, now)
+        if isinstance(backend, BatchedReads)
+        for statement in backend.statements(runbook, query)
+    ]
+
+
+def _lock_statements(runbook: Runbook, jobs: Sequence[JobSpec], now: datetime) -> list[Statement]:
+    # In the data batch, so they share its lock-wait budget (a locked lock table costs one share, not a timeout).
+    return [Statement(key, s.query, s.params, s.what) for key, s in _batched_lock_statements(runbook, jobs, now)]
 
 
 def _secrets_statement(runbook: Runbook) -> Statement:
@@ -650,28 +667,19 @@ def read_run_logs(out: Collected, runbook: Runbook, answers: dict[str, Statement
 
 
 def read_locks(out: Collected, runbook: Runbook, answers: dict[str, StatementAnswer]) -> None:
-    from cronctl.sources.locks import table as locks
-
-    for key, answer in answers.items():
-        if key.startswith("lock_table:"):
-            name = key.split(":", 1)[1]
-            if not answer.ok:
-                out.lock_errors.append(_message(answer))
-                continue
-            spec = runbook.lock_tables[name]
-            jobs_by_key = locks.table_jobs(runbook, name)
-            out.locks.extend(locks.parse_table(answer.rows, spec, jobs_by_key))
-        elif key == "advisory":
-            if not answer.ok:
-                out.lock_errors.append(_message(answer))
-                continue
-            out.locks.extend(_advisory_locks(runbook, answer.rows))
-
-
-def _advisory_locks(runbook: Runbook, rows: list[tuple[Any, ...]]) -> list[Lock]:
-    from cronctl.sources.locks import advisory as locks
-
-    return locks.parse_advisory(rows, locks.advisory_jobs(runbook))
+    """The locks of every backend whose reads went in the data batch, each parsed by its own backend."""
+    jobs = [d.spec for d in out.jobs.values()]
+    for key, statement in _batched_lock_statements(runbook, jobs, out.now):
+        answer = answers.get(key)
+        if answer is None:
+            continue  # not asked (history only, or judging a past time)
+        if not answer.ok:
+            out.lock_errors.append(_message(answer))
+            continue
+        try:
+            out.locks.extend(statement.parse(answer.rows))
+        except CronctlError as exc:
+            out.lock_errors.append(exc.message)
 
 
 def read_health(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
@@ -707,21 +715,28 @@ def read_health(out: Collected, runbook: Runbook, env: Environment, jobs: Sequen
             out.health_unhealthy[name] = missing
 
 
-def read_redis(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec]) -> None:
-    from cronctl.sources.locks import redis as locks
+def read_other_locks(out: Collected, runbook: Runbook, env: Environment, jobs: Sequence[JobSpec], conn: Any) -> None:
+    """The locks of every backend read outside the data batch (Redis, anything not a database statement),
+    through the backend's own `read`; `conn` is the session's connection, lent to a backend that asks for it."""
+    from cronctl.sources.locks.base import BatchedReads, LockSources
 
-    keys = {j.name: k for j, k in ((j, locks.redis_keys(runbook).get(j.name)) for j in jobs) if k}
-    if not keys:
-        return
-    url = env.resolve(runbook.connection.redis_url, "connection.redis_url")
-    if not url:
-        out.lock_errors.append("Redis locks: connection.redis_url is not set")
-        return
+    def no_connection() -> Any:
+        raise SourceUnavailable("locks: no database connection")
+
+    sources = LockSources(runbook, env, no_connection, no_connection, shared={"db": conn} if conn is not None else {})
     try:
-        client = locks.redis_connect(url)
-        try:
-            out.locks.extend(locks.read_redis(client, keys, out.now))
-        finally:
-            client.close()
-    except CronctlError as exc:
-        out.lock_errors.append(exc.message)
+        for backend, query in _lock_reads(jobs, out.now):
+            if isinstance(backend, BatchedReads) and conn is not None:
+                continue  # read in the data batch (without a connection, its `read` says why it cannot be)
+            try:
+                reads = backend.read(sources, query)
+            except Exception as exc:  # a broken backend is one error line, never the end of the triage
+                why = exc.message if isinstance(exc, CronctlError) else f"{type(exc).__name__}: {exc}"
+                out.lock_errors.append(f"{backend.name} locks: {' '.join(why.split())}")
+                continue
+            for answer in reads:
+                out.locks.extend(answer.locks)
+                if answer.error is not None:
+                    out.lock_errors.append(answer.error)
+    finally:
+        sources.close()  # the backends' own clients; the shared connection stays open

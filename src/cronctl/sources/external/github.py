@@ -43,7 +43,7 @@ from urllib.parse import quote, urlsplit
 
 from cronctl import __version__, redact
 from cronctl.errors import CronctlError, UsageError
-from cronctl.records import Run, SourceNote
+from cronctl.records import Run, SourceNote, aware
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec
 from cronctl.sources.external.base import ExternalQuery, ExternalRead
@@ -122,7 +122,7 @@ def parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return aware(parsed)
 
 
 def to_run(job: str, data: Mapping[str, Any]) -> Run | None:

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from cronctl import redact
-from cronctl.records import Run, SourceNote
+from cronctl.records import Run, SourceNote, aware
 from cronctl.runbook.model import JobSpec, SupabaseSpec
 from cronctl.sources.external.base import ExternalQuery, ExternalRead
 
@@ -122,7 +122,7 @@ def parse_time(value: Any) -> datetime | None:
             moment = datetime.fromisoformat(text)
         except ValueError:
             return None
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return aware(moment)
     return None
 
 
@@ -157,7 +157,7 @@ def parse_rows(rows: Iterable[Any]) -> tuple[list[Invocation], list[Shutdown], d
             if kind == "Shutdown" and execution:
                 shutdowns.append(Shutdown(at, execution, shutdown_reason(message), _one_line(message)))
             elif kind == "UncaughtException" and execution:
-                exceptions.setdefault(execution, _one_line(message))
+                exceptions.setdefault(execution, _first_line(message))
             continue
         invocations.append(
             Invocation(
@@ -693,6 +693,12 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if number == number and abs(number) != float("inf") else None
+
+
+def _first_line(text: str) -> str:
+    """An exception's message without its stack (`    at handler (file:///…/index.ts:41:11)` lines follow it)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return _one_line(lines[0] if lines else "")
 
 
 def _one_line(text: str, limit: int = MAX_TEXT) -> str:

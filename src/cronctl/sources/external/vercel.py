@@ -33,7 +33,7 @@ from typing import Any, TypeGuard
 from urllib.parse import quote, urlencode, urlsplit
 
 from cronctl import redact
-from cronctl.records import Run, SourceNote
+from cronctl.records import Run, SourceNote, aware
 from cronctl.runbook.model import JobSpec, VercelSpec
 from cronctl.sources.external.base import ExternalQuery, ExternalRead
 
@@ -628,9 +628,7 @@ def _host(base: str) -> str:
 
 
 def _ms(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return int(aware(moment).timestamp() * 1000)
 
 
 def _from_ms(value: float | None) -> datetime | None:

@@ -5,12 +5,14 @@ Reads return `Lock` records; `base.LockSources` reads every backend of a runbook
 was read, so a lock re-acquired in between is never removed (the caller is told it was skipped).
 
 Adding a backend:
-  1. `<name>.py` in this package with a module-level `BACKEND` implementing `base.LockBackend`;
+  1. `<name>.py` in this package with a module-level `BACKEND` implementing `base.LockBackend` (and
+     `base.BatchedReads` when its reads are database statements: triage then sends them in its one round trip);
   2. its entry in REGISTRY below (the runbook then accepts `lock.backend = "<name>"`: runbook.model.LOCK_BACKENDS);
   3. its test, `tests/system/test_locks_<name>.py`, against the real service it reads;
   4. its line under "Backends" in docs/commands/locks.md.
-Its locks are judged by evaluate.locks' lock-table rule (acquired time, optional expiry, the job's runs), and
-`cronctl locks clear` runs its compare-and-delete after the usual confirmation, re-check and audit.
+Its locks are judged by evaluate.locks' lock-table rule (acquired time, optional expiry, the job's runs), shown
+by `cronctl locks` and `cronctl triage` alike, and `cronctl locks clear` runs its compare-and-delete after the
+usual confirmation, re-check and audit.
 Modules are imported only when a lock is read or cleared; this one imports nothing else, so the runbook model
 can take its names without an import cycle.
 """

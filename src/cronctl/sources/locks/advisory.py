@@ -11,9 +11,19 @@ from typing import Any
 
 from cronctl.records import BackendRead, Lock
 from cronctl.runbook.model import Runbook
-from cronctl.sources.locks.base import LockBackend, LockQuery, LockSources, Recheck, Removal, read_into, recheck_first
+from cronctl.sources.locks.base import (
+    LockBackend,
+    LockQuery,
+    LockSources,
+    LockStatement,
+    Recheck,
+    Removal,
+    recheck_first,
+    run_statements,
+)
 
 AdvisoryIds = tuple[int, int, int]  # pg_locks (classid, objid, objsubid)
+WHAT = "advisory locks (pg_locks)"
 
 
 def advisory_ids(key: str) -> AdvisoryIds:
@@ -38,7 +48,7 @@ def read_advisory(conn: Any, jobs: Mapping[AdvisoryIds, tuple[str, str]]) -> lis
     from cronctl.db import guarded
     from cronctl.queries import load
 
-    with guarded("advisory locks (pg_locks)"):
+    with guarded(WHAT):
         rows = conn.execute(load("locks_advisory_list")).fetchall()
     return parse_advisory(rows, jobs)
 
@@ -116,10 +126,17 @@ class AdvisoryBackend:
     recheck_timing = "first"
 
     def read(self, sources: LockSources, query: LockQuery) -> list[BackendRead]:
+        return run_statements(sources, self.statements(sources.runbook, query))
+
+    def statements(self, runbook: Runbook, query: LockQuery) -> list[LockStatement]:
+        from cronctl.queries import load
+
         if not query.jobs:
             return []  # no job keeps its lock here
-        jobs = advisory_jobs(sources.runbook)
-        return [read_into("advisory", lambda: sources.in_transaction(lambda conn: read_advisory(conn, jobs)))]
+        jobs = advisory_jobs(runbook)
+        return [
+            LockStatement("advisory", load("locks_advisory_list"), {}, WHAT, lambda rows: parse_advisory(rows, jobs))
+        ]
 
     def plan(self, sources: LockSources, lock: Lock) -> str:
         # What the operator would type; the clear itself also checks the session still holds the key.

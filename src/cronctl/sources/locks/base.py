@@ -7,15 +7,20 @@ lock only if it is still the one that was read (same row, same value, same holde
 otherwise. Rules each implementation keeps: every call has a timeout; an unreadable backend is a `CronctlError`
 (one line, which `read_into` turns into that backend's `BackendRead.error`), never a traceback; the optional
 libraries it needs are imported inside its own functions.
+
+A backend whose reads are database statements also implements `BatchedReads`: it hands out its statements
+(`LockStatement`, each with the parser of its rows), so triage sends them in its one pipelined round trip under
+its shared lock-wait budget, while `cronctl locks` runs the same statements one by one (`run_statements`). A
+backend without it (Redis, anything outside the database) is read through `read` after the batch.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from cronctl.errors import CronctlError
 from cronctl.records import BackendRead, Lock
@@ -75,6 +80,47 @@ class LockBackend(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LockStatement:
+    """One database read of a backend: `label` names the BackendRead it answers ("table:job_lock"), `what` the
+    read in an error line; `parse` turns its rows into locks."""
+
+    label: str
+    query: Any  # str or psycopg.sql.Composed, with %(name)s parameters
+    params: dict[str, Any]
+    what: str
+    parse: Callable[[Sequence[Sequence[Any]]], list[Lock]]
+
+
+@runtime_checkable
+class BatchedReads(Protocol):
+    """A backend whose reads are database statements a caller may send in its own batch (see the module doc)."""
+
+    def statements(self, runbook: Runbook, query: LockQuery) -> list[LockStatement]:
+        """The statements that read `query`'s locks (none when the query concerns this backend not at all)."""
+        ...
+
+
+def reads_database(name: str) -> bool:
+    """Whether the backend registered under `name` keeps its locks in the database (its reads are statements)."""
+    return isinstance(backend(name), BatchedReads)
+
+
+def run_statements(sources: LockSources, statements: Sequence[LockStatement]) -> list[BackendRead]:
+    """Each statement on the read-only connection in its own transaction: one failing leaves the others readable."""
+    from functools import partial
+
+    return [read_into(s.label, partial(sources.in_transaction, partial(_run_one, s))) for s in statements]
+
+
+def _run_one(statement: LockStatement, conn: Any) -> list[Lock]:
+    from cronctl.db import guarded
+
+    with guarded(statement.what):
+        rows = conn.execute(statement.query, statement.params).fetchall()
+    return statement.parse(rows)
+
+
 def read_into(label: str, read: Callable[[], list[Lock]]) -> BackendRead:
     """The locks `read` returns, or the error that stopped it: one backend failing leaves the others readable."""
     answer = BackendRead(label)
@@ -99,13 +145,21 @@ class LockSources:
     """
 
     def __init__(
-        self, runbook: Runbook, env: Environment, connect_db: Callable[[], Any], connect_writer: Callable[[], Any]
+        self,
+        runbook: Runbook,
+        env: Environment,
+        connect_db: Callable[[], Any],
+        connect_writer: Callable[[], Any],
+        *,
+        shared: Mapping[str, Any] | None = None,
     ) -> None:
         self.runbook = runbook
         self.env = env
         self._connect_db = connect_db
         self._connect_writer = connect_writer
         self._handles: dict[str, Any] = {}
+        # Connections the caller owns (triage's session as "db"): used as they are, never closed here.
+        self._shared = dict(shared or {})
 
     def db(self) -> Any:
         """The read-only database connection the reads and re-checks use."""
@@ -117,6 +171,8 @@ class LockSources:
 
     def handle(self, name: str, open_handle: Callable[[], Any]) -> Any:
         """The connection called `name` (a backend's own client, e.g. "redis"), opened by `open_handle` once."""
+        if name in self._shared:
+            return self._shared[name]
         if name not in self._handles:
             self._handles[name] = open_handle()
         return self._handles[name]

@@ -174,7 +174,8 @@ class RedisBackend:
     def read(self, sources: LockSources, query: LockQuery) -> list[BackendRead]:
         if not query.jobs:
             return []  # no job keeps its lock here
-        keys = redis_keys(sources.runbook)
+        asked = {job.name for job in query.jobs}
+        keys = {job: key for job, key in redis_keys(sources.runbook).items() if job in asked}
         return [read_into("redis", lambda: read_redis(_client(sources), keys, query.now))]
 
     def plan(self, sources: LockSources, lock: Lock) -> str:

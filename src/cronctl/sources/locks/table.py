@@ -12,7 +12,16 @@ from typing import Any
 
 from cronctl.records import BackendRead, Lock
 from cronctl.runbook.model import LockTableSpec, Runbook
-from cronctl.sources.locks.base import LockBackend, LockQuery, LockSources, Recheck, Removal, StillInUse, read_into
+from cronctl.sources.locks.base import (
+    LockBackend,
+    LockQuery,
+    LockSources,
+    LockStatement,
+    Recheck,
+    Removal,
+    StillInUse,
+    run_statements,
+)
 
 TABLE_ROW_LIMIT = 1000
 
@@ -68,11 +77,15 @@ def parse_table(rows: Sequence[Sequence[Any]], spec: LockTableSpec, jobs_by_key:
     ]
 
 
+def _what(spec: LockTableSpec) -> str:
+    return f"lock table {spec.schema}.{spec.table}"
+
+
 def read_table(conn: Any, spec: LockTableSpec, jobs_by_key: Mapping[str, str]) -> list[Lock]:
     from cronctl.db import guarded
 
     query, params = table_query(spec)
-    with guarded(f"lock table {spec.schema}.{spec.table}"):
+    with guarded(_what(spec)):
         rows = conn.execute(query, params).fetchall()
     return parse_table(rows, spec, jobs_by_key)
 
@@ -132,17 +145,23 @@ class TableBackend:
     recheck_timing = "in the same transaction"
 
     def read(self, sources: LockSources, query: LockQuery) -> list[BackendRead]:
+        return run_statements(sources, self.statements(sources.runbook, query))
+
+    def statements(self, runbook: Runbook, query: LockQuery) -> list[LockStatement]:
         used = {job.lock.table for job in query.jobs if job.lock is not None}
-        specs = [s for s in sources.runbook.lock_tables.values() if query.whole_runbook or s.name in used]
-        return [self._read_one(sources, spec) for spec in specs]
+        specs = [s for s in runbook.lock_tables.values() if query.whole_runbook or s.name in used]
+        return [self._statement(runbook, spec) for spec in specs]
 
-    def _read_one(self, sources: LockSources, spec: LockTableSpec) -> BackendRead:
-        jobs_by_key = table_jobs(sources.runbook, spec.name)
-
-        def rows(conn: Any) -> list[Lock]:
-            return read_table(conn, spec, jobs_by_key)
-
-        return read_into(f"table:{spec.name}", lambda: sources.in_transaction(rows))
+    def _statement(self, runbook: Runbook, spec: LockTableSpec) -> LockStatement:
+        jobs_by_key = table_jobs(runbook, spec.name)
+        statement, params = table_query(spec)
+        return LockStatement(
+            f"table:{spec.name}",
+            statement,
+            params,
+            _what(spec),
+            lambda rows: parse_table(rows, spec, jobs_by_key),
+        )
 
     def plan(self, sources: LockSources, lock: Lock) -> str:
         statement, params = table_delete(self._spec(sources, lock), lock)
