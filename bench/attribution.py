@@ -39,8 +39,8 @@ from cronctl.db import connect
 from cronctl.evaluate.snapshot import judge
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
-from cronctl_sandbox.cluster import PgCluster
 from cronctl.services.history import collect
+from cronctl_sandbox.cluster import PgCluster
 
 SINCE = 86400.0  # `cronctl triage`'s default failure window (24 h)
 STATEMENT_TIMEOUT = 30.0

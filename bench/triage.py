@@ -28,8 +28,8 @@ from cronctl.evaluate.snapshot import judge
 from cronctl.reports.triage import triage_report
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
-from cronctl_sandbox.cluster import PgCluster
 from cronctl.services.history import collect
+from cronctl_sandbox.cluster import PgCluster
 
 DELAY_MS = 20.0
 DATA_START = datetime(2024, 1, 1, tzinfo=UTC)  # bench/history.py's fill: run g starts at DATA_START + g seconds

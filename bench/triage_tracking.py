@@ -40,10 +40,10 @@ from cronctl.evaluate.snapshot import judge
 from cronctl.reports.triage import triage_report
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import load_runbook
-from cronctl_sandbox.cluster import PgCluster
-from cronctl_sandbox.fixtures import create_pg_net_tables, grant_pg_net_to_public
 from cronctl.services import history as history_service
 from cronctl.sources import triage as triage_source
+from cronctl_sandbox.cluster import PgCluster
+from cronctl_sandbox.fixtures import create_pg_net_tables, grant_pg_net_to_public
 
 END = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # the newest tick
 NOW = END + timedelta(seconds=30)

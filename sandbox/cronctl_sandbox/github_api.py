@@ -18,6 +18,8 @@ Shapes follow GitHub's published description of REST API version 2022-11-28 (git
   body, or 200 with a `workflow-dispatch-response` (`workflow_run_id`, `run_url`, `html_url`) when
   `return_run_details` is true. Each accepted dispatch is recorded (`dispatches`) and creates a `workflow_dispatch`
   run, `queued`, then `in_progress`, then `completed` with the conclusion `dispatch_runs` sets, after its delay.
+  Told to (`dispatch_runs(rejects_run_details=422)`), it is a GitHub Enterprise Server that does not know
+  `return_run_details`: a body carrying it is refused (422 or 400, naming it) and nothing is dispatched.
 
 Like api.github.com it checks `Authorization: Bearer <token>` (or `token <token>`): a wrong token is 401 "Bad
 credentials"; no token reads public repositories only (a private one is 404, as GitHub hides it); a forbidden
@@ -96,6 +98,7 @@ class _DispatchPlan:
     queued_for: float = 0.0  # seconds `queued` before `in_progress`
     appears_after: float = 0.0  # seconds before the run shows in the listings (created_at stays the dispatch time)
     run_details: bool = True  # False: answer 204 even to `return_run_details` (a GitHub that predates it)
+    rejects_run_details: int | None = None  # 422 or 400: refuse a body carrying `return_run_details`, naming it
 
 
 @dataclass
@@ -403,14 +406,20 @@ class GitHubApi:
         queued_for: float = 0.0,
         appears_after: float = 0.0,
         run_details: bool = True,
+        rejects_run_details: int | None = None,
     ) -> None:
         """How the runs that later dispatches create behave: `queued` for `queued_for` seconds, then `in_progress`,
         then `completed` with `conclusion` `delay` seconds after the dispatch (never, when `conclusion` is None).
-        `appears_after` holds a run out of the listings that long; `run_details=False` answers every dispatch 204."""
+        `appears_after` holds a run out of the listings that long; `run_details=False` answers every dispatch 204;
+        `rejects_run_details` (422 or 400) refuses, with that status, every body that carries the parameter."""
         if conclusion is not None and conclusion not in CONCLUSIONS:
             raise ValueError(f"unknown conclusion {conclusion!r}")
+        if rejects_run_details not in (None, 400, 422):
+            raise ValueError(f"a refusal of return_run_details is 422 or 400, not {rejects_run_details}")
         with self._lock:
-            self._dispatch_plan = _DispatchPlan(conclusion, delay, queued_for, appears_after, run_details)
+            self._dispatch_plan = _DispatchPlan(
+                conclusion, delay, queued_for, appears_after, run_details, rejects_run_details
+            )
 
     @property
     def dispatches(self) -> list[GitHubDispatch]:
@@ -445,10 +454,15 @@ class GitHubApi:
             data = json.loads(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return _Answer(400, {"message": "Problems parsing JSON", "documentation_url": _DOCS, "status": "400"})
+        plan = self._dispatch_plan
+        refused = plan.rejects_run_details
+        if refused is not None and isinstance(data, dict) and "return_run_details" in data:
+            # An Enterprise Server that predates the parameter validates the body against its older schema.
+            message = 'Invalid request.\n\n"return_run_details" is not a permitted key.'
+            return _Answer(refused, {"message": message, "documentation_url": _DOCS, "status": str(refused)})
         problem = _dispatch_problem(data)
         if problem is not None:
             return _Answer(422, {"message": problem, "documentation_url": _DOCS, "status": "422"})
-        plan = self._dispatch_plan
         ref = str(data["ref"])
         branch = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
         now = datetime.now(UTC)

@@ -28,6 +28,19 @@ _MIN_DERIVED = 6
 _SECRET_NAME = re.compile(r"(SECRET|TOKEN|KEY|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|SIGNING)", re.IGNORECASE)
 
 _lock = threading.Lock()
+_masked: dict[str, str] = {}  # text -> its masked form, for the secrets registered so far
+_MEMO_TEXT = 512  # characters: longer texts (bodies, whole reports) are masked each time
+_MEMO_SIZE = 8192
+_generation = 0  # counts registrations: a memo entry computed across one is not kept
+
+
+def _bump() -> None:
+    """Forget memoised answers: they were computed with fewer secrets known (called with _lock held)."""
+    global _generation
+    _generation += 1
+    _masked.clear()
+
+
 _values: set[str] = set()
 _forms: set[str] = set()
 _ordered: tuple[str, ...] = ()
@@ -115,6 +128,7 @@ def register(value: str | None) -> None:
             return
         _forms.update(new)
         _ordered = tuple(sorted(_forms, key=len, reverse=True))
+        _bump()
 
 
 def register_env(name: str, value: str | None) -> None:
@@ -212,6 +226,23 @@ def redact(text: str) -> str:
     """Replace every registered secret form and every credential-shaped literal in `text` by the mask."""
     if not text:
         return text
+    # A report masks the same cells (job names, states, times) over and over: remember short texts' answers until
+    # a new secret is registered (register() empties the memo).
+    if len(text) <= _MEMO_TEXT:
+        known = _masked.get(text)
+        if known is not None:
+            return known
+        generation = _generation
+        masked = _redact(text)
+        if len(_masked) >= _MEMO_SIZE:
+            _masked.clear()
+        if generation == _generation:  # no secret was registered meanwhile (another thread)
+            _masked[text] = masked
+        return masked
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
     spans = _credential_spans(text) if _may_hold_credentials(text) else []
     for form in _ordered:
         start = text.find(form)
@@ -287,3 +318,4 @@ def clear_for_tests() -> None:
         _values.clear()
         _forms.clear()
         _ordered = ()
+        _bump()

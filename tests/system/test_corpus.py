@@ -38,6 +38,7 @@ from corpus.vendors import Vendors
 from cronctl_sandbox.cluster import PgCluster
 from minute import before_next_tick
 from redis_server import redis_url  # noqa: F401  (fixture)
+from vendor_guard import no_vendor_api  # noqa: F401  (autouse: no real vendor API, whatever the environment holds)
 
 pytestmark = pytest.mark.corpus
 

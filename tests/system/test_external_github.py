@@ -271,6 +271,9 @@ def test_a_refused_token_is_one_line_and_never_shown(api: GitHubApi) -> None:
         assert name not in out.runs
     assert out.requests == 1  # the second job is not asked for with a token already refused
     assert wrong not in everything(out) and TOKEN not in everything(out)
+    # Said as a fact too, for triage's one finding (evaluate.snapshot), not only in the note's words.
+    for name in ("a", "b"):
+        assert out.facts[name] == {"token": {"source": "github", "env": "GITHUB_TOKEN", "state": "refused"}}
 
 
 def test_a_token_without_actions_read_is_told_which_permission(api: GitHubApi) -> None:
@@ -283,6 +286,7 @@ def test_a_token_without_actions_read_is_told_which_permission(api: GitHubApi) -
         "(classic) for acme/ops (403: Resource not accessible by personal access token)"
     )
     assert TOKEN not in everything(out)
+    assert "token" not in out.facts.get("nightly", {})  # a missing permission is not a refused token
 
 
 def test_an_unknown_workflow_is_not_found(api: GitHubApi) -> None:

@@ -162,6 +162,9 @@ def test_a_refused_token_is_one_line_for_every_function(api: SupabaseAPI) -> Non
         assert wrong not in line
         assert line.startswith("SUPABASE_ACCESS_TOKEN was refused (401)")
         assert result.notes[name].state == "error"
+        # Said as a fact too, beside the function's: the later function, never asked, is refused as well.
+        assert result.facts[name]["token"] == {"source": "supabase", "env": "SUPABASE_ACCESS_TOKEN", "state": "refused"}
+        assert result.facts[name]["supabase_function"]
     assert len(api.requests) == 1  # the first refusal ends the read
 
 
@@ -171,6 +174,7 @@ def test_a_token_without_the_logs_scope_names_it(api: SupabaseAPI) -> None:
     line = line_of(read(api, [JOBS[0]]), DISPATCH)
     assert f"may not read project {REF}'s logs (403)" in line
     assert "analytics:read" in line and "analytics_logs_read" in line
+    assert "token" not in read(api, [JOBS[0]]).facts[DISPATCH]  # a missing scope is not a refused token
 
 
 def test_a_token_without_the_functions_scope_matches_by_path(api: SupabaseAPI) -> None:
@@ -262,6 +266,7 @@ def test_the_stand_in_refuses_what_the_logs_endpoint_refuses(api: SupabaseAPI) -
 def test_no_token_no_request(api: SupabaseAPI) -> None:
     result = read(api, token=None)
     assert line_of(result, DISPATCH) == "SUPABASE_ACCESS_TOKEN is not set: export it or add it to .env"
+    assert result.facts[DISPATCH] == {"token": {"source": "supabase", "env": "SUPABASE_ACCESS_TOKEN", "state": "unset"}}
     assert api.requests == []
 
 

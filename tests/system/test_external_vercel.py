@@ -168,10 +168,15 @@ def test_a_refused_token_is_one_line_without_the_token(api: VercelAPI) -> None:
     assert f"project {PROJECT} / team {TEAM}" in line
     assert result.notes["sync-campaigns"].state == "error"
     assert result.notes["refresh-tokens"].message == line
+    refused = {"source": "vercel", "env": "VERCEL_TOKEN", "state": "refused"}
+    assert result.facts["sync-campaigns"]["token"] == refused  # beside the plan's facts
+    assert result.facts["sync-campaigns"]["vercel_plan"]
 
     api.fail(401)
-    line = one_line_without_token(read(api), "sync-campaigns")
+    again = read(api)
+    line = one_line_without_token(again, "sync-campaigns")
     assert line.startswith("VERCEL_TOKEN was refused (401)")
+    assert again.facts["sync-campaigns"]["token"] == refused
 
 
 def test_a_token_without_the_teams_scope_says_which_scope(api: VercelAPI) -> None:
@@ -180,6 +185,7 @@ def test_a_token_without_the_teams_scope_says_which_scope(api: VercelAPI) -> Non
     line = one_line_without_token(read(api), "sync-campaigns")
     assert f"VERCEL_TOKEN may not read project {PROJECT} / team {TEAM} (403)" in line
     assert f"scope of team {TEAM}" in line
+    assert "token" not in read(api).facts["sync-campaigns"]  # a missing scope is not a refused token
 
 
 def test_an_unknown_project_or_a_missing_team_is_not_found(api: VercelAPI) -> None:
@@ -254,6 +260,7 @@ def test_the_limit_stops_the_read_early(api: VercelAPI, monkeypatch: pytest.Monk
 def test_no_token_no_url_and_hobby(api: VercelAPI) -> None:
     no_token = read(api, token=None)
     assert no_token.notes["sync-campaigns"].message == "VERCEL_TOKEN is not set: export it or add it to .env"
+    assert no_token.facts["sync-campaigns"] == {"token": {"source": "vercel", "env": "VERCEL_TOKEN", "state": "unset"}}
     assert api.requests == []
 
     api.add_deployment(NOW - timedelta(days=1))

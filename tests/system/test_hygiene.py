@@ -247,6 +247,7 @@ def test_doctor_lists_the_same_checks_as_warnings(hygiene_db: Any) -> None:
         "hygiene:cron_credentials": "pass",  # no token typed into these commands
     }
     assert checks["hygiene:pg_net_ttl"]["fix"] and result.exit_code >= 1
+    assert checks["hygiene:cron_credentials"]["name"] == "no credentials in cron.job commands"  # not its bare id
 
 
 def test_a_read_only_role_gets_what_it_can_see(hygiene_db: Any, read_only_role: str) -> None:

@@ -17,6 +17,7 @@ from cronctl.errors import MissingVariableError, RunbookError, UnknownJobError
 from cronctl.runbook import schema
 from cronctl.runbook.env import Environment
 from cronctl.runbook.loader import find_job, load_runbook, parse_runbook
+from fuzzing import examples
 
 VALID = """\
 [runbook]
@@ -333,7 +334,7 @@ DOCUMENTS = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, st.sampled_from([None, "local", "a"]))
 def test_arbitrary_documents_raise_only_runbook_errors(document: dict[str, Any], profile: str | None) -> None:
     try:
@@ -342,7 +343,7 @@ def test_arbitrary_documents_raise_only_runbook_errors(document: dict[str, Any],
         assert "\n" not in str(exc)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_mutated_seed_text_raises_only_runbook_errors(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from cli_runner import run_cli
 from cronctl_sandbox import scenario
 from minute import before_next_tick
+from vendor_guard import no_vendor_api  # noqa: F401  (autouse: the seed runbooks read GitHub, Vercel, Supabase)
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 TOP_KEYS = {"status", "generated_at", "runbook", "jobs", "failures", "backlog", "locks", "findings"}
@@ -79,6 +81,21 @@ def test_every_seed_runbook_triages_its_scenario(clean_db: str, system: str, run
     else:
         assert data["status"] in ("warn", "crit") and code in (1, 2)
         assert any(j["state"] not in ("unknown", "ok") for j in data["jobs"])
+
+
+def test_the_seed_runbooks_reach_no_real_vendor(clean_db: str, no_vendor_api: list[str]) -> None:
+    """As on a GitHub Actions runner, which exports GITHUB_REPOSITORY and GITHUB_TOKEN: billing-pgcron's GitHub
+    history is read from the guard's closed port, never from api.github.com; and asking for that host fails."""
+    _load(clean_db, "billing-pgcron")
+    runner = {"DATABASE_URL": clean_db, "GITHUB_REPOSITORY": "acme/billing", "GITHUB_TOKEN": "runner-token-0001"}
+    data = json.loads(run_cli("triage", "-r", str(RUNBOOKS / "billing-pgcron.toml"), "-f", "json", env=runner).stdout)
+    notes = [s for j in data["jobs"] for s in j.get("sources", []) if s.get("source") == "github"]
+    assert notes and all("127.0.0.1" in (s.get("message") or "") for s in notes), notes
+    assert no_vendor_api == []
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("API.GitHub.com.", 443)
+    assert no_vendor_api == ["api.github.com"]
+    no_vendor_api.clear()  # the guard's own test: not a test that reached a vendor
 
 
 def _write(tmp_path: Path, text: str) -> Path:

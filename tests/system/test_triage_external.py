@@ -116,8 +116,9 @@ def github() -> Iterator[GitHubApi]:
         yield api
 
 
-def slots(step: timedelta, back: timedelta, at: datetime = NOW) -> list[datetime]:
+def slots(step: timedelta, back: timedelta, at: datetime | None = None) -> list[datetime]:
     """The schedule's slots in (at - back, at], newest first, for schedules aligned to midnight UTC."""
+    at = at or NOW
     day = at.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
     found = []
     slot = day
@@ -138,6 +139,13 @@ def github_runbook(tmp_path: Path, api: GitHubApi, schedule: str = "0 * * * *") 
     path = tmp_path / "ops.toml"
     path.write_text(GITHUB_RUNBOOK.format(schedule=schedule, repo=REPO, workflow=WORKFLOW, api=api.url))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's clock is read when it starts: triage judges at the real time, shortly after."""
+    global NOW
+    NOW = datetime.now(UTC)
 
 
 def cli(*args: str, **env: str | None) -> CliResult:
@@ -265,7 +273,7 @@ def test_a_workflow_disabled_for_inactivity_is_one_root_cause_with_the_gh_comman
     assert sorted(cause["jobs"]) == ["nightly", "nightly-report"]
     assert "60 days" in cause["cause"]
     assert f"gh workflow enable {WORKFLOW} -R {REPO}" in cause["commands"]
-    assert f"https://github.com/{REPO}/actions/workflows/{WORKFLOW}" in cause["action"]
+    assert f"https://github.com/{REPO}/actions/workflows/{WORKFLOW}" in cause["evidence"]
     jobs = jobs_of(data)
     for name in ("nightly", "nightly-report"):
         assert jobs[name]["state"] == "missed", jobs[name]["reason"]

@@ -216,6 +216,40 @@ def test_until_ok_counts_workflow_runs_that_concluded_success(dispatch: Dispatch
     assert ids == [str(d.run_id) for d in api.dispatches]  # each run judged by its own workflow run
 
 
+@pytest.mark.parametrize("status", [422, 400])
+def test_a_github_that_does_not_know_return_run_details_gets_the_dispatch_once_more_without_it(
+    dispatch: Dispatch, api: GitHubApi, status: int
+) -> None:
+    """A GitHub Enterprise Server that predates the parameter refuses the body naming it, before dispatching
+    anything: the same dispatch goes again without it, and its run is matched by listing, as for a 204."""
+    api.dispatch_runs("success", delay=0.3, rejects_run_details=status)
+    code, data = dispatch.json("--dispatch", "--verify", "--yes")
+
+    assert code == 0, data["reason"]
+    assert [(r.method, r.status) for r in api.requests if r.method == "POST"] == [("POST", status), ("POST", 204)]
+    (sent,) = api.dispatches  # the refused body dispatched nothing
+    assert not sent.return_run_details and sent.inputs == {"mode": "full"}
+    assert data["status_code"] == 204 and data["verify"]["newest_run"]["run_id"] == str(sent.run_id)
+    refused, plain = data["attempts"]
+    assert refused["status_code"] == status and "return_run_details" in refused["note"]
+    assert plain["status_code"] == 204 and plain["note"] is None
+    assert all(r.query["branch"] == ["main"] for r in listings(api))  # matched as for a 204
+    audit = [json.loads(line) for line in dispatch.audit.read_text(encoding="utf-8").splitlines()]
+    assert sorted({e["details"]["attempt"] for e in audit if "details" in e}) == [1, 2]
+
+
+def test_the_dispatch_is_sent_again_once_and_only_for_that_refusal(dispatch: Dispatch, api: GitHubApi) -> None:
+    dispatch.write_runbook(ref="")  # GitHub's own 422: "ref" wasn't supplied
+    code, data = dispatch.json("--dispatch", "--yes")
+    assert code == 1 and data["status_code"] == 422 and len(data["attempts"]) == 1  # not about the parameter
+
+    api.dispatch_runs("success", rejects_run_details=422)
+    code, data = dispatch.json("--dispatch", "--yes")
+    # Refused without the parameter too: that refusal is GitHub's answer, not sent a third time.
+    assert code == 1 and [a["status_code"] for a in data["attempts"]] == [422, 422]
+    assert "ref" in data["reason"] and api.dispatches == []
+
+
 # ---------------------------------------------------------------- no verdict without the run's outcome
 
 

@@ -35,6 +35,7 @@ from corpus.incidents import INCIDENTS, Incident
 from cronctl.output.cells import escape_unsafe
 from readability import WIDTHS, assert_readable, env_for, lines_with, minute
 from redis_server import redis_url  # noqa: F401  (fixture)
+from vendor_guard import no_vendor_api  # noqa: F401  (autouse: no real vendor API, whatever the environment holds)
 
 pytestmark = pytest.mark.corpus
 
@@ -200,11 +201,12 @@ def test_incident_reads_whole_at_every_width(
     b, dsn, now, _patch = _load(case, request)
     args = ["triage", "-r", str(_runbook(case, tmp_path, b.runbook_edits))] + ([] if case.live else ["--at", iso(now)])
     env: dict[str, str | None] = {"DATABASE_URL": dsn, **b.env}
-    data = json.loads(run_cli(*args, "-f", "json", env=env).stdout)
     # End to end once, as typed: 80 columns, the table format.
     typed = run_cli(*args, "-f", "table", env={**env, **env_for(80)})
     assert typed.exit_code in (0, 1, 2, 3) and "Traceback" not in typed.output, typed.output
     report, brief_report = _reports(args, env, now, case.live, monkeypatch)
+    # The facts to find in every rendering: the same snapshot's `-f json` (its data, exactly).
+    data = json.loads(_render(report, "json", 200, monkeypatch))
     outputs = {"typed-80": typed.stdout}
     for width in WIDTHS:
         for fmt in HUMAN:

@@ -25,6 +25,7 @@ import pytest
 import typer.main
 
 from cronctl.cli.main import build_app
+from cronctl.evaluate.hygiene import CHECKS as HYGIENE_CHECKS
 from cronctl.runbook import schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,3 +188,18 @@ def test_the_rules_see_headings_rows_and_fences() -> None:
         "jobs.<name>.history": {"github"},
         "failure_modes": {"group"},
     }
+
+
+# ---------------------------------------------------------------- hygiene checks
+
+
+@pytest.mark.parametrize("check", HYGIENE_CHECKS)
+def test_every_hygiene_check_is_named_and_documented(check: str) -> None:
+    """Doctor shows a check's name, not its bare id; triage's hygiene table and doctor's checks list it."""
+    from cronctl.evaluate.doctor import _HYGIENE_NAMES
+
+    assert _HYGIENE_NAMES.get(check, check) != check, f"evaluate/doctor.py: no display name for {check}"
+    triage = (ROOT / "docs" / "commands" / "triage.md").read_text(encoding="utf-8")
+    onboarding = (ROOT / "docs" / "commands" / "onboarding.md").read_text(encoding="utf-8")
+    assert f"\n| `{check}` |" in triage, f"docs/commands/triage.md: no hygiene row for {check}"
+    assert f"\n| `hygiene:{check}` |" in onboarding, f"docs/commands/onboarding.md: no doctor row for {check}"

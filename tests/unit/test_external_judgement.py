@@ -20,7 +20,7 @@ from cronctl.evaluate.health import (
     judge,
     scheduler_delay,
 )
-from cronctl.evaluate.root_causes import Evidence, TokenProblem, Workflow, refused_variable, unset_variable
+from cronctl.evaluate.root_causes import Evidence, TokenProblem, Workflow, refused_variable
 from cronctl.evaluate.snapshot import judge as judge_snapshot
 from cronctl.records import Collected, JobData, Run, SourceNote
 from cronctl.runbook.env import Environment
@@ -139,7 +139,7 @@ def test_a_disabled_workflow_is_one_crit_finding_with_the_enable_command(state: 
     assert cause.id == "workflow_disabled" and cause.severity == "crit" and cause.kind == "root_cause"
     assert cause.jobs == ("nightly", "report")
     assert "`gh workflow enable nightly.yml -R acme/ops`" in cause.action
-    assert "https://github.com/acme/ops/actions/workflows/nightly.yml" in cause.action
+    assert "https://github.com/acme/ops/actions/workflows/nightly.yml" in cause.evidence
     assert state in cause.evidence
 
 
@@ -168,6 +168,74 @@ def test_a_failing_job_is_not_hidden_behind_its_stopped_workflow() -> None:
     assert cause.jobs == ("nightly",)
 
 
+def flow(workflow: str, state: str, fires: tuple[str, ...], repo: str = "acme/ops") -> Workflow:
+    url = f"https://github.com/{repo}/actions/workflows/{workflow}"
+    return Workflow(repo, workflow, state, url, fires, fires)
+
+
+def test_workflows_of_one_repository_disabled_for_inactivity_are_one_root_cause() -> None:
+    """GitHub disables each scheduled workflow of a public repository after 60 days without activity: one cause,
+    naming every workflow and job it stops, with every enable command."""
+    flows = (flow("escalate.yml", "disabled_inactivity", ("escalate",)),
+             flow("zoom.yml", "disabled_inactivity", ("zoom", "zoom-eu")))  # fmt: skip
+    (cause,) = root_causes.find(evidence(workflows=flows), health_of({"escalate": "missed", "zoom": "missed"}))
+    assert cause.id == "workflow_disabled" and cause.severity == "crit"
+    assert cause.jobs == ("escalate", "zoom")  # zoom-eu's state is not one a stopped schedule explains
+    assert cause.symptom == (
+        "GitHub disabled workflows escalate.yml, zoom.yml in acme/ops for inactivity: their schedules no longer fire"
+    )
+    assert "`gh workflow enable escalate.yml -R acme/ops`, `gh workflow enable zoom.yml -R acme/ops`" in cause.action
+    assert "https://github.com/acme/ops/actions/workflows/zoom.yml" in cause.evidence and "60 days" in cause.cause
+    assert cause.evidence.startswith(
+        "GitHub says state = disabled_inactivity for each; escalate.yml fires escalate; zoom.yml fires zoom, zoom-eu;"
+    )
+
+
+def test_the_grouped_cause_lists_every_enable_command() -> None:
+    from cronctl.reports.triage_view import commands
+
+    flows = (flow("a.yml", "disabled_inactivity", ("a",)), flow("b.yml", "disabled_inactivity", ("b",)))
+    (cause,) = root_causes.find(evidence(workflows=flows), health_of({"a": "missed", "b": "missed"}))
+    result = snapshot([], {})
+    assert commands(cause, result) == ["gh workflow enable a.yml -R acme/ops", "gh workflow enable b.yml -R acme/ops"]
+
+
+def test_other_repositories_or_states_stay_separate_causes() -> None:
+    flows = (
+        flow("a.yml", "disabled_inactivity", ("a",)),
+        flow("b.yml", "disabled_manually", ("b",)),
+        flow("c.yml", "disabled_inactivity", ("c",), repo="acme/web"),
+        flow("d.yml", "disabled_inactivity", ("d",), repo="ACME/OPS"),  # GitHub's names ignore case
+        flow("e.yml", "active", ("e",)),
+    )
+    found = root_causes.find(evidence(workflows=flows), health_of(dict.fromkeys("abcde", "missed")))
+    assert [(f.id, f.jobs) for f in found] == [
+        ("workflow_disabled", ("a", "d")),
+        ("workflow_disabled", ("b",)),
+        ("workflow_disabled", ("c",)),
+    ]
+    assert found[1].symptom == "workflow b.yml in acme/ops is disabled: its schedule no longer fires"
+
+
+@pytest.mark.parametrize(
+    ("state", "symptom", "words"),
+    [
+        ("disabled_manually", "workflows a.yml, b.yml in acme/ops are disabled: their schedules no longer fire",
+         'if they should run: `gh workflow enable a.yml -R acme/ops`, `gh workflow enable b.yml -R acme/ops`'),
+        ("disabled_fork", "workflows a.yml, b.yml in acme/ops are disabled in this fork: their schedules do not fire",
+         "enable them in the fork: `gh workflow enable a.yml"),
+        ("deleted", "workflows a.yml, b.yml no longer exist in acme/ops: nothing schedules them",
+         "restore .github/workflows/a.yml, .github/workflows/b.yml on the default branch"),
+    ],
+)  # fmt: skip
+def test_every_stopped_state_groups_its_workflows(state: str, symptom: str, words: str) -> None:
+    mirror = Workflow("acme/ops", "b.yml", state, None, ("b",), ())  # a pg_cron job's twin
+    (cause,) = root_causes.find(evidence(workflows=(flow("a.yml", state, ("a",)), mirror)), health_of({"a": "missed"}))
+    assert cause.symptom == symptom and words in cause.action
+    assert cause.severity == "crit" and cause.jobs == ("a",)  # b is judged by its own scheduler
+    assert "a.yml fires a; b.yml is read as the history of b" in cause.evidence
+
+
 def test_a_refused_token_is_one_finding_for_the_jobs_it_leaves_unseen() -> None:
     problem = TokenProblem("vercel", "VERCEL_TOKEN", True, "VERCEL_TOKEN was refused (403): …", ("a", "b", "c"))
     (cause,) = root_causes.find(evidence(tokens=(problem,)), health_of({"a": "unknown", "b": "unknown", "c": "ok"}))
@@ -193,11 +261,6 @@ def test_a_refused_token_is_one_finding_for_the_jobs_it_leaves_unseen() -> None:
 )
 def test_the_sources_words_for_a_refused_token(message: str, variable: str | None) -> None:
     assert refused_variable(message) == variable
-
-
-def test_the_sources_words_for_an_unset_token() -> None:
-    assert unset_variable("VERCEL_TOKEN is not set: export it or add it to .env") == "VERCEL_TOKEN"
-    assert unset_variable("read without a token ($GITHUB_TOKEN is not set): public repositories only") is None
 
 
 # ---------------------------------------------------------------- a snapshot with no database read
@@ -237,20 +300,53 @@ def test_a_snapshot_finds_the_stopped_workflow_from_the_sources_facts() -> None:
     result = snapshot(jobs, data, {j.name: dict(state) for j in jobs})
     (cause,) = [f for f in result.findings if f.kind == "root_cause"]
     assert cause.jobs == ("nightly", "report")  # the job off on purpose is no symptom of it
-    assert "https://github.com/acme/ops/actions/workflows/nightly.yml" in cause.action
+    assert "https://github.com/acme/ops/actions/workflows/nightly.yml" in cause.evidence
     states = {h.name: h.state for h in result.health}
     assert states == {"nightly": "missed", "report": "missed", "off": "disabled"}
     assert result.status == "crit" and result.reasons[0].startswith("GitHub disabled workflow nightly.yml")
+
+
+def refused(source: str, variable: str) -> dict[str, object]:
+    return {"token": {"source": source, "env": variable, "state": "refused"}}
 
 
 def test_a_snapshot_turns_refused_tokens_into_one_finding() -> None:
     jobs = [vercel_job("a"), vercel_job("b")]
     why = "VERCEL_TOKEN was refused (403): the token is invalid or expired, or lacks access to project p"
     data = {j.name: JobData(j, notes=[SourceNote("vercel", "error", why)], window_start=NOW) for j in jobs}
-    result = snapshot(jobs, data)
+    result = snapshot(jobs, data, {j.name: {"vercel_plan": "hobby", **refused("vercel", "VERCEL_TOKEN")} for j in jobs})
     (cause,) = result.findings
     assert cause.id == "vendor_token_refused" and cause.jobs == ("a", "b") and cause.cause == why
     assert result.status == "unknown" and not any(r.endswith(" unknown") for r in result.reasons)
+
+
+def test_a_token_problem_is_the_sources_fact_not_its_wording() -> None:
+    """The note's words alone are no token problem (an unset dispatch.repo variable reads "… is not set"); the
+    fact is, whatever the note says, and its note is the finding's cause."""
+    job = github_job()
+    unset_repo = "GITHUB_REPOSITORY is not set (needed by job nightly (dispatch.repo)); export it or add it to .env"
+    worded = {"nightly": JobData(job, notes=[SourceNote("github", "error", unset_repo)], window_start=NOW)}
+    assert [f for f in snapshot([job], worded).findings if f.id and f.id.startswith("vendor_token")] == []
+    why = "GitHub token in $GITHUB_TOKEN was refused (401): Bad credentials"
+    data = {"nightly": JobData(job, notes=[SourceNote("github", "error", why)], window_start=NOW)}
+    (cause,) = snapshot([job], data, {"nightly": refused("github", "GITHUB_TOKEN")}).findings
+    assert cause.id == "vendor_token_refused" and cause.cause == why
+    assert cause.symptom == "the github API refused the token in GITHUB_TOKEN: github history cannot be read"
+
+
+def test_an_unset_token_fact_is_the_missing_token_finding_for_its_source_only() -> None:
+    jobs = [vercel_job("a", history=HistorySpec(vercel=True, github=True), dispatch=DISPATCH), vercel_job("b")]
+    unset = "VERCEL_TOKEN is not set: export it or add it to .env"
+    notes = [SourceNote("github", "error", "GitHub API rate limit reached; resets at 10:00Z"),
+             SourceNote("vercel", "error", unset)]  # fmt: skip
+    data = {
+        "a": JobData(jobs[0], notes=notes, window_start=NOW),
+        "b": JobData(jobs[1], notes=[SourceNote("vercel", "error", unset)], window_start=NOW),
+    }
+    fact = {"token": {"source": "vercel", "env": "VERCEL_TOKEN", "state": "unset"}}
+    (cause,) = [f for f in snapshot(jobs, data, {"a": fact, "b": fact}).findings if f.id == "vendor_token_missing"]
+    assert cause.jobs == ("a", "b") and cause.cause == unset
+    assert cause.symptom == "VERCEL_TOKEN is not set: vercel history cannot be read"
 
 
 def test_a_token_problem_ranks_after_a_known_critical_failure_and_before_the_rest() -> None:

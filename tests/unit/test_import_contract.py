@@ -58,7 +58,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 # Extension-point registries: each package's __init__ only names its implementations (it imports no other cronctl
 # module at run time), so any layer may read the names from it, e.g. the runbook's vocabulary of lock backends.
 # Their implementation modules keep their layer's rules.
-REGISTRIES = ("cronctl.auth", "cronctl.sources.locks", "cronctl.sources.external", "cronctl.output.formats")
+# The failure groups' one file (evaluate/classify.py) is the vocabulary of `[[failure_modes]] group` the same way.
+REGISTRIES = (
+    "cronctl.auth",
+    "cronctl.sources.locks",
+    "cronctl.sources.external",
+    "cronctl.output.formats",
+    "cronctl.evaluate.classify",
+)
 SANDBOX = "cronctl_sandbox"
 # The one place the product may reach the sandbox: inside the functions of this module (loaded lazily).
 SANDBOX_ENTRY = "cronctl.cli.demo"
@@ -181,7 +188,8 @@ def test_the_rules_name_file_line_and_import(tmp_path: Path, monkeypatch: pytest
 
 @pytest.mark.parametrize("registry", REGISTRIES)
 def test_registries_import_nothing_of_cronctl_at_run_time(registry: str) -> None:
-    init = SRC.joinpath(*registry.split("."), "__init__.py")
+    folder = SRC.joinpath(*registry.split("."))
+    init = folder / "__init__.py" if folder.is_dir() else folder.with_suffix(".py")
     top = [
         node
         for node in ast.parse(init.read_text(encoding="utf-8")).body

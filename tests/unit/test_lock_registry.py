@@ -56,6 +56,38 @@ def test_triage_names_no_backend() -> None:
     assert not literals & set(locks.names())
 
 
+def test_the_history_path_names_no_backend() -> None:
+    """Which locks need the database comes from the registry: a new backend needs no change there."""
+    tree = ast.parse((ROOT / "src" / "cronctl" / "services" / "history.py").read_text())
+    literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+    assert not literals & set(locks.names())
+
+
+class _BatchedMemoryBackend:
+    """A new backend whose reads are database statements."""
+
+    name = "memory"
+
+    def statements(self, runbook: Runbook, query: LockQuery) -> list[Any]:
+        return []
+
+
+@pytest.mark.parametrize(("batched", "needs_database"), [(True, True), (False, False)])
+def test_a_new_backend_needs_the_database_when_its_reads_are_statements(
+    monkeypatch: pytest.MonkeyPatch, batched: bool, needs_database: bool
+) -> None:
+    from cronctl.services.history import database_uses
+
+    module = types.ModuleType("memory_lock_backend")
+    module.BACKEND = _BatchedMemoryBackend() if batched else _MemoryBackend()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(locks.REGISTRY, "memory", module.__name__)
+    job = JobSpec(name="nightly", url="http://x", timeout=60.0, lock=LockSpec(backend="memory", key="nightly"))
+    book = Runbook(name="t", path=Path("t.toml"), jobs={"nightly": job})
+    assert ("memory locks" in database_uses(book, [job])) is needs_database
+    assert "memory locks" not in database_uses(book, [job], history_only=True)
+
+
 def test_the_database_backends_batch_their_reads() -> None:
     """Table and advisory locks are statements of triage's one batch; Redis is read on its own."""
     assert [n for n in locks.names() if reads_database(n)] == ["table", "advisory"]

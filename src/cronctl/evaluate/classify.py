@@ -1,16 +1,38 @@
 """Failure groups: (message, HTTP status) → one word from a fixed vocabulary, runbook groups first.
 
 Total by construction: any text and any status give a group; nothing here raises.
+
+This file is the one place a failure group is defined: its word in GROUPS (the runbook's `[[failure_modes]]
+group` is checked against it when the runbook loads) and the texts or statuses that select it below. Adding a group
+is a word in GROUPS, its pattern in `classify`, a test (tests/system/test_classify.py) and its word in the list
+of failure groups in docs/commands/triage.md ("Across jobs"). It imports nothing else of cronctl at run time, so
+the runbook model can read GROUPS without loading evaluation (tests/unit/test_import_contract.py allows that).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cronctl.runbook.model import FAILURE_GROUPS, FailureGroupSpec
+if TYPE_CHECKING:
+    from cronctl.runbook.model import FailureGroupSpec
 
-GROUPS = FAILURE_GROUPS  # one vocabulary, the runbook's (the loader checks failure modes against it)
+GROUPS = (
+    "AUTH",
+    "HTTP_409",
+    "HTTP_429",
+    "HTTP_4XX",
+    "HTTP_5XX",
+    "REDIRECT",
+    "TIMEOUT",
+    "LOCK_CONFLICT",
+    "PG_NET_MISSING",
+    "DB_CONNECTION",
+    "STARTUP_TIMEOUT",
+    "SERVER_RESTARTED",
+    "OTHER",
+)
 
 _I = re.IGNORECASE
 

@@ -121,6 +121,7 @@ _HYGIENE_NAMES = {
     "pg_net_ttl": "pg_net.ttl covers job intervals",
     "cron_timezone": "cron.timezone matches the runbook",
     "next_run": "next runs match the runbook",
+    "cron_credentials": "no credentials in cron.job commands",
 }
 _HYGIENE_STATUS = {"ok": "pass", "warn": "warn", "skipped": "skip"}
 

@@ -209,72 +209,106 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
             )
         )  # fmt: skip
     if not evidence.past:
-        out += [_workflow_cause(w, states) for w in evidence.workflows if w.stopped]
+        out += _workflow_causes(evidence.workflows, states)
     # A token that leaves no job unseen (its jobs judged from other sources) is each job's note, not a finding.
     out += [cause for cause in (_token_cause(t, states) for t in evidence.tokens) if cause.jobs]
     order = {"crit": 0, "warn": 1, "info": 2}
     return sorted(out, key=lambda f: order.get(f.severity, 3))
 
 
-def _workflow_cause(flow: Workflow, states: Mapping[str, str]) -> Finding:
-    """A workflow GitHub no longer schedules: crit when it is how its jobs run (or their only history)."""
-    name, repo = flow.workflow, flow.repo
-    enable = f"`gh workflow enable {name} -R {repo}`"
-    page = f" (or Enable workflow on {flow.url})" if flow.url else ""
-    if flow.state == "disabled_inactivity":
-        symptom = f"GitHub disabled workflow {name} in {repo} for inactivity: its schedule no longer fires"
+def _workflow_causes(flows: Sequence[Workflow], states: Mapping[str, str]) -> list[Finding]:
+    """Stopped workflows of one repository in one state are one root cause, not one per workflow: GitHub disables
+    every scheduled workflow of a public repository after 60 days without activity, and they go back together."""
+    groups: dict[tuple[str, str], list[Workflow]] = {}
+    for flow in flows:
+        if flow.stopped:
+            groups.setdefault((flow.repo.lower(), flow.state), []).append(flow)
+    return [_workflow_cause(group, states) for group in groups.values()]
+
+
+def _workflow_cause(flows: Sequence[Workflow], states: Mapping[str, str]) -> Finding:
+    """Workflows GitHub no longer schedules: crit when one of them is how its jobs run (or their only history)."""
+    repo, state, one = flows[0].repo, flows[0].state, len(flows) == 1
+
+    def say(singular: str, plural: str) -> str:
+        return singular if one else plural
+
+    what = say("workflow ", "workflows ") + ", ".join(f.workflow for f in flows)
+    enable = ", ".join(f"`gh workflow enable {f.workflow} -R {f.repo}`" for f in flows)
+    # The Actions pages go to the evidence: a URL is longer than an 80-column action line can hold whole.
+    pages = [f.url for f in flows if f.url]
+    stops = say("its schedule no longer fires", "their schedules no longer fire")
+    if state == "disabled_inactivity":
+        symptom = f"GitHub disabled {what} in {repo} for inactivity: {stops}"
         cause = (
             "GitHub disables scheduled workflows of a public repository after 60 days without activity in it "
             "(workflow state disabled_inactivity); no scheduled run starts until it is enabled again"
         )
-        action = f"enable it: {enable}{page}; a commit to the default branch starts GitHub's 60 days again"
-    elif flow.state == "disabled_manually":
-        symptom = f"workflow {name} in {repo} is disabled: its schedule no longer fires"
-        cause = "someone disabled the workflow (workflow state disabled_manually): GitHub starts none of its runs"
-        action = (
-            f'if it should run: {enable}{page}; if it is off on purpose, mark its jobs expect = "disabled" '
-            "in the runbook"
+        action = f"enable {say('it', 'them')}: {enable}; a commit to the default branch starts GitHub's 60 days again"
+    elif state == "disabled_manually":
+        symptom = f"{what} in {repo} {say('is', 'are')} disabled: {stops}"
+        cause = (
+            f"someone disabled {say('the workflow', 'the workflows')} (workflow state disabled_manually): GitHub "
+            f"starts none of {say('its', 'their')} runs"
         )
-    elif flow.state == "disabled_fork":
-        symptom = f"workflow {name} in {repo} is disabled in this fork: its schedule does not fire"
+        action = (
+            f"if {say('it', 'they')} should run: {enable}; if {say('it is', 'they are')} off on purpose, mark "
+            f'{say("its", "their")} jobs expect = "disabled" in the runbook'
+        )
+    elif state == "disabled_fork":
+        symptom = f"{what} in {repo} {say('is', 'are')} disabled in this fork: " + say(
+            "its schedule does not fire", "their schedules do not fire"
+        )
         cause = "GitHub disables the workflows of a forked repository until they are enabled there (disabled_fork)"
-        action = f"enable it in the fork: {enable}{page}, or point the jobs' dispatch.repo at the upstream repository"
-    else:
-        symptom = f"workflow {name} no longer exists in {repo}: nothing schedules it"
-        cause = "the workflow's file was deleted from the repository (workflow state deleted)"
         action = (
-            f"restore .github/workflows/{name} on the default branch, or point the jobs' dispatch.workflow at the "
-            "file that replaced it"
+            f"enable {say('it', 'them')} in the fork: {enable}, or point the jobs' dispatch.repo at the "
+            "upstream repository"
         )
-    # It explains the jobs it fires; a job it only mirrors (a pg_cron job's twin) is judged by its own scheduler.
-    jobs = tuple(j for j in flow.fires if states.get(j) in _STOPPED_EXPLAINS)
-    severity = "crit" if flow.fires else "warn"
-    how = "fires" if flow.fires else "is read as the history of"
+    else:
+        symptom = (
+            f"{what} {say('no longer exists', 'no longer exist')} in {repo}: nothing schedules {say('it', 'them')}"
+        )
+        files_were = say("the workflow's file was", "the workflows' files were")
+        cause = f"{files_were} deleted from the repository (workflow state deleted)"
+        files = ", ".join(f".github/workflows/{f.workflow}" for f in flows)
+        action = f"restore {files} on the default branch, or point the jobs' dispatch.workflow at the " + say(
+            "file that replaced it", "files that replaced them"
+        )
+    # A workflow explains the jobs it fires; a job it only mirrors (a pg_cron job's twin) is judged by its own
+    # scheduler.
+    fires = [j for f in flows for j in f.fires]
+    jobs = tuple(dict.fromkeys(j for j in fires if states.get(j) in _STOPPED_EXPLAINS))
+    severity = "crit" if fires else "warn"
+
+    def seen(flow: Workflow) -> str:
+        how = "fires" if flow.fires else "is read as the history of"
+        return f"{how} {', '.join(flow.fires or flow.jobs)}"
+
+    evidence = (
+        f"GitHub says state = {state}; it {seen(flows[0])}"
+        if one
+        else f"GitHub says state = {state} for each; " + "; ".join(f"{f.workflow} {seen(f)}" for f in flows)
+    )
+    if pages and state != "deleted":
+        evidence += f"; or use Enable workflow on {', '.join(pages)}"
     return _cause(
         "workflow_disabled", severity, jobs,
         symptom=symptom,
         cause=cause,
         action=action,
-        evidence=f"GitHub says state = {flow.state}; it {how} {', '.join(flow.fires or flow.jobs)}",
+        evidence=evidence,
     )  # fmt: skip
 
 
-# How each history source outside the database words a token it could not use (sources/external/*): GitHub
-# "GitHub token in $GITHUB_TOKEN was refused (401)", Vercel and Supabase "VERCEL_TOKEN was refused (403): …",
-# "SUPABASE_ACCESS_TOKEN is not set: …".
+# How each history source outside the database words a token its API refused (sources/external/*): GitHub
+# "GitHub token in $GITHUB_TOKEN was refused (401)", Vercel and Supabase "VERCEL_TOKEN was refused (403): …".
+# Triage reads the sources' fact `token` instead (evaluate.snapshot); `cronctl doctor` still reads this wording.
 _REFUSED = re.compile(r"\$?([A-Za-z_][A-Za-z0-9_]*) was refused \((\d{3})\)")
-_UNSET = re.compile(r"^\$?([A-Za-z_][A-Za-z0-9_]*) is not set\b")
 
 
 def refused_variable(message: str) -> str | None:
     """The token variable a source's note says its API refused, or None."""
     match = _REFUSED.search(message)
-    return match.group(1) if match else None
-
-
-def unset_variable(message: str) -> str | None:
-    """The token variable a source's note says is not set, or None."""
-    match = _UNSET.search(message)
     return match.group(1) if match else None
 
 

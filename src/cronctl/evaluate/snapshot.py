@@ -302,22 +302,21 @@ def _actions_page(url: Any) -> str | None:
 
 
 def _token_problems(collected: Collected) -> tuple[TokenProblem, ...]:
-    """Tokens the history sources outside the database could not use, one per (source, variable)."""
-    from cronctl.evaluate.root_causes import refused_variable, unset_variable
-
+    """Tokens the history sources outside the database could not use, one per (source, variable): each source says
+    so as the job's fact `token` (sources.external.base.ExternalRead.facts); its note is the finding's cause."""
     found: dict[tuple[str, str, bool], tuple[str, list[str]]] = {}
     for name, data in collected.jobs.items():
-        for note in data.notes:
-            if note.name not in data.spec.history.external or note.state != "error" or not note.message:
-                continue
-            refused = refused_variable(note.message)
-            variable = refused or unset_variable(note.message)
-            if variable is None:
-                continue
-            key = (note.name, variable, refused is not None)
-            users = found.setdefault(key, (note.message, []))[1]
-            if name not in users:
-                users.append(name)
+        token = collected.external_facts.get(name, {}).get("token")
+        if not isinstance(token, dict) or token.get("state") not in ("refused", "unset"):
+            continue
+        source, variable = token.get("source"), token.get("env")
+        if not isinstance(source, str) or not isinstance(variable, str) or source not in data.spec.history.external:
+            continue
+        message = next((n.message for n in data.notes if n.name == source and n.message), "")
+        key = (source, variable, token["state"] == "refused")
+        users = found.setdefault(key, (message, []))[1]
+        if name not in users:
+            users.append(name)
     return tuple(
         TokenProblem(source, variable, refused, message, tuple(users))
         for (source, variable, refused), (message, users) in found.items()

@@ -176,5 +176,12 @@ def plain_item(
     lines = []
     for n, text in enumerate(wrap_text(title, width - indent)):
         lines.append((number + " " if n == 0 else " " * indent) + text)
-    lines += labelled([*fields, *[("run", c) for c in commands]], width, indent=indent)
+    label_width = min(max((cell_len(label) for label, _ in [*fields, ("run", "")]), default=3), max(width // 3, 4))
+    room = width - indent - label_width - 2
+    # An exact command is copied as one line: one too long to sit beside its label gets a line of its own.
+    beside = [("run", c) for c in commands if cell_len(c) <= room]
+    lines += labelled([*fields, *beside], width, indent=indent)
+    for command in commands:
+        if cell_len(command) > room:
+            lines += [" " * indent + "run:", " " * indent + command]
     return lines

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cronctl.auth import names as auth_kinds
+from cronctl.evaluate.classify import GROUPS as BUILT_IN_FAILURE_GROUPS
 from cronctl.runbook.schema import in_table, keyed_by, not_written, one_of
 from cronctl.sources.locks import names as lock_backend_names
 
@@ -29,24 +30,11 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 SCHEDULERS = ("pg_cron", "vercel", "github", "external")
 # `[queries.<name>] params` types (cli/query.py converts each).
 PARAM_TYPES = ("int", "float", "bool", "text", "timestamp", "interval")
-# What a failure mode may match on, in words evaluation produces: the built-in failure groups (evaluate/classify.py
-# sorts failures into them), job states (evaluate/health.py) and verdicts (evaluate/verdict.py). Kept in the runbook
-# layer because the loader checks them and must not import evaluate (tests/unit/test_import_contract.py).
-FAILURE_GROUPS = (
-    "AUTH",
-    "HTTP_409",
-    "HTTP_429",
-    "HTTP_4XX",
-    "HTTP_5XX",
-    "REDIRECT",
-    "TIMEOUT",
-    "LOCK_CONFLICT",
-    "PG_NET_MISSING",
-    "DB_CONNECTION",
-    "STARTUP_TIMEOUT",
-    "SERVER_RESTARTED",
-    "OTHER",
-)
+# What a failure mode may match on, in words evaluation produces: the built-in failure groups (defined with their
+# patterns in evaluate/classify.py, which imports nothing else of cronctl), job states (evaluate/health.py) and
+# verdicts (evaluate/verdict.py); the last two are kept here because the loader checks them and must not import
+# evaluation (tests/unit/test_import_contract.py).
+FAILURE_GROUPS = BUILT_IN_FAILURE_GROUPS
 JOB_STATES = (
     "ok",
     "degraded",

@@ -30,6 +30,7 @@ from cronctl.records import (
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
 from cronctl.sources import triage as database
+from cronctl.sources.locks.base import reads_database  # the registry, so a new lock backend needs no edit here
 
 if TYPE_CHECKING:
     from cronctl.sources.external.base import ExternalQuery, ExternalRead
@@ -88,9 +89,6 @@ def collect(
     return out
 
 
-DATABASE_LOCKS = ("table", "advisory")  # lock backends that live in the database (Redis does not)
-
-
 def database_uses(
     runbook: Runbook, jobs: Sequence[JobSpec], *, history_only: bool = False
 ) -> dict[str, tuple[str, ...]]:
@@ -111,7 +109,7 @@ def database_uses(
             add("pg_net answers", job.name)
         if job.history.run_log:
             add(f"run_logs.{job.history.run_log}", job.name)
-        if not history_only and job.lock is not None and job.lock.backend in DATABASE_LOCKS:
+        if not history_only and job.lock is not None and reads_database(job.lock.backend):
             add(f"{job.lock.backend} locks", job.name)
     if not history_only:
         names = {j.name for j in jobs}

@@ -301,7 +301,7 @@ def run_one(
 
     from cronctl.evaluate.verdict import answer_group, judge, match_failure_modes
     from cronctl.reports.trigger import RunResult
-    from cronctl.sources.github_dispatch import run_url
+    from cronctl.sources.github_dispatch import run_url, send_dispatch
     from cronctl.sources.http_trigger import send_with_retries
 
     request = plan.build()
@@ -327,9 +327,9 @@ def run_one(
             )
             progress(plan.job.name, line)
 
-    send_with_retries(
-        client, request, idempotent=plan.job.idempotent, on_attempt=on_attempt, before_attempt=before_attempt
-    )
+    # A dispatch a GitHub without `return_run_details` refused is sent once more without it (send_dispatch).
+    send = send_dispatch if plan.dispatch else send_with_retries
+    send(client, request, idempotent=plan.job.idempotent, on_attempt=on_attempt, before_attempt=before_attempt)
     attempt, judgement = judged[-1]
     status = attempt.answer.status_code
     group = answer_group(judgement, status, ctx.failure_groups)

@@ -4,7 +4,8 @@
 "return_run_details": true}`. GitHub's REST description (version 2022-11-28, operation
 actions/create-workflow-dispatch) answers 200 with `workflow_run_id`, `run_url` and `html_url` when
 `return_run_details` is true, and 204 without a body otherwise (an older GitHub Enterprise Server that does
-not know the parameter answers 204 too).
+not know the parameter answers 204 too, or refuses the body with 422 or 400 naming it: nothing was dispatched,
+and `send_dispatch` sends that dispatch once more without the parameter, whose run is then matched by listing).
 
 `--verify` then follows that run through "List workflow runs for a workflow"
 (`GET .../workflows/{workflow}/runs?event=workflow_dispatch&created>=…`): the run GitHub named, else the one run
@@ -18,14 +19,14 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from cronctl import __version__, redact
 from cronctl.errors import UsageError
-from cronctl.records import PreparedRequest, Run, SourceNote
+from cronctl.records import Attempt, PreparedRequest, Run, SourceNote
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import DispatchSpec, JobSpec
 from cronctl.sources.external.github import NAME, is_rate_limited, parse_time, rate_limit_reset, to_run
@@ -38,6 +39,8 @@ POLL_INTERVALS = (1.0, 2.0, 3.0, 5.0, 5.0, 10.0)  # between listings of the runs
 EXCHANGE_TIMEOUT = 30.0  # one listing of the runs
 USER_TIMEOUT = 10.0  # one `GET /user`
 MAX_BODY = 8 * 1024 * 1024  # a page of 100 runs is about 0.7 MB
+RUN_DETAILS = "return_run_details"
+RESENT = f"GitHub does not know {RUN_DETAILS}: the dispatch is sent again without it"
 
 
 def dispatch_url(spec: DispatchSpec, env: Environment, where: str) -> str:
@@ -68,7 +71,7 @@ def build_dispatch_request(
     for key, value in sets:
         inputs[key] = _input_text(value)
     ref = env.resolve(spec.ref, f"{where} (dispatch.ref)")
-    body = serialise({"ref": ref, "inputs": inputs, "return_run_details": True})
+    body = serialise({"ref": ref, "inputs": inputs, RUN_DETAILS: True})
     url = dispatch_url(spec, env, where)
     common = {
         "Accept": ACCEPT,
@@ -88,6 +91,67 @@ def build_dispatch_request(
         display_headers={**common, "Authorization": f"Bearer ${spec.token_env}"},
         display_body=body.decode("utf-8") if body else None,
     )
+
+
+def refuses_run_details(attempt: Attempt) -> bool:
+    """A GitHub (Enterprise Server) that does not know `return_run_details` refused the body naming it (422, or
+    400): its validation comes before the dispatch, so nothing was dispatched."""
+    answer = attempt.answer
+    return answer.status_code in (400, 422) and RUN_DETAILS in answer.body.decode("utf-8", "replace")
+
+
+def without_run_details(request: PreparedRequest) -> PreparedRequest | None:
+    """The same dispatch (same request id) without `return_run_details`; None when it does not carry it."""
+    try:
+        document = json.loads(request.body or b"")
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.pop(RUN_DETAILS, None) is None:
+        return None
+    body = serialise(document)
+    return replace(request, body=body, display_body=body.decode("utf-8") if body else None)
+
+
+def send_dispatch(
+    client: Any,
+    request: PreparedRequest,
+    *,
+    idempotent: bool,
+    on_attempt: Callable[[int, Attempt], None] | None = None,
+    before_attempt: Callable[[int], None] | None = None,
+) -> list[Attempt]:
+    """Send a dispatch as `http_trigger.send_with_retries` does; when GitHub refuses `return_run_details`, send it
+    once more without it (attempts numbered on): GitHub then answers 204, and its run is matched by listing."""
+    from cronctl.sources.http_trigger import send_with_retries
+
+    plain = without_run_details(request)
+    attempts: list[Attempt] = []
+
+    def heard(offset: int, may_resend: bool) -> Callable[[int, Attempt], None]:
+        def hear(number: int, attempt: Attempt) -> None:
+            if may_resend and attempt.next_delay is None and refuses_run_details(attempt):
+                attempt = replace(attempt, note=RESENT)
+            attempts.append(attempt)
+            if on_attempt is not None:
+                on_attempt(offset + number, attempt)
+
+        return hear
+
+    def starting(offset: int) -> Callable[[int], None] | None:
+        if before_attempt is None:
+            return None
+        return lambda number: before_attempt(offset + number)
+
+    send_with_retries(
+        client, request, idempotent=idempotent, on_attempt=heard(0, plain is not None), before_attempt=starting(0)
+    )
+    if plain is None or attempts[-1].note != RESENT:
+        return attempts
+    done = len(attempts)  # once: a refusal of the plain body is GitHub's answer
+    send_with_retries(
+        client, plain, idempotent=idempotent, on_attempt=heard(done, False), before_attempt=starting(done)
+    )
+    return attempts
 
 
 def _input_text(value: Any) -> str:

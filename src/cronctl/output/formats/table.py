@@ -44,7 +44,7 @@ def renderable(report: Report, width: int) -> Any:
         if isinstance(section, Text):
             parts.append(RichText(clean(section.text), style=_tone_style(section.tone)))
         elif isinstance(section, Items):
-            parts.append(_rich_items(section))
+            parts.append(_rich_items(section, width))
         elif isinstance(section, KeyValues):
             parts.append(_rich_key_values(section))
         else:
@@ -84,7 +84,8 @@ def _rich_key_values(section: KeyValues) -> Any:
     return grid
 
 
-def _rich_items(section: Items) -> Any:
+def _rich_items(section: Items, width: int) -> Any:
+    from rich.cells import cell_len
     from rich.console import Group
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
@@ -109,9 +110,17 @@ def _rich_items(section: Items) -> Any:
         body.add_column(overflow="fold")
         for label, text in item.lines:
             body.add_row(RichText(line(label)), RichText(line(text), style="dim" if item.muted else ""))
+        number = f"{n}." if section.numbered else "-"
+        labels = [line(label) for label, _ in item.lines] + ["run"]
+        room = width - len(number) - 1 - max(cell_len(label) for label in labels) - 2
+        own_lines: list[Any] = []
+        command_style = "bold cyan" if not item.muted else "dim"
         for command in item.commands:
-            body.add_row("run", RichText(line(command), style="bold cyan" if not item.muted else "dim"))
-        outer.add_row(f"{n}." if section.numbered else "-", Group(head, body))
+            if cell_len(line(command)) <= room:
+                body.add_row("run", RichText(line(command), style=command_style))
+            else:  # copied as one line: too long to sit beside its label, it gets a line of its own
+                own_lines += [RichText("run:", style="dim"), RichText(line(command), style=command_style)]
+        outer.add_row(number, Group(head, body, *own_lines))
     parts.append(outer)
     return Group(*parts)
 

@@ -45,7 +45,8 @@ class ExternalRead:
 
     runs: dict[str, list[Run]] = field(default_factory=dict)  # job -> runs, newest first
     notes: dict[str, SourceNote] = field(default_factory=dict)  # job -> how the source answered for it
-    # job -> facts that are not runs, e.g. {"workflow_state": "disabled_inactivity", "workflow_url": ...}
+    # job -> facts that are not runs, e.g. {"workflow_state": "disabled_inactivity", "workflow_url": ...}; a token
+    # the source could not use is {"token": {"source": <name>, "env": <its variable>, "state": "refused" | "unset"}}
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: int = 0  # HTTP requests made (pages, conditional requests)
 

@@ -330,11 +330,23 @@ class _Cache:
 
 
 class _Stop(Exception):
-    """This workflow cannot be read further; the note says why."""
+    """This workflow cannot be read further; the note says why, and `token` is the fact of a refused token."""
 
-    def __init__(self, state: str, message: str) -> None:
+    def __init__(self, state: str, message: str, token: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.note = SourceNote(NAME, state, message)
+        self.token = token
+
+
+def _token_fact(target: _Target) -> dict[str, str]:
+    """`ExternalRead.facts[job]["token"]` for a token GitHub refused (401)."""
+    return {"source": NAME, "env": target.token_env, "state": "refused"}
+
+
+def _with_token(facts: dict[str, Any] | None, token: dict[str, str] | None) -> dict[str, Any] | None:
+    if token is None:
+        return facts
+    return {**(facts or {}), "token": token}
 
 
 @dataclass
@@ -401,14 +413,16 @@ class _Reader:
 
         from cronctl.sources.http_deadline import DeadlineExceeded
 
-        known = self.blocked.get(target.base) or self.refused.get((target.base, target.token))
+        refused = self.refused.get((target.base, target.token))
+        known = self.blocked.get(target.base) or refused
         if known is not None:
-            return _Fetched(known)
+            # Another workflow's 401 already said this token is refused: so it is for this one.
+            return _Fetched(known, {"token": _token_fact(target)} if known is refused and target.token else None)
         result = _Fetched(SourceNote(NAME, "ok", _anonymous_note(target)))
         try:
             self._read(target, since, until, now, limit, result)
         except _Stop as stop:
-            return _Fetched(stop.note, result.facts)
+            return _Fetched(stop.note, _with_token(result.facts, stop.token))
         except (httpx.TimeoutException, DeadlineExceeded):
             message = f"GitHub API at {target.host} gave no complete answer within {self.timeout:g}s"
             return _Fetched(SourceNote(NAME, "timeout", message), result.facts)
@@ -527,11 +541,13 @@ class _Reader:
             self.blocked[target.base] = note
             return _Stop(note.state, note.message or "")
         if status == 401:
+            token = None
             if target.token:
                 message = f"GitHub token in {variable} was refused (401){said}"
+                token = _token_fact(target)
             else:
                 message = f"GitHub API wants a token (401){said}; set {variable}"
-            stop = _Stop("error", message)
+            stop = _Stop("error", message, token)
             self.refused[(target.base, target.token)] = stop.note
             return stop
         if status == 403:
@@ -617,7 +633,7 @@ class GitHubSource:
                     fetched[target.key] = result
                 out.notes[job.name] = replace(result.note)
                 if result.facts is not None:
-                    out.facts[job.name] = dict(result.facts)
+                    out.facts.setdefault(job.name, {}).update(result.facts)
                 if result.note.state == "ok":
                     out.runs[job.name] = runs_in_window(job.name, result.runs, query.since, end, query.limit)
 

@@ -472,6 +472,8 @@ class SupabaseSource:
         token = query.env.get(spec.token_env)
         if not token:
             _note_all(out, query.jobs, "error", f"{spec.token_env} is not set: export it or add it to .env")
+            for job in query.jobs:
+                out.facts.setdefault(job.name, {})["token"] = _token_fact(spec, "unset")
             return
         redact.register(token)
         try:
@@ -501,6 +503,7 @@ class SupabaseSource:
         from cronctl.sources.http_deadline import DeadlineExceeded, deadline, make_client
 
         carry: tuple[str, str] | None = None  # a timeout or a refused token ends the read for every function
+        refused = False  # the token was refused (401): this function's and every later one's jobs say so
         with deadline(query.timeout), make_client(verify=target.base.startswith("https:")) as client:
             for slug, jobs in functions.items():
                 problem: tuple[str, str] | None = carry
@@ -512,6 +515,7 @@ class SupabaseSource:
                         problem = ("error", explain(exc, spec, target.ref, slug))
                         if exc.status == 401:
                             carry = problem
+                            refused = True
                     except (httpx.TimeoutException, DeadlineExceeded):
                         problem = carry = (
                             "timeout",
@@ -521,7 +525,8 @@ class SupabaseSource:
                         problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {_one_line(str(exc))}")
                     except ValueError as exc:
                         problem = ("error", f"{_host(target.base)}: {exc}")
-                self._record(out, jobs, found, problem, query, until, slug)
+                token = _token_fact(spec, "refused") if refused else None
+                self._record(out, jobs, found, problem, query, until, slug, token)
 
     def _record(
         self,
@@ -532,6 +537,7 @@ class SupabaseSource:
         query: ExternalQuery,
         until: datetime,
         slug: str,
+        token: dict[str, str] | None = None,
     ) -> None:
         parts: list[str] = []
         if problem is not None:
@@ -553,7 +559,15 @@ class SupabaseSource:
         for job in jobs:
             out.runs[job.name] = window_runs(job, invocations, query.since, until, query.limit)
             out.notes[job.name] = _note(state, "; ".join(parts) or None)
-            out.facts[job.name] = {"supabase_function": slug}
+            facts = out.facts.setdefault(job.name, {})
+            facts["supabase_function"] = slug
+            if token is not None:
+                facts["token"] = token
+
+
+def _token_fact(spec: SupabaseSpec, state: str) -> dict[str, str]:
+    """`ExternalRead.facts[job]["token"]`: the token could not be used (refused | unset), said as a fact."""
+    return {"source": NAME, "env": spec.token_env, "state": state}
 
 
 def _read_function(

@@ -298,7 +298,7 @@ def explain(error: ApiError, spec: VercelSpec, project: str, team: str | None) -
     where = f"project {project}" + (f" / team {team}" if team else " (no team set)")
     said = f" (Vercel: {error.said})" if error.said else ""
     code = error.status
-    if code == 401 or (code == 403 and "invalidtoken" in error.said.lower().replace(" ", "")):
+    if token_refused(error):
         return f"{spec.token_env} was refused ({code}): the token is invalid or expired, or lacks access to {where}"
     if code == 403:
         return (
@@ -315,6 +315,18 @@ def explain(error: ApiError, spec: VercelSpec, project: str, team: str | None) -
     if code is None:
         return f"Vercel API: {error.said or 'unreadable answer'}"
     return f"Vercel API answered HTTP {code}{said}"
+
+
+def token_refused(error: ApiError) -> bool:
+    """Vercel refused the token itself: 401, or a 403 that says invalidToken (not a token lacking a scope)."""
+    code = error.status
+    return code == 401 or (code == 403 and "invalidtoken" in error.said.lower().replace(" ", ""))
+
+
+def _token_facts(out: ExternalRead, jobs: Sequence[JobSpec], spec: VercelSpec, state: str) -> None:
+    """`ExternalRead.facts[job]["token"]`: the token could not be used (refused | unset), beside the job's facts."""
+    for job in jobs:
+        out.facts.setdefault(job.name, {})["token"] = {"source": NAME, "env": spec.token_env, "state": state}
 
 
 def retry_after(headers: Any, now: float) -> float | None:
@@ -391,6 +403,7 @@ class VercelSource:
         token = query.env.get(spec.token_env)
         if not token:
             _note_all(out, query.jobs, "error", f"{spec.token_env} is not set: export it or add it to .env")
+            _token_facts(out, query.jobs, spec, "unset")
             return
         redact.register(token)
         try:
@@ -448,6 +461,8 @@ class VercelSource:
                     done += 1
         except ApiError as exc:
             problem = ("error", explain(exc, spec, target.project, target.team))
+            if token_refused(exc):
+                _token_facts(out, jobs, spec, "refused")
         except (httpx.TimeoutException, DeadlineExceeded):
             problem = ("timeout", f"no complete answer from {_host(target.base)} within {query.timeout:g} s")
         except httpx.HTTPError as exc:
