@@ -105,8 +105,9 @@ def test_schedule_and_dispatch_runs_map_to_statuses(api: GitHubApi) -> None:
     assert all(r.source == "github" and r.job == "nightly" for r in runs)
     running, manual = runs[0], runs[1]
     assert running.finished_at is None
-    assert manual.started_at == NOW - timedelta(minutes=90)  # run_started_at, not created_at
-    assert manual.finished_at == manual.started_at + timedelta(minutes=1)
+    # A re-run stays at the slot it was made for (created_at): the attempt's times would move an old slot's
+    # outcome ahead of newer runs.
+    assert manual.started_at == NOW - timedelta(minutes=120) and manual.finished_at is None
     assert manual.message == "Manual rerun (attempt 2)"
     assert manual.detail["html_url"].startswith("https://github.com/acme/ops/actions/runs/")
     assert manual.detail["run_number"] == 8 and manual.detail["head_branch"] == "main"

@@ -228,3 +228,16 @@ def test_a_rate_limit_is_told_apart_from_a_permission_problem(
 def test_the_source_is_registered_under_its_history_key() -> None:
     assert github.SOURCE.name == "github"
     assert github.API_VERSION == "2022-11-28" and github.ACCEPT == "application/vnd.github+json"
+
+
+def test_a_re_run_stays_at_the_slot_it_was_made_for() -> None:
+    """Re-running 01:00's run at 04:00 must not make it the newest outcome, ahead of 03:00's failure."""
+    rerun = github.to_run(
+        "nightly",
+        api_run(created_at="2025-05-01T01:00:00Z", run_started_at="2025-05-01T04:00:00Z", run_attempt=2,
+                updated_at="2025-05-01T04:02:00Z"),
+    )  # fmt: skip
+    assert rerun is not None and rerun.started_at == datetime(2025, 5, 1, 1, 0, tzinfo=UTC)
+    assert rerun.finished_at is None and rerun.status == "succeeded"
+    first = github.to_run("nightly", api_run())
+    assert first is not None and first.started_at == datetime(2025, 5, 1, 3, 4, 10, tzinfo=UTC)

@@ -265,3 +265,10 @@ def test_error_words_reads_vercels_error_shape() -> None:
     body = json.dumps({"error": {"code": "forbidden", "message": "Not authorized", "invalidToken": True}}).encode()
     assert error_words(body) == "forbidden: Not authorized: invalidToken"
     assert error_words(b"upstream timeout\n\n") == "upstream timeout"
+
+
+def test_a_request_without_a_user_agent_is_no_outcome_of_the_scheduler() -> None:
+    """Vercel's cron cannot be told from someone's curl without the user agent: unverified, never ok."""
+    run = to_run(JOB, only(request_events("r1", T0, agent=None)))
+    assert run.detail["trigger"] == "unknown"
+    assert run.status == "unverified" and "trigger unknown" in (run.message or "") and "200" in (run.message or "")

@@ -229,3 +229,12 @@ def test_runs_whose_answer_is_not_attributable_still_count_as_started() -> None:
     h = judge(EVERY_MINUTE, [*unattributed, *started, answer, answered], JobFacts(), NOW)
     assert h.state == "failing" and "newest unverified" in h.reason
     assert h.missed_runs == 0
+
+
+def test_a_newest_run_without_a_known_outcome_is_never_ok() -> None:
+    """GitHub's action_required, an answer logged without a status code: `unknown` runs are no good outcome."""
+    seen = [run(minute(0), "unknown", raw_status="action_required"), run(minute(1)), run(minute(2))]
+    h = judge(EVERY_MINUTE, seen, JobFacts(), NOW)
+    assert h.state == "unverified" and "action_required" in h.reason, h.reason
+    failed_before = [run(minute(0), "unknown"), run(minute(1), "failed", message="HTTP 500")]
+    assert judge(EVERY_MINUTE, failed_before, JobFacts(), NOW).state == "failing"

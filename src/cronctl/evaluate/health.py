@@ -220,6 +220,10 @@ def outcomes(runs: Sequence[Run], timeout: float = 0.0) -> list[Run]:
     return kept
 
 
+# Run statuses that are an outcome: every other status (unverified, unknown) says the outcome is not known.
+_KNOWN_OUTCOMES = ("succeeded", "failed", "partial", "skipped")
+
+
 def default_grace(job: JobSpec, interval: float | None, vercel_plan: str | None = None) -> float:
     """Timeout plus a tenth of the interval, at least a minute, at most one interval; and at least as long as the
     job's scheduler may be late by its own documentation (`scheduler_delay`). The job's `grace` wins."""
@@ -458,11 +462,12 @@ def _state(
     if failures >= failing_after:
         group = last.message or last.raw_status or "failed"
         return "failing", f"last {failures} run(s) failed: {_one_line(group)}", 0
-    if last.status == "unverified":
-        # An unseen outcome never makes a job ok; known failures just before it still make it failing.
-        known = [r for r in seen if r.status != "unverified"]
+    if last.status not in _KNOWN_OUTCOMES:
+        # An unseen outcome (unverified, or a status no rule maps: GitHub's action_required, an answer without a
+        # status code) never makes a job ok; known failures just before it still make it failing.
+        known = [r for r in seen if r.status in _KNOWN_OUTCOMES]
         before = consecutive_failures(known)
-        why = _one_line(last.message or "no answer")
+        why = _one_line(last.message or (f"status {last.raw_status}" if last.raw_status else "no answer"))
         if known and before >= failing_after and not last.detail.get("possible_all_good"):
             failed = known[0].message or known[0].raw_status or "failed"
             return "failing", f"last {before} known run(s) failed: {_one_line(failed)} (newest unverified: {why})", 0

@@ -535,6 +535,12 @@ def _job(
     defaults = defaults or JobDefaults()
     schedule = t.text("schedule")
     timezone = t.text("timezone", "UTC")
+    fired_by = t.data.get("scheduler")
+    if fired_by in ("github", "vercel") and timezone.upper() not in ("UTC", "ETC/UTC"):
+        # Both read their cron expressions in UTC, whatever the repository or project says: judging the job's
+        # slots in another zone would report runs missed that were never due.
+        platform = "GitHub Actions" if fired_by == "github" else "Vercel cron"
+        raise t.error("timezone", f"{platform} runs schedules in UTC: write the schedule in UTC and drop timezone")
     if schedule is not None:
         from cronctl.schedule import NeverFiresError, Schedule
 

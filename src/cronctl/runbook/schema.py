@@ -48,7 +48,8 @@ class Vocabulary:
         same_but_case = [word for word in words if word.casefold() == value.casefold()]
         close = same_but_case or difflib.get_close_matches(value, words, n=1)
         if close:
-            return f"'{value}' is not {self.noun}; did you mean '{close[0]}'?"
+            # The guess may be wrong (`integer` is closest to `interval`, not `int`): the words follow it.
+            return f"'{value}' is not {self.noun}; did you mean '{close[0]}'? (one of: {', '.join(words)})"
         return f"'{value}' is not one of: {', '.join(words)}"
 
 

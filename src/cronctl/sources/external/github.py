@@ -134,6 +134,13 @@ def to_run(job: str, data: Mapping[str, Any]) -> Run | None:
     status = data.get("status") if isinstance(data.get("status"), str) else None
     conclusion = data.get("conclusion") if isinstance(data.get("conclusion"), str) else None
     finished = parse_time(data.get("updated_at")) if status == "completed" else None
+    attempt = data.get("run_attempt")
+    created = parse_time(data.get("created_at"))
+    if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt > 1 and created and created < started:
+        # A re-run keeps its run (id, created_at = the slot it was made for) and moves run_started_at to the
+        # attempt: it stays at its slot, or an old slot's re-run would hide a newer slot's failure. Its times are
+        # the attempt's, not the slot's run: no duration.
+        started, finished = created, None
     if finished is not None and finished < started:
         finished = None
     return Run(

@@ -233,6 +233,12 @@ def to_run(job: JobSpec, inv: Invocation) -> Run:
         message = "the route does not exist in this deployment (404)"
     else:
         message = f"HTTP {code}{said}"
+    if inv.trigger == "unknown" and code is not None:
+        # No user agent logged: Vercel's cron cannot be told from someone's curl, so the answer is no outcome of
+        # the scheduler's run (unattributable is unverified, never ok or failing).
+        answered = f"answered {code}" if status == "succeeded" else message
+        status = "unverified"
+        message = f"trigger unknown (no user agent logged: not known to be Vercel cron's request); {answered}"
     detail: dict[str, Any] = {
         "deployment_id": inv.deployment_id,
         "request_id": inv.request_id,
