@@ -169,8 +169,8 @@ def fill_seed_001(api: VercelAPI, *, refresh_status: int = 200) -> None:
         api.add_invocation("/api/cron/sync-campaigns", slot + timedelta(seconds=2), duration=3.0)
     for slot in slots(6 * HOUR, timedelta(hours=20)):
         api.add_invocation("/api/cron/refresh-tokens", slot + timedelta(seconds=1), status=refresh_status)
-    for slot in slots(24 * HOUR, timedelta(hours=48)):
-        api.add_invocation("/api/cron/cleanup-expired-tokens", slot + timedelta(seconds=3), duration=1.5)
+    for midnight in slots(24 * HOUR, timedelta(hours=48), at=NOW - 2 * HOUR):  # "0 2 * * *": 02:00 each day
+        api.add_invocation("/api/cron/cleanup-expired-tokens", midnight + 2 * HOUR + timedelta(seconds=3), duration=1.5)
     # Someone's curl to the same route is not a run of the scheduler's.
     api.add_invocation("/api/cron/sync-campaigns", NOW - timedelta(minutes=20), user_agent="curl/8.5.0", status=500)
 

@@ -238,3 +238,14 @@ def test_a_newest_run_without_a_known_outcome_is_never_ok() -> None:
     assert h.state == "unverified" and "action_required" in h.reason, h.reason
     failed_before = [run(minute(0), "unknown"), run(minute(1), "failed", message="HTTP 500")]
     assert judge(EVERY_MINUTE, failed_before, JobFacts(), NOW).state == "failing"
+
+
+def test_vendor_runs_queued_for_hours_are_overrunning_even_if_the_newest_just_started() -> None:
+    """Six GitHub runs queued since hours ago (no runner takes them): the oldest says so, not the newest."""
+    hourly = JobSpec(name="w", schedule="0 * * * *", timeout=600.0, scheduler="github")
+    seen = [
+        run(NOW - timedelta(hours=n, minutes=-5), "running", source="github", raw_status="queued") for n in range(6)
+    ]
+    h = judge(hourly, seen, JobFacts(), NOW)
+    assert h.state == "overrunning" and "6 runs unfinished" in h.reason and "queued" in h.reason, h.reason
+    assert judge(hourly, seen[:1], JobFacts(), NOW).state == "running"

@@ -442,7 +442,7 @@ def _state(
     if last is None and facts.note:
         return "unknown", facts.note, 0
     if last is not None and last.status == "running":
-        return _running(job, last, facts, now)
+        return _running(job, last, facts, now, seen)
     if last is None and started is None:
         if schedule is None:
             return "never_run", "no run recorded", 0
@@ -519,7 +519,25 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _running(job: JobSpec, run: Run, facts: JobFacts, now: datetime) -> tuple[str, str, int]:
+# Sources whose unfinished runs are all live in the vendor's own account (a queued GitHub run waits for a runner).
+_VENDOR_SOURCES = ("github", "vercel", "supabase")
+
+
+def _running(job: JobSpec, run: Run, facts: JobFacts, now: datetime, seen: Sequence[Run] = ()) -> tuple[str, str, int]:
+    # The newest run may have just started while older ones never finish (GitHub runs queued for hours: no
+    # runner takes the workflow's jobs): the oldest unfinished run is the one that says so.
+    waiting = [r for r in seen if r.status == "running" and r.source in _VENDOR_SOURCES and r.started_at]
+    oldest = min(waiting, key=lambda r: aware(r.started_at or now), default=None)
+    if oldest is not None and oldest is not run and oldest.started_at is not None:
+        age = (now - aware(oldest.started_at)).total_seconds()
+        if age > job.timeout:
+            state = oldest.raw_status or "running"
+            return (
+                "overrunning",
+                f"{len(waiting)} runs unfinished, the oldest {state} for {_ago(age)}, longer than its timeout "
+                f"{_ago(job.timeout)}",
+                0,
+            )
     started = run.started_at
     elapsed = (now - aware(started)).total_seconds() if started is not None else None
     since = f" for {_ago(elapsed)}" if elapsed is not None else ""
