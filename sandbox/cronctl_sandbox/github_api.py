@@ -45,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from cronctl_sandbox.local_server import LocalServer
+
 __all__ = ["API_VERSIONS", "WORKFLOW_STATES", "GitHubApi", "GitHubDispatch", "GitHubRequest"]
 
 API_VERSIONS = frozenset({"2022-11-28", "2026-03-10"})
@@ -231,17 +233,19 @@ def _created_matcher(expression: str) -> Callable[[datetime], bool]:
     return lambda t: start <= t <= end
 
 
-class GitHubApi:
+class GitHubApi(LocalServer):
     """A threaded HTTP server on 127.0.0.1 answering like api.github.com. Use as a context manager.
 
     `token` is the one token it accepts. Tests set repositories, workflows, runs and faults through the methods
     below; all of them are thread-safe.
     """
 
+    name = "github-api"
+
     def __init__(self, token: str | None = None, *, rate_limit: int = 5000, anonymous_rate_limit: int = 60) -> None:
+        super().__init__()
         self.token = token
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
         self._repos: dict[str, _Repo] = {}
         self._moved: dict[str, _Repo] = {}  # old full name -> renamed repository
         self._moved_to: str | None = None
@@ -254,48 +258,8 @@ class GitHubApi:
         self._retry_after: int | None = None
         self.delay = 0.0  # seconds before each answer
         self.hang = False  # accept, read the request, never answer
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._dispatch_plan = _DispatchPlan()
         self._dispatches: list[GitHubDispatch] = []
-
-    # lifecycle
-
-    def start(self) -> GitHubApi:
-        if self._server is None:
-            self._stopped.clear()
-            server = _Server(("127.0.0.1", 0), _Handler)
-            server.owner = self
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="github-api", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopped.set()  # releases hanging and delayed answers
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> GitHubApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the GitHub API stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # what the API knows
 
@@ -852,3 +816,7 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gives up (deadline tests) is expected; nothing to print."""
+
+
+GitHubApi.server_class = _Server
+GitHubApi.handler_class = _Handler

@@ -35,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cronctl_sandbox.local_server import LocalServer
+
 __all__ = ["ALL_SCOPES", "Forced", "LogRow", "Seen", "SqlError", "SupabaseAPI", "run_sql"]
 
 ALL_SCOPES = frozenset({"analytics:read", "edge_functions:read"})
@@ -85,10 +87,13 @@ class SqlError(Exception):
     """SQL the stand-in cannot run, worded like the logs endpoint's errors."""
 
 
-class SupabaseAPI:
+class SupabaseAPI(LocalServer):
     """A threaded HTTP server on 127.0.0.1 answering like api.supabase.com for one project. Thread-safe."""
 
+    name = "supabase-api"
+
     def __init__(self, token: str, *, project_ref: str = "abcdefghijklmnopqrst", scopes: Iterable[str] = ALL_SCOPES):
+        super().__init__()
         self.token = token
         self.project_ref = project_ref
         self.scopes = set(scopes)
@@ -101,47 +106,6 @@ class SupabaseAPI:
         self._forced: list[Forced] = []
         self._seen: list[Seen] = []
         self._received = 0
-        self._stopped = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle
-
-    def start(self) -> SupabaseAPI:
-        if self._server is None:
-            self._stopped.clear()
-            server = _Server(("127.0.0.1", 0), _Handler)
-            server.owner = self
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="supabase-api", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopped.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SupabaseAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Supabase stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # loading data
 
@@ -641,3 +605,7 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gives up (deadline tests) is expected."""
+
+
+SupabaseAPI.server_class = _Server
+SupabaseAPI.handler_class = _Handler

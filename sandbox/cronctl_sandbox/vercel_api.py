@@ -35,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cronctl_sandbox.local_server import LocalServer
+
 __all__ = ["CRON_USER_AGENT", "Forced", "Seen", "VercelAPI"]
 
 CRON_USER_AGENT = "vercel-cron/1.0"
@@ -77,8 +79,10 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class VercelAPI:
+class VercelAPI(LocalServer):
     """A threaded HTTP server on 127.0.0.1 answering like api.vercel.com for one project. Thread-safe."""
+
+    name = "vercel-api"
 
     def __init__(
         self,
@@ -91,6 +95,7 @@ class VercelAPI:
         token_teams: Sequence[str] | None = None,
         domain: str = "sivera-alpha.vercel.app",
     ) -> None:
+        super().__init__()
         self.token = token
         self.project_id = project_id
         self.project_name = project_name
@@ -108,47 +113,6 @@ class VercelAPI:
         self._seen: list[Seen] = []
         self._received = 0
         self._serials = itertools.count(1)
-        self._stopped = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle
-
-    def start(self) -> VercelAPI:
-        if self._server is None:
-            self._stopped.clear()
-            server = _Server(("127.0.0.1", 0), _Handler)
-            server.owner = self
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="vercel-api", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopped.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> VercelAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Vercel stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # loading data
 
@@ -492,3 +456,7 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gives up (deadline tests) is expected."""
+
+
+VercelAPI.server_class = _Server
+VercelAPI.handler_class = _Handler

@@ -51,6 +51,28 @@ class ExternalRead:
     requests: int = 0  # HTTP requests made (pages, conditional requests)
 
 
+MAX_TEXT = 200  # characters of a vendor's log line kept in a run's message
+
+
+def one_line(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` on one line, cut to `limit` characters (vendor messages may hold whole stack traces)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def note(source: str, state: str, message: str | None) -> SourceNote:
+    """How `source` answered, its message masked (a vendor may echo the request, token included)."""
+    from cronctl import redact
+
+    return SourceNote(source, state, redact.redact(message) if message else None)
+
+
+def note_all(out: ExternalRead, source: str, jobs: Sequence[JobSpec], state: str, message: str) -> None:
+    """The same answer for every job of a read that could not get as far as their runs."""
+    for job in jobs:
+        out.notes[job.name] = note(source, state, one_line(message, 400))
+
+
 class ExternalSource(Protocol):
     """One vendor's history. `name` is its key in `history = { ... }` and in `Run.source`."""
 

@@ -34,9 +34,9 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from cronctl import redact
-from cronctl.records import Run, SourceNote, aware
+from cronctl.records import Run, aware
 from cronctl.runbook.model import JobSpec, SupabaseSpec
-from cronctl.sources.external.base import ExternalQuery, ExternalRead
+from cronctl.sources.external.base import ExternalQuery, ExternalRead, note, note_all, one_line
 
 NAME = "supabase"
 MAX_BODY = 8 * 1024 * 1024
@@ -44,7 +44,6 @@ PAGE_ROWS = 1000
 MAX_PAGES = 5  # per 24-hour window
 WINDOW = timedelta(hours=24) - timedelta(minutes=4)  # the API allows 24 h; the edges are widened by a minute each
 EDGE = timedelta(minutes=1)  # the API rounds its range to the minute: ask a little more, keep only the window
-MAX_TEXT = 200
 REASONS = ("EventLoopCompleted", "WallClockTime", "CPUTime", "Memory", "EarlyDrop", "TerminationRequested")
 # Limits that stop a worker while it works: the run failed even when it had answered 2xx.
 LIMITS = {"WallClockTime": "wall-clock limit", "CPUTime": "CPU-time limit", "Memory": "memory limit"}
@@ -155,7 +154,7 @@ def parse_rows(rows: Iterable[Any]) -> tuple[list[Invocation], list[Shutdown], d
         execution = _text(row.get("execution_id"))
         if source == "function_logs" or (source is None and kind):
             if kind == "Shutdown" and execution:
-                shutdowns.append(Shutdown(at, execution, shutdown_reason(message), _one_line(message)))
+                shutdowns.append(Shutdown(at, execution, shutdown_reason(message), one_line(message)))
             elif kind == "UncaughtException" and execution:
                 exceptions.setdefault(execution, _first_line(message))
             continue
@@ -387,19 +386,19 @@ def error_words(body: bytes) -> str:
     try:
         document = json.loads(text)
     except ValueError:
-        return _one_line(text)
+        return one_line(text)
     return _said(document)
 
 
 def _said(document: Any) -> str:
     if isinstance(document, str):
-        return _one_line(document)
+        return one_line(document)
     if not isinstance(document, dict):
         return ""
     for key in ("message", "error", "msg"):
         value = document.get(key)
         if isinstance(value, str) and value.strip():
-            return _one_line(value)
+            return one_line(value)
         if isinstance(value, dict):
             inner = _said(value)
             if inner:
@@ -461,17 +460,17 @@ class SupabaseSource:
         try:
             self._read(query, out)
         except Exception as exc:  # a bug or an unforeseen answer degrades this source, never the command
-            _note_all(out, query.jobs, "error", f"Supabase: {type(exc).__name__}: {exc}")
+            note_all(out, NAME, query.jobs, "error", f"Supabase: {type(exc).__name__}: {exc}")
         return out
 
     def _read(self, query: ExternalQuery, out: ExternalRead) -> None:
         spec = query.runbook.supabase
         if spec is None:
-            _note_all(out, query.jobs, "error", "history supabase needs a [supabase] table with project_ref")
+            note_all(out, NAME, query.jobs, "error", "history supabase needs a [supabase] table with project_ref")
             return
         token = query.env.get(spec.token_env)
         if not token:
-            _note_all(out, query.jobs, "error", f"{spec.token_env} is not set: export it or add it to .env")
+            note_all(out, NAME, query.jobs, "error", f"{spec.token_env} is not set: export it or add it to .env")
             for job in query.jobs:
                 out.facts.setdefault(job.name, {})["token"] = _token_fact(spec, "unset")
             return
@@ -480,7 +479,7 @@ class SupabaseSource:
             ref = query.env.resolve(spec.project_ref, "[supabase] project_ref")
             base = query.env.resolve(spec.api_url, "[supabase] api_url").rstrip("/")
         except Exception as exc:
-            _note_all(out, query.jobs, "error", str(exc))
+            note_all(out, NAME, query.jobs, "error", str(exc))
             return
         until = query.until or query.now
         target = _Target(ref, base, _headers(token), query.timeout)
@@ -522,7 +521,7 @@ class SupabaseSource:
                             f"no complete answer from {_host(target.base)} within {query.timeout:g} s",
                         )
                     except httpx.HTTPError as exc:
-                        problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {_one_line(str(exc))}")
+                        problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {one_line(str(exc))}")
                     except ValueError as exc:
                         problem = ("error", f"{_host(target.base)}: {exc}")
                 token = _token_fact(spec, "refused") if refused else None
@@ -558,7 +557,7 @@ class SupabaseSource:
         state = problem[0] if problem is not None else "ok"
         for job in jobs:
             out.runs[job.name] = window_runs(job, invocations, query.since, until, query.limit)
-            out.notes[job.name] = _note(state, "; ".join(parts) or None)
+            out.notes[job.name] = note(NAME, state, "; ".join(parts) or None)
             facts = out.facts.setdefault(job.name, {})
             facts["supabase_function"] = slug
             if token is not None:
@@ -670,15 +669,6 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _note(state: str, message: str | None) -> SourceNote:
-    return SourceNote(NAME, state, redact.redact(message) if message else None)
-
-
-def _note_all(out: ExternalRead, jobs: Sequence[JobSpec], state: str, message: str) -> None:
-    for job in jobs:
-        out.notes[job.name] = _note(state, _one_line(message, 400))
-
-
 def _host(base: str) -> str:
     try:
         return urlsplit(base).hostname or base
@@ -712,12 +702,7 @@ def _float(value: Any) -> float | None:
 def _first_line(text: str) -> str:
     """An exception's message without its stack (`    at handler (file:///…/index.ts:41:11)` lines follow it)."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return _one_line(lines[0] if lines else "")
-
-
-def _one_line(text: str, limit: int = MAX_TEXT) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return one_line(lines[0] if lines else "")
 
 
 SOURCE = SupabaseSource()

@@ -33,9 +33,9 @@ from typing import Any, TypeGuard
 from urllib.parse import quote, urlencode, urlsplit
 
 from cronctl import redact
-from cronctl.records import Run, SourceNote, aware
+from cronctl.records import Run, aware
 from cronctl.runbook.model import JobSpec, VercelSpec
-from cronctl.sources.external.base import ExternalQuery, ExternalRead
+from cronctl.sources.external.base import ExternalQuery, ExternalRead, note, note_all, one_line
 
 NAME = "vercel"
 CRON_AGENT = "vercel-cron/"  # Vercel's scheduler sends `user-agent: vercel-cron/1.0`
@@ -45,7 +45,6 @@ MAX_DEPLOYMENT_PAGES = 5
 MAX_DEPLOYMENTS = 10  # production deployments that may have served the window, newest first
 EVENTS_PAGE = 1000
 MAX_EVENT_PAGES = 10  # per deployment
-MAX_TEXT = 200  # characters of a log line kept in a run's message
 # How precisely Vercel fires a schedule (seed 001, Vercel's cron docs): Hobby anywhere within the hour.
 FIRE_WINDOW = {"hobby": 3600.0, "pro": 60.0, "enterprise": 60.0}
 _DURATION = re.compile(r"\bDuration:\s*([0-9]+(?:\.[0-9]+)?)\s*ms\b")
@@ -184,7 +183,7 @@ def _absorb(inv: Invocation, event: dict[str, Any], payload: dict[str, Any], pro
         if match:
             inv.duration_ms = float(match.group(1))
     elif kind in ("stderr", "fatal") or (kind == "stdout" and payload.get("level") == "error"):
-        line = _one_line(text)
+        line = one_line(text)
         if line:
             inv.errors.append(line)
     if _TIMEOUT_TEXT.search(text):
@@ -364,17 +363,17 @@ def error_words(body: bytes) -> str:
     try:
         document = json.loads(body.decode("utf-8", "replace"))
     except ValueError:
-        return _one_line(body.decode("utf-8", "replace"))
+        return one_line(body.decode("utf-8", "replace"))
     error = document.get("error") if isinstance(document, dict) else None
     if isinstance(error, dict):
         parts = [str(error.get(k)) for k in ("code", "message") if error.get(k)]
         if error.get("invalidToken") is True:
             parts.append("invalidToken")
-        return _one_line(": ".join(parts))
+        return one_line(": ".join(parts))
     if isinstance(error, str):
-        return _one_line(error)
+        return one_line(error)
     if isinstance(document, dict) and isinstance(document.get("message"), str):
-        return _one_line(document["message"])
+        return one_line(document["message"])
     return ""
 
 
@@ -398,17 +397,17 @@ class VercelSource:
         try:
             self._read(query, out)
         except Exception as exc:  # a bug or an unforeseen answer degrades this source, never the command
-            _note_all(out, query.jobs, "error", f"Vercel: {type(exc).__name__}: {exc}")
+            note_all(out, NAME, query.jobs, "error", f"Vercel: {type(exc).__name__}: {exc}")
         return out
 
     def _read(self, query: ExternalQuery, out: ExternalRead) -> None:
         spec = query.runbook.vercel
         if spec is None:
-            _note_all(out, query.jobs, "error", "history vercel = true needs a [vercel] table in the runbook")
+            note_all(out, NAME, query.jobs, "error", "history vercel = true needs a [vercel] table in the runbook")
             return
         token = query.env.get(spec.token_env)
         if not token:
-            _note_all(out, query.jobs, "error", f"{spec.token_env} is not set: export it or add it to .env")
+            note_all(out, NAME, query.jobs, "error", f"{spec.token_env} is not set: export it or add it to .env")
             _token_facts(out, query.jobs, spec, "unset")
             return
         redact.register(token)
@@ -417,13 +416,13 @@ class VercelSource:
             team = query.env.resolve(spec.team, "[vercel] team") if spec.team else None
             base = query.env.resolve(spec.api_url, "[vercel] api_url").rstrip("/")
         except Exception as exc:
-            _note_all(out, query.jobs, "error", str(exc))
+            note_all(out, NAME, query.jobs, "error", str(exc))
             return
         paths: dict[str, str] = {}
         for job in query.jobs:
             path, problem = _route_path(job, query)
             if path is None:
-                out.notes[job.name] = _note("error", problem)
+                out.notes[job.name] = note(NAME, "error", problem)
             else:
                 paths[job.name] = path
         jobs = [job for job in query.jobs if job.name in paths]
@@ -472,7 +471,7 @@ class VercelSource:
         except (httpx.TimeoutException, DeadlineExceeded):
             problem = ("timeout", f"no complete answer from {_host(target.base)} within {query.timeout:g} s")
         except httpx.HTTPError as exc:
-            problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {_one_line(str(exc))}")
+            problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {one_line(str(exc))}")
         except ValueError as exc:  # an answer that is not the documented shape
             problem = ("error", f"{_host(target.base)}: {exc}")
         state, first = "ok", ""
@@ -488,7 +487,7 @@ class VercelSource:
             parts = [first] if first else []
             if manual:
                 parts.append(f"{manual} manual request{'s' if manual != 1 else ''} to {paths[job.name]} left out")
-            out.notes[job.name] = _note(state, "; ".join(parts) or None)
+            out.notes[job.name] = note(NAME, state, "; ".join(parts) or None)
 
 
 def _deployments(
@@ -628,17 +627,8 @@ def _route_path(job: JobSpec, query: ExternalQuery) -> tuple[str | None, str]:
     try:
         path = urlsplit(query.env.resolve(job.url, f"job {job.name} url")).path
     except Exception as exc:  # an unset variable in the url, or a url that does not parse
-        return None, _one_line(str(exc), 400)
+        return None, one_line(str(exc), 400)
     return (path, "") if path else (None, "the job's url has no path: it names no cron route")
-
-
-def _note(state: str, message: str | None) -> SourceNote:
-    return SourceNote(NAME, state, redact.redact(message) if message else None)
-
-
-def _note_all(out: ExternalRead, jobs: Sequence[JobSpec], state: str, message: str) -> None:
-    for job in jobs:
-        out.notes[job.name] = _note(state, _one_line(message, 400))
 
 
 def _host(base: str) -> str:
@@ -667,11 +657,6 @@ def _is_status(value: Any) -> TypeGuard[int]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _one_line(text: str, limit: int = MAX_TEXT) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 SOURCE = VercelSource()
