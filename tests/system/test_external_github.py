@@ -40,7 +40,7 @@ def api() -> Iterator[GitHubApi]:
 
 def job(name: str, api_url: str, workflow: str = FILE, repo: str = REPO, token_env: str = "GITHUB_TOKEN") -> JobSpec:
     dispatch = DispatchSpec(repo=repo, workflow=workflow, api_url=api_url, token_env=token_env)
-    return JobSpec(name=name, schedule="0 * * * *", dispatch=dispatch, history=HistorySpec(github=True))
+    return JobSpec(name=name, schedule="0 * * * *", dispatch=dispatch, history=HistorySpec(outside={"github": True}))
 
 
 def read(

@@ -14,9 +14,10 @@ import pytest
 
 from cronctl import redact
 from cronctl.runbook.env import Environment
-from cronctl.runbook.model import HistorySpec, JobSpec, Runbook, SupabaseSpec
+from cronctl.runbook.model import HistorySpec, JobSpec, Runbook
 from cronctl.sources.external import source, supabase
 from cronctl.sources.external.base import ExternalQuery, ExternalRead
+from cronctl.sources.external.supabase import SupabaseSpec
 from cronctl_sandbox.supabase_api import SupabaseAPI
 
 TOKEN = "sbp_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c1e5b2d4f6a"
@@ -33,7 +34,7 @@ def job(name: str, timeout: float = 30.0) -> JobSpec:
         schedule="* * * * *",
         timeout=timeout,
         scheduler="pg_cron",
-        history=HistorySpec(supabase=name),
+        history=HistorySpec(outside={"supabase": name}),
     )
 
 
@@ -61,7 +62,7 @@ def read(
         name="seed-000",
         path=Path("runbooks/seed-000.toml"),
         jobs={j.name: j for j in jobs},
-        supabase=SupabaseSpec(project_ref=ref, api_url=api.url),
+        vendors={"supabase": SupabaseSpec(project_ref=ref, api_url=api.url)},
     )
     env = Environment({} if token is None else {"SUPABASE_ACCESS_TOKEN": token})
     query = ExternalQuery(

@@ -12,9 +12,10 @@ import pytest
 
 from cronctl import redact
 from cronctl.runbook.env import Environment
-from cronctl.runbook.model import HistorySpec, JobSpec, Runbook, VercelSpec
+from cronctl.runbook.model import HistorySpec, JobSpec, Runbook
 from cronctl.sources.external import source, vercel
 from cronctl.sources.external.base import ExternalQuery, ExternalRead
+from cronctl.sources.external.vercel import VercelSpec
 from cronctl_sandbox.vercel_api import VercelAPI
 
 TOKEN = "vcl_T0ken-for-tests-9f8e7d6c5b4a"
@@ -33,7 +34,7 @@ def job(name: str, path: str, timeout: float = 300.0) -> JobSpec:
         schedule="0 * * * *",
         timeout=timeout,
         scheduler="vercel",
-        history=HistorySpec(vercel=True),
+        history=HistorySpec(outside={"vercel": True}),
     )
 
 
@@ -62,7 +63,7 @@ def read(
         name="seed-001",
         path=Path("runbooks/seed-001.toml"),
         jobs={j.name: j for j in jobs},
-        vercel=VercelSpec(**settings),
+        vendors={"vercel": VercelSpec(**settings)},
     )
     env = Environment({} if token is None else {"VERCEL_TOKEN": token})
     query = ExternalQuery(
@@ -264,7 +265,7 @@ def test_no_token_no_url_and_hobby(api: VercelAPI) -> None:
     assert api.requests == []
 
     api.add_deployment(NOW - timedelta(days=1))
-    sql_job = JobSpec(name="no-route", history=HistorySpec(vercel=True))
+    sql_job = JobSpec(name="no-route", history=HistorySpec(outside={"vercel": True}))
     result = read(api, [sql_job, JOBS[0]], plan="hobby")
     assert result.notes["no-route"].state == "error"
     assert result.notes["sync-campaigns"].state == "ok"

@@ -157,7 +157,8 @@ def test_ad_hoc_forms_come_from_the_registry() -> None:
     from cronctl.cli.trigger import AD_HOC_AUTH
 
     assert auth.ad_hoc_forms() == AD_HOC_AUTH
-    for kind, (_, forms) in auth.REGISTRY.items():
+    for kind in auth.names():
+        forms = auth.forms(kind)
         if set(auth.scheme(kind).needs) <= {"secret_env", "apikey_env"}:
             assert forms, f"{kind} needs only its secret: give it an --auth form"
         for form in forms:

@@ -30,6 +30,16 @@ class FakeSource:
     answer: ExternalRead = field(default_factory=ExternalRead)
     error: Exception | None = None
     queries: list[ExternalQuery] = field(default_factory=list)
+    section: type | None = None
+
+    def select(self, value: object, url: str | None) -> str | bool | None:
+        return True if value else None
+
+    def problem(self, job: JobSpec, section: object | None) -> str | None:
+        return None
+
+    def scheduler_delay(self, section: object | None) -> float:
+        return 0.0
 
     def read(self, query: ExternalQuery) -> ExternalRead:
         self.queries.append(query)
@@ -50,7 +60,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSource]:
 
 
 def job(name: str, *, vercel: bool = True) -> JobSpec:
-    return JobSpec(name=name, schedule="*/5 * * * *", history=HistorySpec(vercel=vercel))
+    return JobSpec(name=name, schedule="*/5 * * * *", history=HistorySpec(outside={"vercel": True} if vercel else {}))
 
 
 def runbook(*jobs: JobSpec) -> Runbook:

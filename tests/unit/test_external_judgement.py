@@ -12,36 +12,33 @@ from typing import Any
 import pytest
 
 from cronctl.evaluate import root_causes
-from cronctl.evaluate.health import (
-    GITHUB_DELAY,
-    VERCEL_HOBBY_DELAY,
-    JobFacts,
-    default_grace,
-    judge,
-    scheduler_delay,
-)
+from cronctl.evaluate.health import JobFacts, default_grace, judge, scheduler_delay
 from cronctl.evaluate.root_causes import Evidence, TokenProblem, Workflow, refused_variable
 from cronctl.evaluate.snapshot import judge as judge_snapshot
 from cronctl.records import Collected, JobData, Run, SourceNote
 from cronctl.runbook.env import Environment
-from cronctl.runbook.model import DispatchSpec, HistorySpec, JobSpec, Runbook, VercelSpec
+from cronctl.runbook.model import DispatchSpec, HistorySpec, JobSpec, Runbook
+from cronctl.sources.external.github import SCHEDULER_DELAY as GITHUB_DELAY
+from cronctl.sources.external.vercel import HOBBY_DELAY, VercelSpec
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 HOUR = 3600.0
 DISPATCH = DispatchSpec(repo="acme/ops", workflow=".github/workflows/nightly.yml")
+HOBBY = {"vercel": VercelSpec(project="p", plan="hobby")}
+PRO = {"vercel": VercelSpec(project="p", plan="pro")}
 
 
 def github_job(name: str = "nightly", **kw: object) -> JobSpec:
     spec: dict[str, object] = {"schedule": "0 * * * *", "scheduler": "github", "dispatch": DISPATCH}
     spec.update(kw)
-    spec.setdefault("history", HistorySpec(github=True))
+    spec.setdefault("history", HistorySpec(outside={"github": True}))
     return JobSpec(name=name, **spec)  # type: ignore[arg-type]
 
 
 def vercel_job(name: str = "sync", **kw: object) -> JobSpec:
     spec: dict[str, object] = {"schedule": "0 * * * *", "scheduler": "vercel", "url": "https://x.example/api/cron/s"}
     spec.update(kw)
-    spec.setdefault("history", HistorySpec(vercel=True))
+    spec.setdefault("history", HistorySpec(outside={"vercel": True}))
     return JobSpec(name=name, **spec)  # type: ignore[arg-type]
 
 
@@ -64,13 +61,13 @@ def test_github_jobs_get_at_least_thirty_minutes() -> None:
 
 
 def test_vercel_hobby_crons_get_their_whole_hour() -> None:
-    assert VERCEL_HOBBY_DELAY == 3600.0
-    assert default_grace(vercel_job(), HOUR, "hobby") == 3600.0
-    assert default_grace(vercel_job(scheduler="external"), HOUR, "hobby") == 3600.0
-    assert default_grace(vercel_job(), HOUR, "pro") == 30.0 + 360.0
-    assert default_grace(vercel_job(), HOUR, None) == 30.0 + 360.0
-    assert default_grace(vercel_job(grace=600.0), HOUR, "hobby") == 600.0
-    assert scheduler_delay(JobSpec(name="plain", schedule="* * * * *"), "hobby") == 0.0
+    assert HOBBY_DELAY == 3600.0
+    assert default_grace(vercel_job(), HOUR, HOBBY) == 3600.0
+    assert default_grace(vercel_job(scheduler="external"), HOUR, HOBBY) == 3600.0
+    assert default_grace(vercel_job(), HOUR, PRO) == 30.0 + 360.0
+    assert default_grace(vercel_job(), HOUR) == 30.0 + 360.0
+    assert default_grace(vercel_job(grace=600.0), HOUR, HOBBY) == 600.0
+    assert scheduler_delay(JobSpec(name="plain", schedule="* * * * *"), HOBBY) == 0.0
 
 
 @pytest.mark.parametrize(("minutes", "state"), [(20, "ok"), (29, "ok"), (31, "missed"), (50, "missed")])
@@ -87,9 +84,9 @@ def test_a_dropped_github_tick_is_missed_only_past_thirty_minutes(minutes: int, 
 def test_a_hobby_cron_late_within_its_hour_is_not_missed() -> None:
     job = vercel_job()
     runs = [run("sync", NOW - timedelta(minutes=m), source="vercel") for m in (50, 110)]  # fired late in its hour
-    late = judge(job, runs, JobFacts(vercel_plan="hobby"), NOW + timedelta(minutes=45))
+    late = judge(job, runs, JobFacts(vendors=HOBBY), NOW + timedelta(minutes=45))
     assert late.state == "ok", late.reason
-    on_pro = judge(job, runs, JobFacts(vercel_plan="pro"), NOW + timedelta(minutes=45))
+    on_pro = judge(job, runs, JobFacts(vendors=PRO), NOW + timedelta(minutes=45))
     assert on_pro.state == "missed", on_pro.reason
 
 
@@ -267,9 +264,7 @@ def test_the_sources_words_for_a_refused_token(message: str, variable: str | Non
 
 
 def snapshot(jobs: list[JobSpec], data: dict[str, JobData], facts: dict[str, dict[str, object]] | None = None):  # type: ignore[no-untyped-def]
-    runbook = Runbook(
-        name="t", path=Path("t.toml"), jobs={j.name: j for j in jobs}, vercel=VercelSpec(project="p", plan="hobby")
-    )
+    runbook = Runbook(name="t", path=Path("t.toml"), jobs={j.name: j for j in jobs}, vendors=HOBBY)
     collected = Collected(now=NOW, jobs=data, failure_since=NOW - timedelta(days=1))
     collected.external_facts = facts or {}
     note = SourceNote("database", "skipped", "not configured — skipped: …")
@@ -335,7 +330,10 @@ def test_a_token_problem_is_the_sources_fact_not_its_wording() -> None:
 
 
 def test_an_unset_token_fact_is_the_missing_token_finding_for_its_source_only() -> None:
-    jobs = [vercel_job("a", history=HistorySpec(vercel=True, github=True), dispatch=DISPATCH), vercel_job("b")]
+    jobs = [
+        vercel_job("a", history=HistorySpec(outside={"github": True, "vercel": True}), dispatch=DISPATCH),
+        vercel_job("b"),
+    ]
     unset = "VERCEL_TOKEN is not set: export it or add it to .env"
     notes = [SourceNote("github", "error", "GitHub API rate limit reached; resets at 10:00Z"),
              SourceNote("vercel", "error", unset)]  # fmt: skip

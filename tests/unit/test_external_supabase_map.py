@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from cronctl.runbook.model import HistorySpec, JobSpec, SupabaseSpec
+from cronctl.runbook.model import HistorySpec, JobSpec
 from cronctl.sources.external.supabase import (
     WINDOW,
     ApiError,
+    SupabaseSpec,
     attach,
     build_sql,
     error_words,
@@ -28,7 +29,7 @@ JOB = JobSpec(
     name="scheduled-dispatcher",
     url="https://ref.supabase.co/functions/v1/scheduled-dispatcher",
     timeout=30.0,
-    history=HistorySpec(supabase="scheduled-dispatcher"),
+    history=HistorySpec(outside={"supabase": "scheduled-dispatcher"}),
 )
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from cronctl import redact
-from cronctl.runbook.model import HistorySpec, JobSpec, VercelSpec
+from cronctl.runbook.model import HistorySpec, JobSpec
 from cronctl.sources.external.vercel import (
     ApiError,
+    VercelSpec,
     collect_invocations,
     error_words,
     explain,
@@ -26,7 +27,10 @@ from cronctl.sources.external.vercel import (
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 PATH = "/api/cron/sync-campaigns"
 JOB = JobSpec(
-    name="sync-campaigns", url=f"https://app.example.com{PATH}", timeout=10.0, history=HistorySpec(vercel=True)
+    name="sync-campaigns",
+    url=f"https://app.example.com{PATH}",
+    timeout=10.0,
+    history=HistorySpec(outside={"vercel": True}),
 )
 
 

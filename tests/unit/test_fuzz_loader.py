@@ -388,7 +388,8 @@ def test_cron_expressions() -> None:
     parsed = TRIED["cron: ... of which parsed and checked"]
     _cron_property()
     assert TRIED["cron: free-token expressions and zones"] - before >= examples(500) // 2
-    assert TRIED["cron: ... of which parsed and checked"] - parsed >= examples(500) // 10  # properties exercised
+    # Properties exercised: about one drawn expression in ten parses; a floor well below that never flakes.
+    assert TRIED["cron: ... of which parsed and checked"] - parsed >= examples(500) // 25
 
 
 @settings(FUZZ, max_examples=examples(200))

@@ -107,7 +107,7 @@ def test_the_registry_imports_nothing_the_runbook_model_needs() -> None:
         "import sys; import cronctl.sources.locks; "
         "print(sorted(m for m in sys.modules if m.startswith('cronctl.') and m != 'cronctl.sources.locks'))"
     )
-    assert loaded == "['cronctl.sources']"
+    assert loaded == "['cronctl.discovery', 'cronctl.sources']"
 
 
 def test_loading_every_backend_imports_neither_redis_nor_psycopg() -> None:

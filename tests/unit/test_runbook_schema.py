@@ -18,6 +18,7 @@ from cronctl.errors import RunbookError
 from cronctl.evaluate import classify, health, verdict
 from cronctl.runbook import model, schema
 from cronctl.runbook.loader import load_runbook, parse_runbook
+from cronctl.sources.external.vercel import VercelSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "runbooks-loaded.json"
@@ -259,8 +260,9 @@ def _error(data: dict[str, Any]) -> str:
 
 def test_every_key_runbook_loads() -> None:
     runbook = parse_runbook(_every_key(), Path("rb.toml"))
-    assert runbook.jobs["send"].history.supabase == "send"
-    assert runbook.vercel is not None and runbook.vercel.plan == "hobby"
+    assert runbook.jobs["send"].history.outside == {"github": True, "vercel": True, "supabase": "send"}
+    vercel = runbook.vendors["vercel"]
+    assert isinstance(vercel, VercelSpec) and vercel.plan == "hobby"
 
 
 def test_the_schema_names_exactly_the_keys_the_every_key_runbook_writes() -> None:
@@ -301,7 +303,9 @@ def test_an_unknown_key_still_suggests_the_closest() -> None:
 
 
 def test_keys_come_from_the_fields() -> None:
-    assert schema.keys(model.VercelSpec) == ("project", "team", "token_env", "api_url", "plan", "timeout")
+    assert schema.keys(VercelSpec) == ("project", "team", "token_env", "api_url", "plan", "timeout")
+    assert schema.keys(model.HistorySpec)[-3:] == ("github", "vercel", "supabase")  # one per source outside
+    assert "vercel" not in schema.keys(model.Runbook)  # a source's table: asked for only when written
     assert "name" not in schema.keys(model.JobSpec)  # the table's name, [jobs.<name>]
     assert schema.keys(model.Runbook)[0] == "runbook"
     assert schema.keys(model.Runbook, "runbook") == ("name", "description")

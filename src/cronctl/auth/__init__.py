@@ -1,4 +1,4 @@
-"""Auth schemes for job triggers: one file per kind, each a `base.AuthScheme`, listed in REGISTRY.
+"""Auth schemes for job triggers: one file per kind, each a `base.AuthScheme`, found by REGISTRY.
 
 Every place that knows auth kinds reads this registry: the runbook's vocabulary (`model.AUTH_KINDS`), the
 loader's checks (`validate`), `cronctl trigger --auth` (`ad_hoc_forms`), the real and the dry-run/curl headers
@@ -7,13 +7,16 @@ checks (`verify`).
 
 Adding a scheme:
 
-1. write `src/cronctl/auth/<kind>.py` with a module-level `SCHEME`, an instance of an `AuthScheme` subclass
-   (the kind's name, the keys it needs and reads, `headers`, `display_headers`, `verify`; `label` when reports
-   should name it otherwise than by its kind);
-2. add `"<kind>": ("cronctl.auth.<kind>", <its --auth forms>)` to REGISTRY below;
-3. add its test to tests/unit/ (a vector from the receiver's documentation or a check by the receiver's own
-   library); tests/unit/test_auth_registry.py already round-trips every registered kind;
-4. add its line to "What each kind sends" in docs/runbook-format.md.
+1. write `src/cronctl/auth/<kind>.py` (`standard_webhooks.py` is the kind `standard-webhooks`) with a module-level
+   `SCHEME`, an instance of an `AuthScheme` subclass (the kind's name, the keys it needs and reads, `headers`,
+   `display_headers`, `verify`; `label` when reports should name it otherwise than by its kind): the package finds
+   it, and `cronctl trigger --auth <kind>` takes it;
+2. add its test to tests/unit/ (a vector from the receiver's documentation or a check by the receiver's own
+   library); tests/unit/test_auth_registry.py already round-trips every kind found here;
+3. add its line to "What each kind sends" in docs/runbook-format.md.
+
+Only a kind whose `--auth` forms are not just its name is also listed, in FORMS below; ORDER lists the kinds shown
+first, and a kind it does not name follows them.
 
 A key no scheme reads yet also needs a field on `runbook.model.AuthSpec` and a line in `runbook.loader._auth`.
 
@@ -26,24 +29,26 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from cronctl.discovery import discover
+
 if TYPE_CHECKING:
     from cronctl.auth.base import AuthScheme, Incoming, Secrets, SignContext
     from cronctl.runbook.model import AuthSpec
 
-# kind -> (module holding SCHEME, its forms for `cronctl trigger --url ... --auth`). The forms live here, not in
-# the modules, so that building the CLI's help imports no scheme. A kind needing keys a command line does not
-# carry has none.
-REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "none": ("cronctl.auth.none", ("none",)),
-    "bearer": ("cronctl.auth.bearer", ("bearer",)),
+# The order kinds are listed in (the runbook's vocabulary, errors, `--auth`); other kinds follow, alphabetically.
+ORDER = ("none", "bearer", "apikey", "header", "standard-webhooks", "stripe", "github", "hmac")
+# `cronctl trigger --url ... --auth` forms of the kinds whose forms are not just their name. They live here, not in
+# the modules, so that building the CLI's help imports no scheme (all of them take ~9 ms). A kind needing keys a
+# command line does not carry has none.
+FORMS: dict[str, tuple[str, ...]] = {
     # `bearer+apikey`: Supabase's pair, one key sent both as Bearer token and as `apikey`.
-    "apikey": ("cronctl.auth.apikey", ("apikey", "bearer+apikey")),
-    "header": ("cronctl.auth.header", ("header:<Name>",)),
-    "standard-webhooks": ("cronctl.auth.standard_webhooks", ("standard-webhooks",)),
-    "stripe": ("cronctl.auth.stripe", ("stripe",)),
-    "github": ("cronctl.auth.github", ("github",)),
-    "hmac": ("cronctl.auth.hmac", ()),
+    "apikey": ("apikey", "bearer+apikey"),
+    "header": ("header:<Name>",),
+    "hmac": (),
 }
+# kind -> module holding SCHEME: every module of this package but base.py (`standard_webhooks.py` is kind
+# `standard-webhooks`)
+REGISTRY = discover(__name__, __path__, ORDER, dashes=True)
 # Supabase wants `apikey: <key>` beside the proof of any scheme that reads `apikey_env`.
 _APIKEY = "apikey"
 
@@ -54,18 +59,23 @@ def names() -> tuple[str, ...]:
 
 def scheme(kind: str) -> AuthScheme:
     """The scheme registered under `kind`; ValueError naming the closest kind when there is none."""
-    entry = REGISTRY.get(kind)
-    if entry is None:
+    module = REGISTRY.get(kind)
+    if module is None:
         from cronctl.runbook.loader import suggest
 
         raise ValueError(f"unknown auth kind '{kind}'{suggest(kind, REGISTRY)}")
-    found: AuthScheme = importlib.import_module(entry[0]).SCHEME
+    found: AuthScheme = importlib.import_module(module).SCHEME
     return found
+
+
+def forms(kind: str) -> tuple[str, ...]:
+    """The `cronctl trigger --url ... --auth` forms of one kind: its name unless FORMS says otherwise."""
+    return FORMS.get(kind, (kind,))
 
 
 def ad_hoc_forms() -> tuple[str, ...]:
     """What `cronctl trigger --url ... --auth` accepts, in registry order."""
-    return tuple(form for _, forms in REGISTRY.values() for form in forms)
+    return tuple(form for kind in REGISTRY for form in forms(kind))
 
 
 def _parts(spec: AuthSpec) -> list[AuthScheme]:

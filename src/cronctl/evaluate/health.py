@@ -18,7 +18,7 @@ judged as usual and `unexpected` says why (a root cause finding).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,10 +46,7 @@ NEAR_TIMEOUT = 0.9  # a run ending past 90 % of its timeout was nearly cut off
 SHORT_FAILURE = 0.3  # a failure ending before 30 % of the timeout was dropped early (EarlyDrop pattern)
 SHORT_FAILURE_MIN = 1.0
 MIN_GRACE = 60.0
-# How late a scheduler may fire a slot by its own documentation: GitHub delays scheduled runs under load (and
-# drops some), a Vercel Hobby cron fires anywhere within its scheduled hour. A slot is missed only past this.
-GITHUB_DELAY = 30 * 60.0
-VERCEL_HOBBY_DELAY = 3600.0
+NO_VENDORS: Mapping[str, object] = {}  # a runbook without `[<source>]` tables (`Runbook.vendors`)
 # Root causes that stop a job's scheduler: nothing can start the job, so its grace waits for nothing.
 STOPPED_SCHEDULER = ("scheduler_down", "workflow_disabled")
 STRIP_SYMBOLS = {
@@ -74,7 +71,9 @@ class JobFacts:
     timezone: str | None = None  # the scheduler's own time zone when visible (pg_cron's cron.timezone)
     explained_by: str | None = None  # a root cause that explains a missed or unknown state (e.g. scheduler_down)
     window_start: datetime | None = None  # start of the judged history window (a run after it is a recent run)
-    vercel_plan: str | None = None  # the plan of the Vercel project whose cron fires it (runbook [vercel] plan)
+    # The runbook's `[<source>]` tables (`Runbook.vendors`): how late the vendor's scheduler may fire it (`[vercel]
+    # plan = "hobby"`).
+    vendors: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -224,7 +223,7 @@ def outcomes(runs: Sequence[Run], timeout: float = 0.0) -> list[Run]:
 _KNOWN_OUTCOMES = ("succeeded", "failed", "partial", "skipped")
 
 
-def default_grace(job: JobSpec, interval: float | None, vercel_plan: str | None = None) -> float:
+def default_grace(job: JobSpec, interval: float | None, vendors: Mapping[str, object] = NO_VENDORS) -> float:
     """Timeout plus a tenth of the interval, at least a minute, at most one interval; and at least as long as the
     job's scheduler may be late by its own documentation (`scheduler_delay`). The job's `grace` wins."""
     if job.grace is not None:
@@ -233,19 +232,20 @@ def default_grace(job: JobSpec, interval: float | None, vercel_plan: str | None 
         own = max(MIN_GRACE, job.timeout)
     else:
         own = max(MIN_GRACE, min(job.timeout + interval / 10, interval))
-    return max(own, scheduler_delay(job, vercel_plan))
+    return max(own, scheduler_delay(job, vendors))
 
 
-def scheduler_delay(job: JobSpec, vercel_plan: str | None = None) -> float:
-    """Seconds the scheduler firing `job` may start a slot late: GitHub Actions (`scheduler = "github"`, or its
-    history is GitHub's and no other scheduler is named) 30 minutes; Vercel cron on the Hobby plan an hour;
-    otherwise none."""
-    unnamed = job.scheduler == "external"
-    if job.scheduler == "github" or (unnamed and job.history.github):
-        return GITHUB_DELAY
-    if (job.scheduler == "vercel" or (unnamed and job.history.vercel)) and vercel_plan == "hobby":
-        return VERCEL_HOBBY_DELAY
-    return 0.0
+def scheduler_delay(job: JobSpec, vendors: Mapping[str, object] = NO_VENDORS) -> float:
+    """Seconds the scheduler firing `job` may start a slot late, as the history source of that vendor says from
+    the runbook's `[<source>]` table (GitHub Actions 30 minutes, Vercel cron on the Hobby plan an hour). The
+    scheduler is the one the job names, or, when it names none, the first of its histories outside the database;
+    pg_cron fires on time."""
+    from cronctl.sources.external import names, source
+
+    fired_by = job.scheduler if job.scheduler != "external" else next(iter(job.history.external), None)
+    if fired_by is None or fired_by not in names():
+        return 0.0
+    return source(fired_by).scheduler_delay(vendors.get(fired_by))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -330,7 +330,7 @@ def judge(
     seen = outcomes(runs, job.timeout)
     schedule = _schedule(job, facts.timezone)
     interval = schedule.typical_interval(now) if schedule is not None else None
-    grace = default_grace(job, interval, facts.vercel_plan) if schedule is not None else None
+    grace = default_grace(job, interval, facts.vendors) if schedule is not None else None
     last = seen[0] if seen else None
     failures = consecutive_failures(seen)
     started = latest_start(runs) or last
@@ -519,14 +519,13 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-# Sources whose unfinished runs are all live in the vendor's own account (a queued GitHub run waits for a runner).
-_VENDOR_SOURCES = ("github", "vercel", "supabase")
-
-
 def _running(job: JobSpec, run: Run, facts: JobFacts, now: datetime, seen: Sequence[Run] = ()) -> tuple[str, str, int]:
+    from cronctl.sources.external import names as vendor_sources
+
     # The newest run may have just started while older ones never finish (GitHub runs queued for hours: no
-    # runner takes the workflow's jobs): the oldest unfinished run is the one that says so.
-    waiting = [r for r in seen if r.status == "running" and r.source in _VENDOR_SOURCES and r.started_at]
+    # runner takes the workflow's jobs): the oldest unfinished run is the one that says so. A source outside the
+    # database reads runs that are all live in the vendor's own account (a queued GitHub run waits for a runner).
+    waiting = [r for r in seen if r.status == "running" and r.source in vendor_sources() and r.started_at]
     oldest = min(waiting, key=lambda r: aware(r.started_at or now), default=None)
     if oldest is not None and oldest is not run and oldest.started_at is not None:
         age = (now - aware(oldest.started_at)).total_seconds()
@@ -607,7 +606,7 @@ def history_window(job: JobSpec, now: datetime, default: float) -> float:
     return max(default, interval)
 
 
-def lookback(job: JobSpec, now: datetime, vercel_plan: str | None = None) -> float:
+def lookback(job: JobSpec, now: datetime, vendors: Mapping[str, object] = NO_VENDORS) -> float:
     """Seconds before the judged window worth reading from a source that answers only for the time asked (a
     vendor's API): one more interval and grace, so the run before a dropped slot (or before a slot still inside
     its grace) is seen and the job reads `missed` (or due), not `never_run`. 0 without a schedule."""
@@ -615,4 +614,4 @@ def lookback(job: JobSpec, now: datetime, vercel_plan: str | None = None) -> flo
     if schedule is None:
         return 0.0
     interval: float = schedule.typical_interval(aware(now))
-    return interval + default_grace(job, interval, vercel_plan)
+    return interval + default_grace(job, interval, vendors)

@@ -5,7 +5,7 @@ findings (root causes first), with the silences in force. Pure: (collected, runb
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -70,8 +70,9 @@ def judge(
     workflows = _workflows(collected, env, jobs)
     # A stopped workflow is a present-tense fact: it explains nothing about a past `--at`.
     stopped = set() if collected.until is not None else {j for w in workflows if w.stopped for j in w.fires}
-    plan = runbook.vercel.plan if runbook.vercel is not None else None
-    health = [_job_health(collected.jobs[j.name], now, collected, down, j.name in stopped, plan) for j in jobs]
+    health = [
+        _job_health(collected.jobs[j.name], now, collected, down, j.name in stopped, runbook.vendors) for j in jobs
+    ]
     failed: list[Run] = []
     for data in collected.jobs.values():
         assert data.window_start is not None
@@ -230,8 +231,8 @@ def _job_health(
     now: datetime,
     collected: Collected,
     scheduler_down: bool,
-    workflow_stopped: bool = False,
-    vercel_plan: str | None = None,
+    workflow_stopped: bool,
+    vendors: Mapping[str, object],
 ) -> JobHealth:
     from cronctl.evaluate import health as health_eval
 
@@ -245,7 +246,7 @@ def _job_health(
         timezone=getattr(collected.facts, "cron_timezone", None) if collected.facts else None,
         explained_by=explained_by or ("workflow_disabled" if workflow_stopped else None),
         window_start=data.window_start,
-        vercel_plan=vercel_plan,
+        vendors=vendors,
     )
     return health_eval.judge(data.spec, merged, facts, now)
 

@@ -6,10 +6,12 @@ them off its dataclass fields); this module reads each value, checks it and buil
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
 import tomllib
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,10 +41,21 @@ from cronctl.runbook.model import (
     RunLogSpec,
     SecretsTableSpec,
     SuccessRule,
-    SupabaseSpec,
-    VercelSpec,
 )
-from cronctl.runbook.schema import Vocabulary, default, key_vocabulary, keys, vocabulary
+from cronctl.runbook.schema import (
+    Vocabulary,
+    default,
+    has_vocabulary,
+    is_env_name,
+    key_vocabulary,
+    keys,
+    longest_duration,
+    toml_type,
+    vocabulary,
+)
+from cronctl.sources.external import names as outside_history_names
+from cronctl.sources.external import sections as outside_history_sections
+from cronctl.sources.external import source as outside_history
 from cronctl.userfiles import read_bounded
 
 T = TypeVar("T")
@@ -83,7 +96,7 @@ class _Table:
         if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
             raise self.error(key, f"expected {kind_name}, got boolean")
         if not isinstance(value, kind):
-            raise self.error(key, f"expected {kind_name}, got {_toml_type(value)}")
+            raise self.error(key, f"expected {kind_name}, got {toml_type(value)}")
         return value
 
     def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
@@ -126,7 +139,7 @@ class _Table:
         items = [value] if isinstance(value, str) else value
         for item in items:
             if not isinstance(item, str):
-                raise self.error(key, f"expected a list of strings, found {_toml_type(item)}")
+                raise self.error(key, f"expected a list of strings, found {toml_type(item)}")
         return tuple(items)
 
     def int_list(self, key: str) -> tuple[int, ...]:
@@ -136,7 +149,7 @@ class _Table:
         items = [value] if isinstance(value, int) else value
         for item in items:
             if isinstance(item, bool) or not isinstance(item, int):
-                raise self.error(key, f"expected integers, found {_toml_type(item)}")
+                raise self.error(key, f"expected integers, found {toml_type(item)}")
         return tuple(items)
 
     def str_map(self, key: str) -> dict[str, str]:
@@ -145,7 +158,7 @@ class _Table:
             return {}
         for k, v in value.items():
             if not isinstance(v, str):
-                raise self.error(f"{key}.{k}", f"expected a string, got {_toml_type(v)}")
+                raise self.error(f"{key}.{k}", f"expected a string, got {toml_type(v)}")
         return dict(value)
 
     def table(self, key: str, *, required: bool = False) -> _Table | None:
@@ -162,7 +175,7 @@ class _Table:
         result: dict[str, _Table] = {}
         for name, value in outer.data.items():
             if not isinstance(value, dict):
-                raise outer.error(name, f"expected a table, got {_toml_type(value)}")
+                raise outer.error(name, f"expected a table, got {toml_type(value)}")
             if not _NAME.match(name):
                 raise outer.error(name, "names may use letters, digits, '-', '_' and '.' only")
             result[name] = _Table(value, f"{outer.where}.{name}", self.file)
@@ -175,7 +188,7 @@ class _Table:
         result = []
         for index, item in enumerate(value):
             if not isinstance(item, dict):
-                raise self.error(f"{key}[{index}]", f"expected a table, got {_toml_type(item)}")
+                raise self.error(f"{key}[{index}]", f"expected a table, got {toml_type(item)}")
             result.append(_Table(item, f"{self.where + '.' if self.where else ''}{key}[{index}]", self.file))
         return result
 
@@ -211,17 +224,6 @@ class _Table:
         return value
 
 
-def _toml_type(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "float",
-        str: "string",
-        list: "array",
-        dict: "table",
-    }.get(type(value), type(value).__name__)
-
-
 def load_runbook(path: Path, profile: str | None = None) -> Runbook:
     """Read, parse and validate one runbook file."""
     try:
@@ -243,7 +245,7 @@ def load_runbook(path: Path, profile: str | None = None) -> Runbook:
 
 def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) -> Runbook:
     top = _Table(data, "", path)
-    top.check_keys(keys(Runbook))
+    _check_top_keys(top)
     meta = top.table("runbook", required=True)
     assert meta is not None
     meta.check_keys(keys(Runbook, "runbook"))
@@ -269,11 +271,8 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
     exit_tbl = top.table("exit_condition")
     exit_condition = _exit_condition(exit_tbl, backlogs) if exit_tbl else ExitCondition()
     notify_tbl = top.table("notify")
-    vercel_tbl = top.table("vercel")
-    supabase_tbl = top.table("supabase")
-    vercel = _vercel(vercel_tbl) if vercel_tbl else None
-    supabase = _supabase(supabase_tbl) if supabase_tbl else None
-    _check_external(jobs, top, vercel, supabase)
+    vendors = _vendor_sections(top)
+    _check_outside_histories(jobs, top, vendors)
     return Runbook(
         name=name,
         path=path,
@@ -293,49 +292,67 @@ def parse_runbook(data: dict[str, Any], path: Path, profile: str | None = None) 
         profile=profile,
         defaults=defaults,
         notify=_notify(notify_tbl) if notify_tbl else None,
-        vercel=vercel,
-        supabase=supabase,
+        vendors=vendors,
     )
 
 
-def _vercel(t: _Table) -> VercelSpec:
-    t.check_keys(keys(VercelSpec))
-    return VercelSpec(
-        project=t.text("project", required=True),
-        team=t.text("team"),
-        token_env=t.env_name("token_env", "VERCEL_TOKEN"),
-        api_url=t.text("api_url", "https://api.vercel.com"),
-        plan=t.word("plan", VercelSpec),
-        timeout=_positive(t, "timeout", 10.0, 300.0),
-    )
+def _check_top_keys(top: _Table) -> None:
+    """The top level takes the model's tables and the `[<name>]` table of each history source that has one; a
+    source is imported only when the runbook writes its name (all of them only to list them in an error)."""
+    own = keys(Runbook)
+    for key in top.data:
+        if key not in own and _section_spec(key) is None:
+            top.check_keys([*own, *outside_history_sections()])
 
 
-def _supabase(t: _Table) -> SupabaseSpec:
-    t.check_keys(keys(SupabaseSpec))
-    return SupabaseSpec(
-        project_ref=t.text("project_ref", required=True),
-        token_env=t.env_name("token_env", "SUPABASE_ACCESS_TOKEN"),
-        api_url=t.text("api_url", "https://api.supabase.com"),
-        timeout=_positive(t, "timeout", 10.0, 300.0),
-    )
+def _section_spec(name: str) -> type | None:
+    """The dataclass of the history source `name`'s runbook table, None when there is no such source or table."""
+    return outside_history(name).section if name in outside_history_names() else None
 
 
-def _check_external(
-    jobs: dict[str, JobSpec], top: _Table, vercel: VercelSpec | None, supabase: SupabaseSpec | None
-) -> None:
-    """Each history source outside the database needs what it reads from: a workflow, a project."""
+def _vendor_sections(top: _Table) -> dict[str, object]:
+    """Each history source's `[<name>]` table the runbook writes, read into the dataclass the source declares."""
+    found: dict[str, object] = {}
+    for name in outside_history_names():
+        t = top.table(name)
+        if t is not None:
+            spec = _section_spec(name)
+            assert spec is not None  # `_check_top_keys` let no other table through
+            found[name] = _section(t, spec)
+    return found
+
+
+def _section(t: _Table, spec: type) -> object:
+    """A table read by its dataclass alone (a history source's `[<name>]`): see `_section_value`."""
+    t.check_keys(keys(spec))
+    hints = typing.get_type_hints(spec)
+    return spec(**{f.name: _section_value(t, spec, f, hints[f.name]) for f in dataclasses.fields(spec)})
+
+
+def _section_value(t: _Table, spec: type, f: dataclasses.Field[Any], hint: Any) -> Any:
+    """A deadline (`duration()`), an environment variable's name (`env_name()`), a word of the field's vocabulary
+    (`one_of`) or a string, required when the field has no default."""
+    fallback = default(spec, f.name)
+    at_most = longest_duration(spec, f.name)
+    if at_most is not None:
+        return _positive(t, f.name, fallback, at_most)
+    if is_env_name(spec, f.name):
+        return t.env_name(f.name, fallback)
+    if has_vocabulary(spec, f.name):
+        return t.word(f.name, spec)
+    if hint not in (str, str | None):
+        raise TypeError(f"{spec.__name__}.{f.name}: a table read by its dataclass holds strings, not {hint}")
+    required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    return t.text(f.name, fallback, required=required)
+
+
+def _check_outside_histories(jobs: dict[str, JobSpec], top: _Table, vendors: dict[str, object]) -> None:
+    """Each history source outside the database a job selects needs what it reads from (a workflow, a project)."""
     for name, job in jobs.items():
-        where = f"jobs.{name}.history"
-        if job.history.github and job.dispatch is None:
-            raise RunbookError(f"{top.file}: {where}: github = true reads the runs of the job's [dispatch] "
-                               "workflow; add [jobs." + name + ".dispatch] with repo and workflow")  # fmt: skip
-        if job.history.vercel and vercel is None:
-            raise RunbookError(f"{top.file}: {where}: vercel = true needs a [vercel] table with the project")
-        if job.history.vercel and job.url is None:
-            raise RunbookError(f"{top.file}: {where}: vercel = true reads the invocations of the job's route; "
-                               "set the job's url")  # fmt: skip
-        if job.history.supabase is not None and supabase is None:
-            raise RunbookError(f"{top.file}: {where}: supabase needs a [supabase] table with project_ref")
+        for source in job.history.external:
+            problem = outside_history(source).problem(job, vendors.get(source))
+            if problem is not None:
+                raise RunbookError(f"{top.file}: jobs.{name}.history: {problem}")
 
 
 def _connection(t: _Table | None) -> ConnectionSpec:
@@ -439,26 +456,24 @@ def _history(
         run_log=run_log,
         run_log_key=t.text("run_log_key", job if run_log and run_logs[run_log].job_column else None),
         health=health_name,
-        github=t.flag("github", False),
-        vercel=t.flag("vercel", False),
-        supabase=_supabase_function(t, job, url),
+        outside=_outside_histories(t, url),
     )
 
 
-def _supabase_function(t: _Table, job: str, url: str | None) -> str | None:
-    """`supabase = "name"` names the Edge Function; `true` takes it from the job's `/functions/v1/<name>` URL."""
-    value = t.data.get("supabase")
-    if value is None or value is False:
-        return None
-    if value is True:
-        found = re.search(r"/functions/v1/([A-Za-z0-9_-]+)", url or "")
-        if found is None:
-            raise t.error("supabase", 'the job\'s url has no /functions/v1/<name>: write supabase = "<function>"')
-        return found.group(1)
-    name: str = t.text("supabase")
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-        raise t.error("supabase", f"'{name}' is not an Edge Function name")
-    return name
+def _outside_histories(t: _Table, url: str | None) -> dict[str, str | bool]:
+    """`history = { <source> = ... }` for each source outside the database, read by the source itself (imported
+    only when the job names it); a source that selects nothing (`false`) is left out."""
+    found: dict[str, str | bool] = {}
+    for name in outside_history_names():
+        if name not in t.data:
+            continue
+        try:
+            selected = outside_history(name).select(t.data[name], url)
+        except ValueError as exc:
+            raise t.error(name, str(exc)) from None
+        if selected is not None:
+            found[name] = selected
+    return found
 
 
 def _lock(t: _Table | None, job: str, lock_tables: dict[str, LockTableSpec]) -> LockSpec | None:

@@ -7,22 +7,25 @@ is what adds a runbook key, and adding a word to a vocabulary is what makes the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cronctl.auth import names as auth_kinds
 from cronctl.evaluate.classify import GROUPS as BUILT_IN_FAILURE_GROUPS
-from cronctl.runbook.schema import in_table, keyed_by, not_written, one_of
+from cronctl.runbook.schema import in_table, keyed_by, keys_of, not_written, one_of, tables_of
+from cronctl.sources.external import names as outside_history_names
+from cronctl.sources.external import sections as outside_history_sections
 from cronctl.sources.locks import names as lock_backend_names
 
 AUTH_KINDS = auth_kinds()  # one module per kind in cronctl/auth/
 LOCK_BACKENDS = lock_backend_names()  # one per file in sources/locks/, from its registry
+OUTSIDE_HISTORIES = outside_history_names()  # one per file in sources/external/, from its registry
 SEVERITIES = ("info", "warn", "crit")
 # Normalised run statuses every history source maps into.
 RUN_STATUSES = ("running", "succeeded", "failed", "partial", "skipped", "unknown")
 NOTIFY_KINDS = ("slack", "webhook")
-VERCEL_PLANS = ("hobby", "pro", "enterprise")
 # `expect`: whether the job is meant to run. `disabled` marks a job that is off on purpose.
 EXPECTS = ("enabled", "disabled")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -83,11 +86,10 @@ class HistorySpec:
     run_log: str | None = None  # name of a [run_logs.*] entry
     run_log_key: str | None = None  # value of that table's job column for this job
     health: str | None = None  # name of a [health.*] endpoint reporting this job
-    # Histories outside the database (sources/external): the runs of the job's [dispatch] workflow, the
-    # invocations of its Vercel cron route, the invocations of its Supabase Edge Function (by function name).
-    github: bool = False
-    vercel: bool = False
-    supabase: str | None = None
+    # Histories outside the database (sources/external), each a key of this table read by its source: source ->
+    # what the key selected, e.g. {"github": True} (the runs of the job's [dispatch] workflow), {"vercel": True}
+    # (the invocations of its cron route), {"supabase": "send-emails"} (those of its Edge Function, by name).
+    outside: Mapping[str, str | bool] = field(default_factory=dict, metadata=keys_of(OUTSIDE_HISTORIES))
 
     @property
     def has_any(self) -> bool:
@@ -95,9 +97,9 @@ class HistorySpec:
 
     @property
     def external(self) -> tuple[str, ...]:
-        """The history sources outside the database this job reads, by name."""
-        flags = {"github": self.github, "vercel": self.vercel, "supabase": self.supabase is not None}
-        return tuple(name for name, on in flags.items() if on)
+        """The history sources outside the database this job reads, by name (as the loader reads them: in the
+        registry's order)."""
+        return tuple(self.outside)
 
 
 @dataclass(frozen=True)
@@ -301,29 +303,6 @@ class NotifySpec:
 
 
 @dataclass(frozen=True)
-class VercelSpec:
-    """`[vercel]`: the project whose cron invocations `history = { vercel = true }` reads (Vercel REST API)."""
-
-    project: str  # project id or name
-    team: str | None = None  # teamId (or team slug) the project belongs to
-    token_env: str = "VERCEL_TOKEN"
-    api_url: str = "https://api.vercel.com"
-    # On Hobby a cron fires anywhere within its hour.
-    plan: str = field(default="pro", metadata=one_of("a Vercel plan", VERCEL_PLANS))
-    timeout: float = 10.0  # one deadline for the whole read
-
-
-@dataclass(frozen=True)
-class SupabaseSpec:
-    """`[supabase]`: the project whose Edge Function invocations `history = { supabase = ... }` reads."""
-
-    project_ref: str
-    token_env: str = "SUPABASE_ACCESS_TOKEN"
-    api_url: str = "https://api.supabase.com"
-    timeout: float = 10.0  # one deadline for the whole read
-
-
-@dataclass(frozen=True)
 class Profile:
     name: str = field(metadata=not_written())
     vars: dict[str, str] = field(default_factory=dict)
@@ -349,6 +328,7 @@ class Runbook:
     exit_condition: ExitCondition = field(default_factory=ExitCondition)
     defaults: JobDefaults = field(default_factory=JobDefaults)
     notify: NotifySpec | None = None
-    vercel: VercelSpec | None = None
-    supabase: SupabaseSpec | None = None
+    # The `[<name>]` tables of the history sources outside the database, each read into the dataclass its source
+    # declares, e.g. {"vercel": sources.external.vercel.VercelSpec(project=...)}.
+    vendors: Mapping[str, object] = field(default_factory=dict, metadata=tables_of(outside_history_sections))
     profile: str | None = field(default=None, metadata=not_written())  # the profile selected at load time

@@ -7,11 +7,18 @@ where that is not so:
 - `not_written()`: the loader fills the field (a named table's name, the file's path); no runbook writes it;
 - `in_table("runbook")`: the key lives in a sub-table of its own (`[runbook] name`);
 - `one_of(...)`: the value (each value, for a table of strings) is a word of a closed vocabulary;
-- `keyed_by(...)`: the keys of the sub-table are words of a closed vocabulary (`statuses.failed = [...]`).
+- `keyed_by(...)`: the keys of the sub-table are words of a closed vocabulary (`statuses.failed = [...]`);
+- `keys_of(...)`: the field is no key itself: it maps keys of its table, each one of a set of names, to what the
+  loader read from them (`history = { github = true }`: the history sources outside the database);
+- `tables_of(...)`: the field maps tables `[<name>]` to the dataclasses they are read into, each declared by the
+  module that reads it (a history source's `[vercel]`); `keys()` leaves them out (the loader asks only for the
+  tables a runbook writes), `tables()` includes them;
+- `env_name()`, `duration(...)`: how a table read by its dataclass alone (runbook.loader) checks a value.
 
 A field typed as a model dataclass is a nested table, `dict[str, <dataclass>]` a table of named tables and
-`tuple[<dataclass>, ...]` an array of tables. The loader asks `keys()`, `vocabulary()` and `default()`, which
-read `dataclasses.fields` only; `tables()` walks the whole tree (documentation and tests) from the type hints.
+`tuple[<dataclass>, ...]` an array of tables. The loader asks `keys()`, `vocabulary()`, `default()` and the other
+questions about one field, which read `dataclasses.fields` only; `tables()` walks the whole tree (documentation and
+tests) from the type hints.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import dataclasses
 import difflib
 import functools
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 _META = "cronctl.runbook.schema"
@@ -54,7 +61,7 @@ class Vocabulary:
 
 
 class _Key:
-    __slots__ = ("key_words", "table", "words", "written")
+    __slots__ = ("at_most", "env_name", "key_words", "named_keys", "sections", "table", "words", "written")
 
     def __init__(
         self,
@@ -62,11 +69,19 @@ class _Key:
         table: str | None = None,
         words: Vocabulary | None = None,
         key_words: Vocabulary | None = None,
+        named_keys: tuple[str, ...] | None = None,
+        sections: Callable[[], Mapping[str, type]] | None = None,
+        env_name: bool = False,
+        at_most: float | None = None,
     ) -> None:
         self.written = written
         self.table = table
         self.words = words
         self.key_words = key_words
+        self.named_keys = named_keys
+        self.sections = sections
+        self.env_name = env_name
+        self.at_most = at_most
 
 
 _PLAIN_KEY = _Key()
@@ -92,6 +107,49 @@ def keyed_by(noun: str, words: Iterable[str]) -> dict[str, Any]:
     return {_META: _Key(key_words=Vocabulary(noun, tuple(words)))}
 
 
+def keys_of(names: Iterable[str]) -> dict[str, Any]:
+    """Field metadata: the field maps keys of its table, each one of `names`, to what the loader read from them."""
+    return {_META: _Key(named_keys=tuple(names))}
+
+
+def tables_of(sections: Callable[[], Mapping[str, type]]) -> dict[str, Any]:
+    """Field metadata: the field maps tables `[<name>]` to what they were read into, the dataclass `sections()`
+    gives for the name (called only by `tables()`: it may import every module declaring one)."""
+    return {_META: _Key(sections=sections)}
+
+
+def env_name() -> dict[str, Any]:
+    """Field metadata: the value names an environment variable."""
+    return {_META: _Key(env_name=True)}
+
+
+def duration(at_most: float) -> dict[str, Any]:
+    """Field metadata: the value is a duration ("20s", "5m") of more than zero and at most `at_most` seconds."""
+    return {_META: _Key(at_most=at_most)}
+
+
+def is_env_name(spec: type, name: str) -> bool:
+    """Whether a field's value names an environment variable (`env_name()`)."""
+    return _key(_field(spec, name)).env_name
+
+
+def longest_duration(spec: type, name: str) -> float | None:
+    """The longest duration a field takes (`duration()`), None when it is no duration."""
+    return _key(_field(spec, name)).at_most
+
+
+def toml_type(value: Any) -> str:
+    """How errors name the TOML type of a value: "boolean", "string", "table", ..."""
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
 def _key(f: dataclasses.Field[Any]) -> _Key:
     key = f.metadata.get(_META, _PLAIN_KEY)
     assert isinstance(key, _Key)
@@ -104,16 +162,15 @@ def keys(spec: type, table: str | None = None) -> tuple[str, ...]:
     found: list[str] = []
     for f in dataclasses.fields(spec):
         key = _key(f)
-        if not key.written:
+        if not key.written or key.sections is not None:
             continue
         if table is None:
-            name = key.table or f.name  # a sub-table is itself a key of this table
+            names = key.named_keys or (key.table or f.name,)  # a sub-table is itself a key of this table
         elif key.table == table:
-            name = f.name
+            names = key.named_keys or (f.name,)
         else:
             continue
-        if name not in found:
-            found.append(name)
+        found.extend(name for name in names if name not in found)
     return tuple(found)
 
 
@@ -130,6 +187,11 @@ def vocabulary(spec: type, name: str) -> Vocabulary:
     if words is None:
         raise KeyError(f"{spec.__name__}.{name} has no vocabulary")
     return words
+
+
+def has_vocabulary(spec: type, name: str) -> bool:
+    """Whether a field's value is a word of a closed vocabulary (`one_of`)."""
+    return _key(_field(spec, name)).words is not None
 
 
 def key_vocabulary(spec: type, name: str) -> Vocabulary:
@@ -181,6 +243,9 @@ def tables(root: type | None = None, path: str = "") -> Iterator[Table]:
         yield _table(root, f"{path}.{sub}" if path else sub, sub)
     for f in dataclasses.fields(root):
         key = _key(f)
+        if key.sections is not None:
+            for name, spec in key.sections().items():
+                yield from tables(spec, f"{path}.{name}" if path else name)
         if not key.written or key.table is not None:
             continue
         nested = _nested(hints[f.name])
@@ -197,7 +262,18 @@ def _table(spec: type, path: str, sub: str | None) -> Table:
             words = key.words or key.key_words
             if words is not None:
                 vocabularies[f.name] = words
-    return Table(path, spec, keys(spec, sub), vocabularies)
+    named_tables = tuple(_sections(spec)) if sub is None else ()
+    return Table(path, spec, (*keys(spec, sub), *named_tables), vocabularies)
+
+
+def _sections(spec: type) -> dict[str, type]:
+    """The tables `[<name>]` of `spec`'s `tables_of()` fields: name -> dataclass."""
+    found: dict[str, type] = {}
+    for f in dataclasses.fields(spec):
+        sections = _key(f).sections
+        if sections is not None:
+            found.update(sections())
+    return found
 
 
 def _nested(hint: Any) -> tuple[type, str] | None:

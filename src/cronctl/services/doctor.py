@@ -126,8 +126,7 @@ def _vendor_tokens(runbook: Runbook, env: Environment, timeout: float) -> list[V
 def _token_variable(runbook: Runbook, job: JobSpec, source: str) -> str | None:
     if source == "github":
         return job.dispatch.token_env if job.dispatch is not None else None
-    spec = getattr(runbook, source, None)
-    variable = getattr(spec, "token_env", None)
+    variable = getattr(runbook.vendors.get(source), "token_env", None)
     return variable if isinstance(variable, str) else None
 
 

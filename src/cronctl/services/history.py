@@ -351,8 +351,7 @@ def lookbacks(runbook: Runbook, jobs: Sequence[JobData], now: datetime) -> dict[
     more, so the run before a dropped slot is seen (`evaluate.health.lookback`)."""
     from cronctl.evaluate.health import lookback
 
-    plan = runbook.vercel.plan if runbook.vercel is not None else None
-    return {d.spec.name: lookback(d.spec, now, plan) for d in jobs if d.spec.history.external}
+    return {d.spec.name: lookback(d.spec, now, runbook.vendors) for d in jobs if d.spec.history.external}
 
 
 def _read_external_source(name: str, query: ExternalQuery) -> ExternalRead:
@@ -369,7 +368,7 @@ def _read_external_source(name: str, query: ExternalQuery) -> ExternalRead:
 
 def _external_timeout(runbook: Runbook, name: str, default: float) -> float:
     """The runbook's own deadline for a vendor's reads (`[vercel] timeout`), else the interface's."""
-    timeout = getattr(getattr(runbook, name, None), "timeout", None)
+    timeout = getattr(runbook.vendors.get(name), "timeout", None)
     return float(timeout) if isinstance(timeout, (int, float)) else default
 
 

@@ -345,7 +345,7 @@ def _lock_history(
     and the jobs whose history could not be fully read (job → why): a source that failed, or more than
     `limit` runs since then (so the run that took the lock may not be among them)."""
     from cronctl.services.history import collect_history
-    from cronctl.sources.locks.runs import mark_backends
+    from cronctl.sources.pgcron import mark_backends
 
     runs_by_job: dict[str, list[Run]] = {}
     unverified: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Output formats (`--format/-f`): one module per format, registered here by name, imported when first needed.
+"""Output formats (`--format/-f`): one module per format, found here by its file name, imported when first needed.
 
 Each format module declares:
 
@@ -15,11 +15,11 @@ output/ (render.py: masking and escaping of cells, headlines and findings; layou
 
 Adding a format:
 
-1. write `<name>.py` here with the four names above;
-2. add it to `REGISTRY` below (the order of the `--format` help);
-3. test what it writes (tests/unit/test_format_registry.py already renders every registered format and checks
+1. write `<name>.py` here with the four names above (the package finds it; the `--format` help lists it after the
+   formats ORDER names);
+2. test what it writes (tests/unit/test_format_registry.py already renders every format found here and checks
    the help and the documentation name it);
-4. add its line to docs/output-formats.md.
+3. add its line to docs/output-formats.md.
 """
 
 from __future__ import annotations
@@ -27,17 +27,15 @@ from __future__ import annotations
 import importlib
 from typing import IO, TYPE_CHECKING, Protocol, cast
 
+from cronctl.discovery import discover
+
 if TYPE_CHECKING:
     from cronctl.output.report import Report
 
-# name -> module; the order of the `--format` help and of its error message
-REGISTRY: dict[str, str] = {
-    "table": "cronctl.output.formats.table",
-    "json": "cronctl.output.formats.json",
-    "markdown": "cronctl.output.formats.markdown",
-    "plain": "cronctl.output.formats.plain",
-    "openmetrics": "cronctl.output.formats.openmetrics",
-}
+# The order of the `--format` help and of its error message; other formats follow, alphabetically.
+ORDER = ("table", "json", "markdown", "plain", "openmetrics")
+# name -> module: every module of this package
+REGISTRY = discover(__name__, __path__, ORDER)
 
 
 class Format(Protocol):

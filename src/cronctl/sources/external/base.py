@@ -1,5 +1,9 @@
 """The interface every history source outside the database implements (one file per vendor in this package).
 
+A source says what the runbook needs for it, so that the loader and evaluation name no vendor: how a job's
+`history = { <name> = ... }` is read and what else the job needs (a workflow, a url), the dataclass of its
+runbook table `[<name>]`, and how late its vendor's scheduler may fire a slot.
+
 A source reads the runs of the jobs that name it in `history = { <name> = ... }` from a vendor's REST API and
 returns them as `Run` records, the same records pg_cron and run-log tables produce, so one evaluation judges them
 all. It never judges: a vendor's own words (a run's conclusion, a status code, a shutdown reason) go into
@@ -23,6 +27,7 @@ from typing import Any, Protocol
 from cronctl.records import Run, SourceNote
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec, Runbook
+from cronctl.runbook.schema import toml_type
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,36 @@ def note_all(out: ExternalRead, source: str, jobs: Sequence[JobSpec], state: str
         out.notes[job.name] = note(source, state, one_line(message, 400))
 
 
+def flag(value: object) -> bool | None:
+    """`history = { <name> = true }` read as a flag: True, None for `false`; ValueError for anything else."""
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {toml_type(value)}")
+    return True if value else None
+
+
 class ExternalSource(Protocol):
-    """One vendor's history. `name` is its key in `history = { ... }` and in `Run.source`."""
+    """One vendor's history. `name` is its key in `history = { ... }`, in `Run.source` and, if it has one, the name
+    of its runbook table `[<name>]`."""
 
     name: str
+    # The dataclass `[<name>]` is read into (`Runbook.vendors[name]`), None when the source needs no table. Its
+    # fields are the table's keys (runbook/schema.py); the loader reads strings, `one_of` words, `env_name()`
+    # variables and `duration()` deadlines.
+    section: type | None
+
+    def select(self, value: object, url: str | None) -> str | bool | None:
+        """What `history = { <name> = value }` selects on a job whose url is `url`: True or a name (a Supabase Edge
+        Function), None for nothing (`false`); ValueError saying, on one line, why `value` is wrong."""
+        ...
+
+    def problem(self, job: JobSpec, section: object | None) -> str | None:
+        """Why this source cannot read `job`, a job that selects it, in a loaded runbook whose `[<name>]` table is
+        `section`: one line (a missing [dispatch], table or url), None when nothing is missing."""
+        ...
+
+    def scheduler_delay(self, section: object | None) -> float:
+        """Seconds the vendor's scheduler may fire a slot late by its own documentation (GitHub Actions 30 minutes,
+        a Vercel Hobby cron an hour); 0 when it fires on time. A slot is missed only past this."""
+        ...
 
     def read(self, query: ExternalQuery) -> ExternalRead: ...

@@ -46,9 +46,11 @@ from cronctl.errors import CronctlError, UsageError
 from cronctl.records import Run, SourceNote, aware
 from cronctl.runbook.env import Environment
 from cronctl.runbook.model import JobSpec
-from cronctl.sources.external.base import ExternalQuery, ExternalRead
+from cronctl.sources.external.base import ExternalQuery, ExternalRead, flag
 
 NAME = "github"
+# GitHub delays scheduled runs under load (and drops some): a slot is missed only past this.
+SCHEDULER_DELAY = 30 * 60.0
 # The same conventions as sources/github_dispatch.py (kept here so reading history does not import the trigger path).
 API_VERSION = "2022-11-28"
 ACCEPT = "application/vnd.github+json"
@@ -603,6 +605,19 @@ class GitHubSource:
     """The runs of GitHub Actions workflows (`history = { github = true }`)."""
 
     name = NAME
+    section: type | None = None  # the workflow is the job's own [dispatch] table
+
+    def select(self, value: object, url: str | None) -> str | bool | None:
+        return flag(value)
+
+    def problem(self, job: JobSpec, section: object | None) -> str | None:
+        if job.dispatch is None:
+            return (f"github = true reads the runs of the job's [dispatch] workflow; add [jobs.{job.name}.dispatch] "
+                    "with repo and workflow")  # fmt: skip
+        return None
+
+    def scheduler_delay(self, section: object | None) -> float:
+        return SCHEDULER_DELAY
 
     def read(self, query: ExternalQuery) -> ExternalRead:
         out = ExternalRead()

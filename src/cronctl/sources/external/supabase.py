@@ -35,7 +35,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from cronctl import redact
 from cronctl.records import Run, aware
-from cronctl.runbook.model import JobSpec, SupabaseSpec
+from cronctl.runbook.model import JobSpec
+from cronctl.runbook.schema import duration, env_name, toml_type
 from cronctl.sources.external.base import ExternalQuery, ExternalRead, note, note_all, one_line
 
 NAME = "supabase"
@@ -58,6 +59,24 @@ _PHRASES = (
 )
 _UUID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _SLUG = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_FUNCTION_URL = re.compile(r"/functions/v1/([A-Za-z0-9_-]+)")
+
+
+@dataclass(frozen=True)
+class SupabaseSpec:
+    """`[supabase]`: the project whose Edge Function invocations `history = { supabase = ... }` reads."""
+
+    project_ref: str
+    token_env: str = field(default="SUPABASE_ACCESS_TOKEN", metadata=env_name())
+    api_url: str = "https://api.supabase.com"
+    timeout: float = field(default=10.0, metadata=duration(at_most=300.0))  # one deadline for the whole read
+
+
+def _function_name(job: JobSpec) -> str:
+    """The Edge Function whose invocations are the job's runs (`history = { supabase = "<function>" }`)."""
+    selected = job.history.outside.get(NAME)
+    return selected if isinstance(selected, str) else job.name
 
 
 # ---------------------------------------------------------------- pure mapping
@@ -454,6 +473,29 @@ class _Found:
 
 class SupabaseSource:
     name = NAME
+    section: type | None = SupabaseSpec
+
+    def select(self, value: object, url: str | None) -> str | bool | None:
+        """`supabase = "<function>"` names the Edge Function; `true` takes it from the job's `/functions/v1/<name>`
+        URL."""
+        if value is False:
+            return None
+        if value is True:
+            found = _FUNCTION_URL.search(url or "")
+            if found is None:
+                raise ValueError('the job\'s url has no /functions/v1/<name>: write supabase = "<function>"')
+            return found.group(1)
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {toml_type(value)}")
+        if not _FUNCTION_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not an Edge Function name")
+        return value
+
+    def problem(self, job: JobSpec, section: object | None) -> str | None:
+        return "supabase needs a [supabase] table with project_ref" if section is None else None
+
+    def scheduler_delay(self, section: object | None) -> float:
+        return 0.0  # its functions are fired by someone else (pg_cron, a scheduler the job names)
 
     def read(self, query: ExternalQuery) -> ExternalRead:
         out = ExternalRead()
@@ -464,8 +506,8 @@ class SupabaseSource:
         return out
 
     def _read(self, query: ExternalQuery, out: ExternalRead) -> None:
-        spec = query.runbook.supabase
-        if spec is None:
+        spec = query.runbook.vendors.get(NAME)
+        if not isinstance(spec, SupabaseSpec):
             note_all(out, NAME, query.jobs, "error", "history supabase needs a [supabase] table with project_ref")
             return
         token = query.env.get(spec.token_env)
@@ -485,7 +527,7 @@ class SupabaseSource:
         target = _Target(ref, base, _headers(token), query.timeout)
         functions: dict[str, list[JobSpec]] = {}
         for job in query.jobs:
-            functions.setdefault(job.history.supabase or job.name, []).append(job)
+            functions.setdefault(_function_name(job), []).append(job)
         self._collect(query, out, spec, target, functions, until)
 
     def _collect(

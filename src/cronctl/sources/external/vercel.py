@@ -1,5 +1,5 @@
 """Vercel cron invocations as runs: `history = { vercel = true }` reads the requests Vercel's scheduler made to the
-job's route (the path of its `url`) in the runbook's `[vercel]` project.
+job's route (the path of its `url`) in the runbook's `[vercel]` project (`VercelSpec`).
 
 Endpoints and shapes followed (Vercel REST API, as published at vercel.com/docs/rest-api and in the OpenAPI
 description the official `@vercel/sdk` is generated from):
@@ -34,10 +34,12 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from cronctl import redact
 from cronctl.records import Run, aware
-from cronctl.runbook.model import JobSpec, VercelSpec
-from cronctl.sources.external.base import ExternalQuery, ExternalRead, note, note_all, one_line
+from cronctl.runbook.model import JobSpec
+from cronctl.runbook.schema import duration, env_name, one_of
+from cronctl.sources.external.base import ExternalQuery, ExternalRead, flag, note, note_all, one_line
 
 NAME = "vercel"
+PLANS = ("hobby", "pro", "enterprise")
 CRON_AGENT = "vercel-cron/"  # Vercel's scheduler sends `user-agent: vercel-cron/1.0`
 MAX_BODY = 8 * 1024 * 1024  # one page of events; a larger answer is refused, not parsed
 DEPLOYMENTS_PAGE = 20
@@ -47,8 +49,23 @@ EVENTS_PAGE = 1000
 MAX_EVENT_PAGES = 10  # per deployment
 # How precisely Vercel fires a schedule (seed 001, Vercel's cron docs): Hobby anywhere within the hour.
 FIRE_WINDOW = {"hobby": 3600.0, "pro": 60.0, "enterprise": 60.0}
+# A Hobby cron slot is missed only past this; Pro and Enterprise fire within the minute the default grace covers.
+HOBBY_DELAY = FIRE_WINDOW["hobby"]
 _DURATION = re.compile(r"\bDuration:\s*([0-9]+(?:\.[0-9]+)?)\s*ms\b")
 _TIMEOUT_TEXT = re.compile(r"FUNCTION_INVOCATION_TIMEOUT|Task timed out after", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class VercelSpec:
+    """`[vercel]`: the project whose cron invocations `history = { vercel = true }` reads (Vercel REST API)."""
+
+    project: str  # project id or name
+    team: str | None = None  # teamId (or team slug) the project belongs to
+    token_env: str = field(default="VERCEL_TOKEN", metadata=env_name())
+    api_url: str = "https://api.vercel.com"
+    # On Hobby a cron fires anywhere within its hour.
+    plan: str = field(default="pro", metadata=one_of("a Vercel plan", PLANS))
+    timeout: float = field(default=10.0, metadata=duration(at_most=300.0))  # one deadline for the whole read
 
 
 # ---------------------------------------------------------------- pure mapping
@@ -391,6 +408,21 @@ class _Target:
 
 class VercelSource:
     name = NAME
+    section: type | None = VercelSpec
+
+    def select(self, value: object, url: str | None) -> str | bool | None:
+        return flag(value)
+
+    def problem(self, job: JobSpec, section: object | None) -> str | None:
+        if section is None:
+            return "vercel = true needs a [vercel] table with the project"
+        if job.url is None:
+            return "vercel = true reads the invocations of the job's route; set the job's url"
+        return None
+
+    def scheduler_delay(self, section: object | None) -> float:
+        on_hobby = isinstance(section, VercelSpec) and section.plan == "hobby"
+        return HOBBY_DELAY if on_hobby else 0.0
 
     def read(self, query: ExternalQuery) -> ExternalRead:
         out = ExternalRead()
@@ -401,8 +433,8 @@ class VercelSource:
         return out
 
     def _read(self, query: ExternalQuery, out: ExternalRead) -> None:
-        spec = query.runbook.vercel
-        if spec is None:
+        spec = query.runbook.vendors.get(NAME)
+        if not isinstance(spec, VercelSpec):
             note_all(out, NAME, query.jobs, "error", "history vercel = true needs a [vercel] table in the runbook")
             return
         token = query.env.get(spec.token_env)

@@ -7,9 +7,9 @@ was read, so a lock re-acquired in between is never removed (the caller is told 
 Adding a backend:
   1. `<name>.py` in this package with a module-level `BACKEND` implementing `base.LockBackend` (and
      `base.BatchedReads` when its reads are database statements: triage then sends them in its one round trip);
-  2. its entry in REGISTRY below (the runbook then accepts `lock.backend = "<name>"`: runbook.model.LOCK_BACKENDS);
-  3. its test, `tests/system/test_locks_<name>.py`, against the real service it reads;
-  4. its line under "Backends" in docs/commands/locks.md.
+     the package finds it, and the runbook then accepts `lock.backend = "<name>"` (runbook.model.LOCK_BACKENDS);
+  2. its test, `tests/system/test_locks_<name>.py`, against the real service it reads;
+  3. its line under "Backends" in docs/commands/locks.md.
 Its locks are judged by evaluate.locks' lock-table rule (acquired time, optional expiry, the job's runs), shown
 by `cronctl locks` and `cronctl triage` alike, and `cronctl locks clear` runs its compare-and-delete after the
 usual confirmation, re-check and audit.
@@ -22,15 +22,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from cronctl.discovery import discover
+
 if TYPE_CHECKING:
     from cronctl.sources.locks.base import LockBackend
 
-# `lock.backend` in a runbook -> module holding BACKEND, in the order `cronctl locks` reads them
-REGISTRY: dict[str, str] = {
-    "table": "cronctl.sources.locks.table",
-    "advisory": "cronctl.sources.locks.advisory",
-    "redis": "cronctl.sources.locks.redis",
-}
+# The order `cronctl locks` reads the backends in; other backends follow, alphabetically.
+ORDER = ("table", "advisory", "redis")
+# `lock.backend` in a runbook -> module holding BACKEND: every module of this package but base.py
+REGISTRY = discover(__name__, __path__, ORDER)
 
 
 def names() -> tuple[str, ...]:
