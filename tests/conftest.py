@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +21,10 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 READ_ONLY_ROLE = "cronctl_ro"
+
+# The suite logs in about 2,300 times; a SCRAM login costs some 10 ms of CPU on each side, an md5 login almost
+# none. Clusters the tests start (here and in subprocesses) take md5; `cronctl demo` keeps SCRAM.
+os.environ.setdefault("CRONCTL_SANDBOX_AUTH", "md5")
 
 # Schemas that belong to PostgreSQL or pg_cron; every other schema is test data and is dropped between tests.
 # Schema public stays (pg_cron's extension record lives in it); objects no extension owns are dropped.
@@ -73,10 +78,19 @@ END $$;
 """
 
 
+_RESETS = [0]  # reset_database calls in this process: a state built after the n-th is gone after the next
+
+
 def reset_database(dsn: str) -> None:
     """Remove every job, run, schema and table that tests create."""
+    _RESETS[0] += 1
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(_RESET_SQL)
+
+
+def resets() -> int:
+    """How many times this process reset a database: unchanged since a state was built, the state is intact."""
+    return _RESETS[0]
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +144,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Start the tests that wait for pg_cron's minute tick first: under xdist they then wait while the other
     workers run the rest of the suite."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+# ---------------------------------------------------------------- the incident corpus (tests/corpus/loading.py)
+
+
+@pytest.fixture(scope="session")
+def corpus_builds() -> Iterator[Any]:
+    from corpus.loading import Builds  # it reads resets() from here
+
+    builds = Builds()
+    try:
+        yield builds
+    finally:
+        builds.close()
+
+
+@pytest.fixture(scope="session")
+def no_scheduler_cluster() -> Iterator[PgCluster]:
+    """A second cluster with pg_cron installed whose scheduler cannot start (no background worker slots): the
+    state of a database whose scheduler died."""
+    cluster = PgCluster.start()
+    try:
+        cluster.psql("ALTER SYSTEM SET max_worker_processes = 0")
+        cluster.restart()
+        assert cluster.scheduler_pid() is None, "the pg_cron scheduler still runs"
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def health_endpoint() -> Iterator[Any]:
+    from corpus.systems import HealthServer
+
+    server = HealthServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from redis_server import RedisServer
+
+    pytest.importorskip("redis", reason="the redis package is not installed (pip install cronctl[redis])")
+    server = RedisServer(tmp_path_factory.mktemp("corpus-redis"))
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -188,6 +188,9 @@ def _wait_until(predicate: Callable[[], bool], timeout: float, interval: float =
     return bool(predicate())
 
 
+PASSWORD_AUTH = ("scram-sha-256", "md5")
+
+
 class PgCluster:
     """A running throwaway cluster. Use :meth:`start`; stop it with :meth:`stop` or a ``with`` block."""
 
@@ -201,6 +204,7 @@ class PgCluster:
         dbname: str,
         binaries: _Binaries,
         os_user: _OsUser,
+        password_auth: str,
     ) -> None:
         self.base_dir = base_dir
         self.data_dir = base_dir / "data"
@@ -210,6 +214,7 @@ class PgCluster:
         self.dbname = dbname
         self.password = secrets.token_urlsafe(24)
         self.startup_seconds = 0.0
+        self.password_auth = password_auth
         self._owns_base_dir = owns_base_dir
         self._auto_port = auto_port
         self._bin = binaries
@@ -221,12 +226,23 @@ class PgCluster:
     # -- construction -------------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, base_dir: Path | None = None, port: int | None = None, dbname: str = "cronctl") -> PgCluster:
+    def start(
+        cls,
+        base_dir: Path | None = None,
+        port: int | None = None,
+        dbname: str = "cronctl",
+        password_auth: str | None = None,
+    ) -> PgCluster:
         """Create, start and prepare a cluster: database ``dbname`` with the pg_cron extension.
 
         Without ``base_dir`` a temporary directory is made and removed again by :meth:`stop`; a given
-        ``base_dir`` is kept (it must not already hold a cluster).
+        ``base_dir`` is kept (it must not already hold a cluster). ``password_auth`` is how TCP logins prove
+        their password: ``scram-sha-256`` (PostgreSQL's default, and Supabase's) unless ``CRONCTL_SANDBOX_AUTH``
+        says ``md5``, which test suites choose because a SCRAM login costs about 10 ms of CPU.
         """
+        auth = password_auth or os.environ.get("CRONCTL_SANDBOX_AUTH") or "scram-sha-256"
+        if auth not in PASSWORD_AUTH:
+            raise SandboxError(f"password auth {auth!r} is not one of {', '.join(PASSWORD_AUTH)}")
         began = time.monotonic()
         binaries = find_binaries()
         os_user = _server_os_user()
@@ -250,6 +266,7 @@ class PgCluster:
             dbname=dbname,
             binaries=binaries,
             os_user=os_user,
+            password_auth=auth,
         )
         try:
             cluster._initdb()
@@ -281,7 +298,7 @@ class PgCluster:
                     "-D", str(self.data_dir),
                     "-U", SUPERUSER,
                     "--auth-local=trust",
-                    "--auth-host=scram-sha-256",
+                    f"--auth-host={self.password_auth}",
                     f"--pwfile={pwfile}",
                     "--encoding=UTF8",
                     "--locale=C",
@@ -307,7 +324,7 @@ class PgCluster:
             "synchronous_commit": "on",
             "full_page_writes": "off",
             "max_connections": "100",
-            "password_encryption": _quote_conf("scram-sha-256"),
+            "password_encryption": _quote_conf(self.password_auth),
             "log_line_prefix": _quote_conf("%m [%p] %q%u@%d "),
             "log_timezone": _quote_conf("UTC"),
             "timezone": _quote_conf("UTC"),

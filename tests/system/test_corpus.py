@@ -21,7 +21,6 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,13 @@ import psycopg
 import pytest
 
 from cli_runner import run_cli
-from conftest import reset_database
+from conftest import reset_database, resets
 from corpus.builder import Builder, at, ensure_role, grant_read, iso
 from corpus.incidents import INCIDENTS, Incident, by_id
-from corpus.systems import HealthServer
+from corpus.loading import Builds, Built, corpus_params
 from corpus.vendors import Vendors
 from cronctl_sandbox.cluster import PgCluster
 from minute import before_next_tick
-from redis_server import redis_url  # noqa: F401  (fixture)
 from vendor_guard import no_vendor_api  # noqa: F401  (autouse: no real vendor API, whatever the environment holds)
 
 pytestmark = pytest.mark.corpus
@@ -75,39 +73,6 @@ class _Summary:
 def _corpus_summary(request: pytest.FixtureRequest) -> None:
     if not request.config.pluginmanager.has_plugin("cronctl-corpus-summary"):
         request.config.pluginmanager.register(_Summary(), "cronctl-corpus-summary")
-
-
-@pytest.fixture(scope="module")
-def no_scheduler_cluster() -> Iterator[PgCluster]:
-    """A second cluster with pg_cron installed whose scheduler cannot start (no background worker slots): the
-    state of a database whose scheduler died."""
-    cluster = PgCluster.start()
-    try:
-        cluster.psql("ALTER SYSTEM SET max_worker_processes = 0")
-        cluster.restart()
-        assert cluster.scheduler_pid() is None, "the pg_cron scheduler still runs"
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def health_endpoint() -> Iterator[HealthServer]:
-    server = HealthServer()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def corpus_vendors() -> Iterator[Vendors]:
-    """The vendors' API stand-ins of one incident (started when the incident first loads history into one)."""
-    vendors = Vendors()
-    try:
-        yield vendors
-    finally:
-        vendors.close()
 
 
 # ---------------------------------------------------------------- loading and judging one incident
@@ -151,56 +116,61 @@ def _role_dsn(case: Incident, request: pytest.FixtureRequest, cluster: PgCluster
     return cluster.dsn(user=name, password=ROLE_PASSWORD)
 
 
-def _load(case: Incident, request: pytest.FixtureRequest) -> tuple[Builder, str | None, datetime, dict[str, Any]]:
-    """Build the incident; returns the builder, the DSN triage connects with (None: no database) and `now`."""
-    vendors: Vendors = request.getfixturevalue("corpus_vendors")
-    state = request.getfixturevalue("tmp_path") / "cronctl-state"  # ETag caches, local silences: this incident's
+def load(case: Incident, request: pytest.FixtureRequest) -> Built:
+    """The incident, built (or as the previous test of this incident built it: `corpus_builds`)."""
+    builds: Builds = request.getfixturevalue("corpus_builds")
+    return builds.get(case, lambda vendors: _build(case, request, vendors))
+
+
+def _build(case: Incident, request: pytest.FixtureRequest, vendors: Vendors) -> Built:
+    """Build the incident into a freshly reset database (or, for a system without one, only its outside state)."""
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    state = tmp_path / "cronctl-state"  # ETag caches, local silences: this incident's
     redis_client = None
     url = None
     if case.system == "ads-platform-vercel":
         import redis
 
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue("corpus_redis_url")
         redis_client = redis.Redis.from_url(url)
     now = datetime.now(UTC) if case.live else at(case.now or "")
+    dsn: str | None = None
     if case.cluster == "none":
         assert case.role == "superuser", "an incident without a database has no role"
         b = Builder(None, now, live=case.live, redis=redis_client, vendors=vendors)
         b.redis_url = url
         patch = case.build(b) or {}
         b.finish()
-        b.env.setdefault("CRONCTL_STATE_DIR", str(state))
-        return b, None, now, patch
-    cluster: PgCluster = (
-        request.getfixturevalue("no_scheduler_cluster")
-        if case.cluster == "no_scheduler"
-        else request.getfixturevalue("pg_cluster")
-    )
-    if case.role == "read_only":
-        request.getfixturevalue("read_only_role")  # its default privileges cover the tables built below
-    reset_database(cluster.superuser_dsn)
-    if case.cluster == "main":
-        before_next_tick(TICK_CLEARANCE)
-    with psycopg.connect(cluster.superuser_dsn, autocommit=True, connect_timeout=10) as conn:
-        b = Builder(conn, now, live=case.live, redis=redis_client, vendors=vendors)
-        b.redis_url = url
-        if case.system == "metrics-collectors":
-            b.health = request.getfixturevalue("health_endpoint")
-        with conn.transaction():
-            patch = case.build(b) or {}
-            b.finish()
-        dsn = _role_dsn(case, request, cluster, conn)
+    else:
+        cluster: PgCluster = (
+            request.getfixturevalue("no_scheduler_cluster")
+            if case.cluster == "no_scheduler"
+            else request.getfixturevalue("pg_cluster")
+        )
+        if case.role == "read_only":
+            request.getfixturevalue("read_only_role")  # its default privileges cover the tables built below
+        reset_database(cluster.superuser_dsn)
+        if case.cluster == "main":
+            before_next_tick(TICK_CLEARANCE)
+        with psycopg.connect(cluster.superuser_dsn, autocommit=True, connect_timeout=10) as conn:
+            b = Builder(conn, now, live=case.live, redis=redis_client, vendors=vendors)
+            b.redis_url = url
+            if case.system == "metrics-collectors":
+                b.health = request.getfixturevalue("health_endpoint")
+            with conn.transaction():
+                patch = case.build(b) or {}
+                b.finish()
+            dsn = _role_dsn(case, request, cluster, conn)
     b.env.setdefault("CRONCTL_STATE_DIR", str(state))
-    return b, dsn, now, patch
+    runbook = _runbook(case, tmp_path, b.runbook_edits)
+    return Built(case.id, b, dsn, now, patch, runbook, vendors, resets())
 
 
-def _triage(
-    case: Incident, b: Builder, dsn: str | None, now: datetime, runbook: Path
-) -> tuple[dict[str, Any] | None, str]:
-    args = ["triage", "-r", str(runbook), "-f", "json"]
+def _triage(case: Incident, built: Built) -> tuple[dict[str, Any] | None, str]:
+    args = ["triage", "-r", str(built.runbook), "-f", "json"]
     if not case.live:
-        args += ["--at", iso(now)]
-    result = run_cli(*args, env={"DATABASE_URL": dsn, **b.env})
+        args += ["--at", iso(built.now)]
+    result = run_cli(*args, env={"DATABASE_URL": built.dsn, **built.builder.env})
     try:
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -295,11 +265,11 @@ def judge(
     return total - len(wrong), total, wrong
 
 
-@pytest.mark.parametrize("case", INCIDENTS, ids=[i.id for i in INCIDENTS])
-def test_incident(case: Incident, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    b, dsn, now, patch = _load(case, request)
-    data, failure = _triage(case, b, dsn, now, _runbook(case, tmp_path, b.runbook_edits))
-    right, total, wrong = judge(case, patch, data, failure)
+@pytest.mark.parametrize("case", corpus_params(INCIDENTS))
+def test_incident(case: Incident, request: pytest.FixtureRequest) -> None:
+    built = load(case, request)
+    data, failure = _triage(case, built)
+    right, total, wrong = judge(case, built.patch, data, failure)
     RESULTS[case.id] = (right, total, wrong)
     assert not wrong, f"{case.id}: {right}/{total} verdicts right\n  " + "\n  ".join(wrong)
 

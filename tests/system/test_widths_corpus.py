@@ -1,7 +1,7 @@
 """Every incident of the corpus, rendered as people read it, at 80, 120 and 200 columns (issue 14).
 
-Each incident is loaded exactly as test_corpus.py loads it (the same loader, the same runbook edits, the same
-roles and clusters), judged once with `-f json` for the facts, then rendered with `-f table` and `-f plain` at each
+Each incident is the build test_corpus.py judges (tests/corpus/loading.py: the same build, reused when the two
+tests of an incident run together), judged once with `-f json` for the facts, then rendered with `-f table` and `-f plain` at each
 width and with `-f markdown` (the chat message, and `--full`). At every width:
 
 - no line is wider than the terminal and nothing is cut with `…` (beyond what the data itself holds);
@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_corpus import _load, _runbook, corpus_vendors, health_endpoint, no_scheduler_cluster  # noqa: F401  (fixtures)
+from test_corpus import load
 
 from cli_runner import run_cli
 from corpus.builder import iso
 from corpus.incidents import INCIDENTS, Incident
+from corpus.loading import corpus_params
 from cronctl.output.cells import escape_unsafe
 from readability import WIDTHS, assert_readable, env_for, lines_with, minute
-from redis_server import redis_url  # noqa: F401  (fixture)
 from vendor_guard import no_vendor_api  # noqa: F401  (autouse: no real vendor API, whatever the environment holds)
 
 pytestmark = pytest.mark.corpus
@@ -194,13 +194,14 @@ def _reports(
     return report, brief
 
 
-@pytest.mark.parametrize("case", INCIDENTS, ids=[i.id for i in INCIDENTS])
+@pytest.mark.parametrize("case", corpus_params(INCIDENTS))
 def test_incident_reads_whole_at_every_width(
-    case: Incident, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    case: Incident, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    b, dsn, now, _patch = _load(case, request)
-    args = ["triage", "-r", str(_runbook(case, tmp_path, b.runbook_edits))] + ([] if case.live else ["--at", iso(now)])
-    env: dict[str, str | None] = {"DATABASE_URL": dsn, **b.env}
+    built = load(case, request)
+    now = built.now
+    args = ["triage", "-r", str(built.runbook)] + ([] if case.live else ["--at", iso(now)])
+    env: dict[str, str | None] = {"DATABASE_URL": built.dsn, **built.builder.env}
     # End to end once, as typed: 80 columns, the table format.
     typed = run_cli(*args, "-f", "table", env={**env, **env_for(80)})
     assert typed.exit_code in (0, 1, 2, 3) and "Traceback" not in typed.output, typed.output

@@ -1,0 +1,69 @@
+"""One build of an incident for the tests that judge it (tests/system/test_corpus.py) and read it at every width
+(tests/system/test_widths_corpus.py).
+
+Both take each incident from the session's `corpus_builds` (tests/conftest.py): one build serves both tests of the
+same incident when they run one after the other in one process (`--dist loadgroup` puts them together, see
+`corpus_params`); otherwise, or when anything reset a database since, the incident is built again. What a build
+needs beyond one test (the second cluster, the health endpoint, Redis) lives as long as the session, and the
+vendors' stand-ins as long as the build, so a build stays whole between the two tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import resets
+from corpus.builder import Builder
+from corpus.incidents import Incident
+from corpus.vendors import Vendors
+
+
+def corpus_params(incidents: list[Incident]) -> list[Any]:
+    """One parameter per incident, grouped by incident so that pytest-xdist runs an incident's tests together."""
+    return [pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id)) for case in incidents]
+
+
+@dataclass
+class Built:
+    """One incident as loaded: the builder, the DSN triage connects with (None: no database), `now`, what the
+    build changed of the expected verdicts (`patch`) and the runbook it is triaged with."""
+
+    case_id: str
+    builder: Builder
+    dsn: str | None
+    now: datetime
+    patch: dict[str, Any]
+    runbook: Path
+    vendors: Vendors
+    resets: int
+
+
+class Builds:
+    """The last incident built in this process, kept while nothing reset the database since."""
+
+    def __init__(self) -> None:
+        self._last: Built | None = None
+
+    def get(self, case: Incident, build: Callable[[Vendors], Built]) -> Built:
+        last = self._last
+        if last is not None and last.case_id == case.id and last.resets == resets():
+            return last
+        self.close()
+        vendors = Vendors()
+        try:
+            self._last = build(vendors)
+        except BaseException:
+            vendors.close()
+            raise
+        return self._last
+
+    def close(self) -> None:
+        if self._last is not None:
+            self._last.vendors.close()
+            self._last = None
