@@ -12,12 +12,12 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-# Redone only when pyproject.toml changes (or the venv is missing).
+# Redone only when pyproject.toml changes (or the venv is missing). uv installs the same packages from PyPI in a
+# fraction of pip's time; pip stays the fallback.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "python3-venv is missing; run 'make system-deps' first" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	# uv installs the same packages from PyPI in a fraction of pip's time; pip stays the fallback.
 	$(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python \
 		--compile-bytecode -e '.[test,dev]' -e ./sandbox \
 		|| $(BIN)/python -m pip install --quiet -e '.[test,dev]' -e ./sandbox

@@ -1,8 +1,8 @@
 """Every incident of the corpus, rendered as people read it, at 80, 120 and 200 columns (issue 14).
 
 Each incident is the build test_corpus.py judges (tests/corpus/loading.py: the same build, reused when the two
-tests of an incident run together), judged once with `-f json` for the facts, then rendered with `-f table` and `-f plain` at each
-width and with `-f markdown` (the chat message, and `--full`). At every width:
+tests of an incident run together), judged once with `-f json` for the facts, then rendered with `-f table` and
+`-f plain` at each width and with `-f markdown` (the chat message, and `--full`). At every width:
 
 - no line is wider than the terminal and nothing is cut with `…` (beyond what the data itself holds);
 - every job's name and state word share one line, each whole; so do every lock's name and state;
