@@ -27,13 +27,12 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 # Four workers on two cores: the suite's system tests spend part of their time waiting on servers and
-# deadlines, and the one test that waits for pg_cron's minute tick starts first (tests/conftest.py).
-# `loadgroup` runs the two tests of each corpus incident in one worker, one build for both
-# (tests/corpus/loading.py). Bytecode is written even where the environment says not to: without it every
-# worker compiles every module again.
+# deadlines, and the tests marked slow start first (tests/conftest.py).
+# Bytecode is written even where the environment says not to: without it every worker compiles every module
+# again.
 test: system-deps venv
 	$(BIN)/ruff check src sandbox tests
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n 4 --dist loadgroup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n 4
 
 # Every property test at its full count of generated cases (`make test` draws a quarter).
 fuzz: system-deps venv

@@ -141,8 +141,8 @@ def read_only_role(pg_cluster: PgCluster, pg_dsn: str, _read_only_password: str)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Start the tests that wait for pg_cron's minute tick first: under xdist they then wait while the other
-    workers run the rest of the suite."""
+    """Start the slow tests (seconds of waiting) first: under xdist they then wait while the other workers run the
+    rest of the suite."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

@@ -2,8 +2,8 @@
 (tests/system/test_widths_corpus.py).
 
 Both take each incident from the session's `corpus_builds` (tests/conftest.py): one build serves both tests of the
-same incident when they run one after the other in one process (`--dist loadgroup` puts them together, see
-`corpus_params`); otherwise, or when anything reset a database since, the incident is built again. What a build
+same incident when they run one after the other in one process (see `corpus_params`); otherwise, or when anything
+reset a database since, the incident is built again. What a build
 needs beyond one test (the second cluster, the health endpoint, Redis) lives as long as the session, and the
 vendors' stand-ins as long as the build, so a build stays whole between the two tests.
 """
@@ -25,8 +25,9 @@ from corpus.vendors import Vendors
 
 
 def corpus_params(incidents: list[Incident]) -> list[Any]:
-    """One parameter per incident, grouped by incident so that pytest-xdist runs an incident's tests together."""
-    return [pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id)) for case in incidents]
+    """One parameter per incident. Both modules parametrize `case` with these at session scope, so pytest orders
+    an incident's tests one after the other, and pytest-xdist mostly hands them to one worker together."""
+    return [pytest.param(case, id=case.id) for case in incidents]
 
 
 @dataclass

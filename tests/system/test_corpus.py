@@ -265,7 +265,7 @@ def judge(
     return total - len(wrong), total, wrong
 
 
-@pytest.mark.parametrize("case", corpus_params(INCIDENTS))
+@pytest.mark.parametrize("case", corpus_params(INCIDENTS), scope="session")
 def test_incident(case: Incident, request: pytest.FixtureRequest) -> None:
     built = load(case, request)
     data, failure = _triage(case, built)
