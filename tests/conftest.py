@@ -79,13 +79,23 @@ END $$;
 
 
 _RESETS = [0]  # reset_database calls in this process: a state built after the n-th is gone after the next
+# One session per database for the resets: most tests start with one, and a login costs more than the reset.
+_RESET_SESSIONS: dict[str, psycopg.Connection[Any]] = {}
 
 
 def reset_database(dsn: str) -> None:
     """Remove every job, run, schema and table that tests create."""
     _RESETS[0] += 1
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(_RESET_SQL)
+    conn = _RESET_SESSIONS.get(dsn)
+    if conn is not None:
+        try:
+            conn.execute(_RESET_SQL)
+            return
+        except psycopg.OperationalError:  # the session was ended (a restart, a terminate): log in again
+            conn.close()
+    conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="cronctl-tests-reset")
+    _RESET_SESSIONS[dsn] = conn
+    conn.execute(_RESET_SQL)
 
 
 def resets() -> int:
