@@ -256,6 +256,24 @@ def test_a_refused_vercel_token_is_one_finding_naming_the_variable(tmp_path: Pat
     assert "vcl_revoked-" not in result.stdout + result.stderr
 
 
+def test_an_unreachable_vercel_api_is_one_finding_for_its_jobs(tmp_path: Path, vercel: VercelAPI) -> None:
+    path = seed_001(tmp_path, vercel)
+    path.write_text(path.read_text().replace(vercel.url, "http://127.0.0.1:1"))  # nothing listens there
+    code, data, _ = triage(path, VERCEL_TOKEN=VERCEL_TOKEN)
+
+    assert {j["state"] for j in data["jobs"]} == {"unknown"}
+    (outage,) = [f for f in data["findings"] if f["kind"] == "root_cause"]
+    assert outage["id"] == "vendor_api_unreachable" and "vercel API" in outage["symptom"], outage
+    assert sorted(outage["jobs"]) == ["cleanup-expired-tokens", "refresh-tokens", "sync-campaigns"]
+    assert "Connection refused" in outage["cause"] and "cronctl doctor" in outage["commands"]
+    assert not any(r.endswith(" unknown") for r in data["reasons"]), data["reasons"]
+    assert code == 3 and data["status"] == "unknown"
+    # One job reading the source: its failure is its own reason, not a platform finding.
+    code, data, _ = triage(path, "--job", "sync-campaigns", VERCEL_TOKEN=VERCEL_TOKEN)
+    assert not [f for f in data["findings"] if f["kind"] == "root_cause"], data["findings"]
+    assert "Connection refused" in json.dumps(data["jobs"][0])
+
+
 # ---------------------------------------------------------------- GitHub Actions
 
 

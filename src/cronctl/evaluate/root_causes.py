@@ -66,6 +66,17 @@ class TokenProblem:
 
 
 @dataclass(frozen=True)
+class SourceOutage:
+    """A history source outside the database whose API could not be read at all (not a token problem): refused
+    connections, timeouts, server errors, unreadable answers."""
+
+    source: str
+    state: str  # error | timeout
+    message: str  # the source's own line for the first job
+    jobs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Platform facts the sources saw, reduced to what root causes are judged from."""
 
@@ -89,6 +100,7 @@ class Evidence:
     workflows: tuple[Workflow, ...] = ()  # GitHub workflows read as history (their state is a present-tense fact)
     judged_outside: frozenset[str] = frozenset()  # jobs a history source outside the database answered for
     tokens: tuple[TokenProblem, ...] = ()  # vendor tokens refused or not set, one per (source, variable)
+    outages: tuple[SourceOutage, ...] = ()  # vendor APIs that could not be read, one per source
 
 
 def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
@@ -212,6 +224,7 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
         out += _workflow_causes(evidence.workflows, states)
     # A token that leaves no job unseen (its jobs judged from other sources) is each job's note, not a finding.
     out += [cause for cause in (_token_cause(t, states) for t in evidence.tokens) if cause.jobs]
+    out += [cause for cause in (_outage_cause(o, states) for o in evidence.outages) if cause.jobs]
     order = {"crit": 0, "warn": 1, "info": 2}
     return sorted(out, key=lambda f: order.get(f.severity, 3))
 
@@ -339,6 +352,24 @@ def _token_cause(problem: TokenProblem, states: Mapping[str, str]) -> Finding:
         cause=problem.message,
         action=f"set {variable} to {where} (export it or add it to .env), then check it: cronctl doctor",
         evidence=f"{len(problem.jobs)} job(s) read {source} history: {', '.join(problem.jobs)}",
+        blind_spot=True,
+    )  # fmt: skip
+
+
+def _outage_cause(outage: SourceOutage, states: Mapping[str, str]) -> Finding:
+    """An API that cannot be reached is one finding for every job it leaves unseen, not N unknown jobs."""
+    source = outage.source
+    unseen = tuple(j for j in outage.jobs if states.get(j) in ("unknown", "never_run", "unverified"))
+    what = "did not answer in time" if outage.state == "timeout" else "could not be read"
+    return _cause(
+        "vendor_api_unreachable", "warn", unseen,
+        symptom=f"the {source} API {what}: no {source} history for {len(outage.jobs)} job(s)",
+        cause=outage.message,
+        action=(
+            f"check that this machine reaches the {source} API (network, proxy, DNS, the vendor's status page) and "
+            f"the runbook's [{source}] api_url, then check it: cronctl doctor"
+        ),
+        evidence=f"{len(outage.jobs)} job(s) read {source} history: {', '.join(outage.jobs)}",
         blind_spot=True,
     )  # fmt: skip
 

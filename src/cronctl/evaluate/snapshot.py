@@ -84,7 +84,12 @@ def judge(
     unverified = {h.name: h.reason for h in health if h.state == "unknown"}
     verdicts = _judge_locks(lock_eval, collected, runbook, now, running, unverified)
     checks = platform_checks(collected, runbook, env, jobs)
-    evidence = replace(_evidence(collected, jobs), workflows=tuple(workflows), tokens=_token_problems(collected))
+    evidence = replace(
+        _evidence(collected, jobs),
+        workflows=tuple(workflows),
+        tokens=_token_problems(collected),
+        outages=_outages(collected),
+    )
     causes = root_causes.find(evidence, health)
     observed = triage_eval.symptoms(health, newest, backlogs, verdicts, checks, runbook.failure_groups)
     observed += _unplaced_symptoms(groups)
@@ -322,6 +327,31 @@ def _token_problems(collected: Collected) -> tuple[TokenProblem, ...]:
         TokenProblem(source, variable, refused, message, tuple(users))
         for (source, variable, refused), (message, users) in found.items()
     )
+
+
+def _outages(collected: Collected) -> tuple[Any, ...]:
+    """History sources outside the database whose read failed as a whole: every job that reads the source got the
+    same error or timeout from it (`note_all`), and there are several (one job's failure is that job's reason). A
+    token the source could not use is the token's finding instead."""
+    from cronctl.evaluate.root_causes import SourceOutage
+
+    notes: dict[str, list[tuple[str, SourceNote | None]]] = {}
+    for name, data in collected.jobs.items():
+        for source in data.spec.history.external:
+            note = next((n for n in data.notes if n.name == source), None)
+            notes.setdefault(source, []).append((name, note))
+    out = []
+    for source, seen in notes.items():
+        failed = [(name, n) for name, n in seen if n is not None and n.state in ("error", "timeout")]
+        messages = {(n.state, n.message or "") for _, n in failed}
+        tokens = [collected.external_facts.get(name, {}).get("token") for name, _ in seen]
+        if len(seen) < 2 or len(failed) < len(seen) or len(messages) != 1:
+            continue
+        if any(isinstance(t, dict) and t.get("source") == source for t in tokens):
+            continue
+        state, message = messages.pop()
+        out.append(SourceOutage(source, state, message, tuple(name for name, _ in seen)))
+    return tuple(out)
 
 
 def _backlogs(collected: Collected, runbook: Runbook) -> list[BacklogResult]:
