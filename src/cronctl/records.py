@@ -779,7 +779,8 @@ class Collected:
     silence_notes: list[str] = field(default_factory=list)
     silence_catalog: Any = None  # sources.silences.SilenceCatalog | None
     hygiene: HygieneFacts | None = None  # None: not read (history only, or judging a past time)
-    # job -> what its history sources outside the database said about it that is not a run (for root causes)
+    # job -> what its history sources outside the database said about it that is not a run (for root causes);
+    # "tokens" lists each source's token it could not use ({"source", "env", "state"}), one per source
     external_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 

@@ -274,6 +274,20 @@ def test_an_unreachable_vercel_api_is_one_finding_for_its_jobs(tmp_path: Path, v
     assert "Connection refused" in json.dumps(data["jobs"][0])
 
 
+def test_a_job_reading_two_vendors_names_each_unusable_token(tmp_path: Path, github: GitHubApi) -> None:
+    path = github_runbook(tmp_path, github)
+    text = path.read_text().replace("history = { github = true }", 'history = { github = true, supabase = "nightly" }')
+    path.write_text(text + '\n[supabase]\nproject_ref = "abcdefghijklmnopqrst"\napi_url = "http://127.0.0.1:1"\n')
+    wrong = "test-wrong-" + secrets.token_hex(6)
+    _code, data, _ = triage(path, DATABASE_URL="", GITHUB_TOKEN=wrong, SUPABASE_ACCESS_TOKEN=None)
+
+    tokens = {(f["id"], f["symptom"].split(":")[0]) for f in data["findings"] if f["kind"] == "root_cause"}
+    assert tokens == {
+        ("vendor_token_refused", "the github API refused the token in GITHUB_TOKEN"),
+        ("vendor_token_missing", "SUPABASE_ACCESS_TOKEN is not set"),
+    }, tokens
+
+
 # ---------------------------------------------------------------- GitHub Actions
 
 

@@ -302,7 +302,7 @@ def test_a_snapshot_finds_the_stopped_workflow_from_the_sources_facts() -> None:
 
 
 def refused(source: str, variable: str) -> dict[str, object]:
-    return {"token": {"source": source, "env": variable, "state": "refused"}}
+    return {"tokens": [{"source": source, "env": variable, "state": "refused"}]}
 
 
 def test_a_snapshot_turns_refused_tokens_into_one_finding() -> None:
@@ -341,7 +341,7 @@ def test_an_unset_token_fact_is_the_missing_token_finding_for_its_source_only() 
         "a": JobData(jobs[0], notes=notes, window_start=NOW),
         "b": JobData(jobs[1], notes=[SourceNote("vercel", "error", unset)], window_start=NOW),
     }
-    fact = {"token": {"source": "vercel", "env": "VERCEL_TOKEN", "state": "unset"}}
+    fact = {"tokens": [{"source": "vercel", "env": "VERCEL_TOKEN", "state": "unset"}]}
     (cause,) = [f for f in snapshot(jobs, data, {"a": fact, "b": fact}).findings if f.id == "vendor_token_missing"]
     assert cause.jobs == ("a", "b") and cause.cause == unset
     assert cause.symptom == "VERCEL_TOKEN is not set: vercel history cannot be read"
@@ -373,3 +373,20 @@ def test_hidden_pg_net_answers_are_no_finding_when_the_functions_own_logs_judge_
     assert root_causes.find(evidence(**base, judged_outside=frozenset(judged)), health_of(judged)) == []
     (cause,) = root_causes.find(evidence(**base, judged_outside=frozenset({"dispatch"})), health_of(judged))
     assert cause.id == "history_hidden" and cause.jobs == ("reconcile",)
+
+
+def test_one_failed_read_of_a_source_is_one_finding_for_its_jobs() -> None:
+    jobs = [vercel_job("a"), vercel_job("b")]
+    late = "no complete answer from api.vercel.com within 10 s"
+    data = {j.name: JobData(j, notes=[SourceNote("vercel", "timeout", late)], window_start=NOW) for j in jobs}
+    (cause,) = snapshot(jobs, data).findings
+    assert (cause.id, cause.jobs, cause.cause) == ("vendor_api_unreachable", ("a", "b"), late)
+    assert cause.symptom == "the vercel API did not answer in time: no vercel history for 2 job(s)"
+    # Each job's own failure (different words) is that job's reason, not a platform finding.
+    apart = {
+        "a": JobData(
+            jobs[0], notes=[SourceNote("vercel", "error", "route /api/a not in vercel.json")], window_start=NOW
+        ),
+        "b": JobData(jobs[1], notes=[SourceNote("vercel", "timeout", late)], window_start=NOW),
+    }
+    assert [f.id for f in snapshot(jobs, apart).findings if f.kind == "root_cause"] == []

@@ -360,15 +360,17 @@ def _outage_cause(outage: SourceOutage, states: Mapping[str, str]) -> Finding:
     """An API that cannot be reached is one finding for every job it leaves unseen, not N unknown jobs."""
     source = outage.source
     unseen = tuple(j for j in outage.jobs if states.get(j) in ("unknown", "never_run", "unverified"))
-    what = "did not answer in time" if outage.state == "timeout" else "could not be read"
+    if outage.state == "timeout":
+        what = "did not answer in time"
+        action = f"check that this machine reaches the {source} API (network, proxy, DNS, the vendor's status page)"
+    else:
+        what = "could not be read"
+        action = "fix what the cause says (the runbook's settings for the source, the network path, the token)"
     return _cause(
         "vendor_api_unreachable", "warn", unseen,
         symptom=f"the {source} API {what}: no {source} history for {len(outage.jobs)} job(s)",
         cause=outage.message,
-        action=(
-            f"check that this machine reaches the {source} API (network, proxy, DNS, the vendor's status page) and "
-            f"the runbook's [{source}] api_url, then check it: cronctl doctor"
-        ),
+        action=f"{action}, then check it: cronctl doctor",
         evidence=f"{len(outage.jobs)} job(s) read {source} history: {', '.join(outage.jobs)}",
         blind_spot=True,
     )  # fmt: skip

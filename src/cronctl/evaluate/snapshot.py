@@ -312,21 +312,29 @@ def _token_problems(collected: Collected) -> tuple[TokenProblem, ...]:
     so as the job's fact `token` (sources.external.base.ExternalRead.facts); its note is the finding's cause."""
     found: dict[tuple[str, str, bool], tuple[str, list[str]]] = {}
     for name, data in collected.jobs.items():
-        token = collected.external_facts.get(name, {}).get("token")
-        if not isinstance(token, dict) or token.get("state") not in ("refused", "unset"):
-            continue
-        source, variable = token.get("source"), token.get("env")
-        if not isinstance(source, str) or not isinstance(variable, str) or source not in data.spec.history.external:
-            continue
-        message = next((n.message for n in data.notes if n.name == source and n.message), "")
-        key = (source, variable, token["state"] == "refused")
-        users = found.setdefault(key, (message, []))[1]
-        if name not in users:
-            users.append(name)
+        for token in _tokens(collected, name):
+            if token.get("state") not in ("refused", "unset"):
+                continue
+            source, variable = token.get("source"), token.get("env")
+            if not isinstance(source, str) or not isinstance(variable, str):
+                continue
+            if source not in data.spec.history.external:
+                continue
+            message = next((n.message for n in data.notes if n.name == source and n.message), "")
+            key = (source, variable, token["state"] == "refused")
+            users = found.setdefault(key, (message, []))[1]
+            if name not in users:
+                users.append(name)
     return tuple(
         TokenProblem(source, variable, refused, message, tuple(users))
         for (source, variable, refused), (message, users) in found.items()
     )
+
+
+def _tokens(collected: Collected, job: str) -> list[dict[str, Any]]:
+    """The tokens the job's outside sources could not use, each `{"source", "env", "state"}`."""
+    tokens = collected.external_facts.get(job, {}).get("tokens", [])
+    return [t for t in tokens if isinstance(t, dict)]
 
 
 def _outages(collected: Collected) -> tuple[Any, ...]:
@@ -344,10 +352,9 @@ def _outages(collected: Collected) -> tuple[Any, ...]:
     for source, seen in notes.items():
         failed = [(name, n) for name, n in seen if n is not None and n.state in ("error", "timeout")]
         messages = {(n.state, n.message or "") for _, n in failed}
-        tokens = [collected.external_facts.get(name, {}).get("token") for name, _ in seen]
         if len(seen) < 2 or len(failed) < len(seen) or len(messages) != 1:
             continue
-        if any(isinstance(t, dict) and t.get("source") == source for t in tokens):
+        if any(t.get("source") == source for name, _ in seen for t in _tokens(collected, name)):
             continue
         state, message = messages.pop()
         out.append(SourceOutage(source, state, message, tuple(name for name, _ in seen)))

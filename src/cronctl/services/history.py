@@ -341,8 +341,15 @@ def read_external(
             job = data.spec.name
             data.runs.extend(_relabel(read.runs.get(job, []), job))
             data.notes.append(read.notes.get(job) or SourceNote(name, "error", f"{name}: no answer for job '{job}'"))
-            if read.facts.get(job):
-                facts.setdefault(job, {}).update(read.facts[job])
+            said = read.facts.get(job)
+            if not said:
+                continue
+            merged = facts.setdefault(job, {})
+            for key, value in said.items():
+                if key == "token":  # each source's own: a job reading two vendors may have two tokens unusable
+                    merged.setdefault("tokens", []).append(value)
+                else:
+                    merged[key] = value
     return facts
 
 
