@@ -48,7 +48,7 @@ demo: system-deps venv
 	$(BIN)/cronctl demo
 
 bench: system-deps venv
-	$(BIN)/python bench/run_all.py
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf build dist .sandbox .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,11 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 READ_ONLY_ROLE = "cronctl_ro"
+
+# A suite started in the background (`make test &`, some CI runners) inherits SIGINT ignored, and every process
+# it starts would too: the tests that press Ctrl-C in a cronctl need it delivered, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The suite logs in about 2,300 times; a SCRAM login costs some 10 ms of CPU on each side, an md5 login almost
 # none. Clusters the tests start (here and in subprocesses) take md5; `cronctl demo` keeps SCRAM.
