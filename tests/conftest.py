@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -211,3 +213,32 @@ def corpus_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+# The corpus's verdicts are counted where the tests run (each xdist worker) and printed once, at the end.
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    loading = sys.modules.get("corpus.loading")  # not imported: this process ran no corpus test
+    if workeroutput is not None and loading is not None:
+        workeroutput["corpus"] = json.dumps({"results": loading.RESULTS, "seen": loading.SEEN})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist, in the controller: a worker's corpus verdicts."""
+    said = getattr(node, "workeroutput", {}).get("corpus")
+    if said:
+        from corpus.loading import RESULTS, SEEN
+
+        data = json.loads(said)
+        RESULTS.update({k: tuple(v) for k, v in data["results"].items()})
+        SEEN.update(data["seen"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    loading = sys.modules.get("corpus.loading")
+    lines = loading.summary() if loading is not None else []
+    if lines:
+        terminalreporter.section("incident corpus")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -10,6 +10,7 @@ vendors' stand-ins as long as the build, so a build stays whole between the two 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,23 @@ from conftest import resets
 from corpus.builder import Builder
 from corpus.incidents import Incident
 from corpus.vendors import Vendors
+
+RESULTS: dict[str, tuple[int, int, list[str]]] = {}  # incident -> (right, total, wrong verdicts), this process's
+SEEN: dict[str, list[str]] = {}  # incident -> every verdict as judged (printed with CORPUS_VERBOSE=1)
+
+
+def summary() -> list[str]:
+    """ "corpus: N/M verdicts right" and every wrong verdict (every verdict with CORPUS_VERBOSE=1)."""
+    if not RESULTS:
+        return []
+    right = sum(r for r, _, _ in RESULTS.values())
+    total = sum(t for _, t, _ in RESULTS.values())
+    clean = sum(1 for r, t, _ in RESULTS.values() if r == t)
+    lines = [f"corpus: {right}/{total} verdicts right ({clean}/{len(RESULTS)} incidents fully right)"]
+    verbose = bool(os.environ.get("CORPUS_VERBOSE"))
+    for incident_id, (_, _, wrong) in sorted(RESULTS.items()):
+        lines += [f"  {incident_id}: {line}" for line in (SEEN.get(incident_id, []) if verbose else wrong)]
+    return lines
 
 
 def corpus_params(incidents: list[Incident]) -> list[Any]:

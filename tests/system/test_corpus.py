@@ -18,7 +18,6 @@ without a database (`cluster = "none"`, seed 001) is triaged with DATABASE_URL u
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from cli_runner import run_cli
 from conftest import reset_database, resets
 from corpus.builder import Builder, at, ensure_role, grant_read, iso
 from corpus.incidents import INCIDENTS, Incident, by_id
-from corpus.loading import Builds, Built, corpus_params
+from corpus.loading import RESULTS, SEEN, Builds, Built, corpus_params
 from corpus.vendors import Vendors
 from cronctl_sandbox.cluster import PgCluster
 from minute import before_next_tick
@@ -45,35 +44,6 @@ ROLE_PASSWORD = "corpus-role-password"
 # role kind -> (role name, BYPASSRLS); neither gets USAGE on schema net.
 CUSTOM_ROLES = {"reader_no_net": ("corpus_reader", False), "auditor_no_net": ("corpus_auditor", True)}
 TICK_CLEARANCE = 4.0  # seconds an incident needs before the next minute boundary (pg_cron fires then)
-
-RESULTS: dict[str, tuple[int, int, list[str]]] = {}  # incident -> (right, total, wrong verdicts)
-VERBOSE = bool(os.environ.get("CORPUS_VERBOSE"))  # also print the verdicts that were right
-SEEN: dict[str, list[str]] = {}  # incident -> every verdict as judged (for CORPUS_VERBOSE)
-
-
-class _Summary:
-    """Prints "corpus: N/M verdicts right" and every wrong verdict at the end of the run."""
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not RESULTS:
-            return
-        right = sum(r for r, _, _ in RESULTS.values())
-        total = sum(t for _, t, _ in RESULTS.values())
-        clean = sum(1 for r, t, _ in RESULTS.values() if r == t)
-        terminalreporter.section("incident corpus")
-        terminalreporter.write_line(
-            f"corpus: {right}/{total} verdicts right ({clean}/{len(RESULTS)} incidents fully right)"
-        )
-        for incident_id, (_, _, wrong) in RESULTS.items():
-            for line in SEEN.get(incident_id, []) if VERBOSE else wrong:
-                terminalreporter.write_line(f"  {incident_id}: {line}")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _corpus_summary(request: pytest.FixtureRequest) -> None:
-    if not request.config.pluginmanager.has_plugin("cronctl-corpus-summary"):
-        request.config.pluginmanager.register(_Summary(), "cronctl-corpus-summary")
-
 
 # ---------------------------------------------------------------- loading and judging one incident
 
