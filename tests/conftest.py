@@ -205,14 +205,9 @@ def health_endpoint() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def corpus_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from redis_server import RedisServer
+    from redis_server import serve
 
-    pytest.importorskip("redis", reason="the redis package is not installed (pip install cronctl[redis])")
-    server = RedisServer(tmp_path_factory.mktemp("corpus-redis"))
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from serve(tmp_path_factory.mktemp("corpus-redis"))
 
 
 # The corpus's verdicts are counted where the tests run (each xdist worker) and printed once, at the end.

@@ -81,11 +81,16 @@ class RedisServer:
                 self.process.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def serve(directory: Path) -> Iterator[str]:
+    """A fixture's body: a server in `directory` for as long as the fixture lives; its URL."""
     pytest.importorskip("redis", reason="the redis package is not installed (pip install cronctl[redis])")
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(directory)
     try:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(tmp_path_factory.mktemp("redis"))

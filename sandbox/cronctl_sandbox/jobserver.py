@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from cronctl import auth
 from cronctl.auth.base import Incoming, Secrets, same
 from cronctl.runbook.model import AuthSpec
+from cronctl_sandbox.local_server import LocalServer
 
 __all__ = [
     "AUTH_KINDS",
@@ -453,62 +454,24 @@ class _Server(ThreadingHTTPServer):
         """A client that hangs up early is normal in fault tests; nothing to print."""
 
 
-class JobServer:
+class JobServer(LocalServer):
     """A threaded HTTP server on 127.0.0.1 with scripted, authenticated routes.
 
     Use as a context manager, or call `start()` / `stop()`. All mutators are thread-safe.
     """
 
+    server_class = _Server
+    handler_class = _Handler
+    name = "jobserver"
+
     def __init__(self, routes: Sequence[Route] = ()) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._requests: list[Received] = []
-        self._stopped = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._dispatch_runs = 1000
         for route in routes:
             self.add_route(route)
-
-    # lifecycle
-
-    def start(self) -> JobServer:
-        if self._server is not None:
-            return self
-        self._stopped.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.owner = self
-        self._server = server
-        # A short poll interval keeps stop() quick; shutdown() waits up to one interval.
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="jobserver", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopped.set()  # releases hanging, delayed and dripping replies
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> JobServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("job server is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def port(self) -> int:

@@ -1,7 +1,7 @@
 """The life of a threaded stand-in HTTP server on 127.0.0.1: start, stop, context manager, URL.
 
-The vendor API stand-ins (github_api, vercel_api, supabase_api) share it; each supplies its server class (a
-ThreadingHTTPServer with an `owner` attribute its handler reads) and handler.
+The job server and the vendor API stand-ins (github_api, vercel_api, supabase_api) share it; each supplies its
+server class (a ThreadingHTTPServer with an `owner` attribute its handler reads) and handler.
 """
 
 from __future__ import annotations
