@@ -113,11 +113,8 @@ def resets() -> int:
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    cluster = PgCluster.start()
-    try:
+    with PgCluster.start() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -182,14 +179,11 @@ def corpus_builds() -> Iterator[Any]:
 def no_scheduler_cluster() -> Iterator[PgCluster]:
     """A second cluster with pg_cron installed whose scheduler cannot start (no background worker slots): the
     state of a database whose scheduler died."""
-    cluster = PgCluster.start()
-    try:
+    with PgCluster.start() as cluster:
         cluster.psql("ALTER SYSTEM SET max_worker_processes = 0")
         cluster.restart()
         assert cluster.scheduler_pid() is None, "the pg_cron scheduler still runs"
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")

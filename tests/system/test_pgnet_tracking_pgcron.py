@@ -29,11 +29,8 @@ OWNED_BY_JOB_ROLE = (3, 4)  # these jobs run as a non-superuser role: the trigge
 
 @pytest.fixture
 def own_cluster() -> Iterator[PgCluster]:
-    cluster = PgCluster.start()
-    try:
+    with PgCluster.start() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.mark.timeout(120)
