@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Bytecode is written even where the environment says not to: without it every test worker (and every cronctl a
+# test or benchmark starts) compiles every module again.
+WITH_BYTECODE := env -u PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := test
 .PHONY: venv system-deps test fuzz lint demo bench clean distclean
@@ -28,15 +31,13 @@ system-deps:
 
 # Four workers on two cores: the suite's system tests spend part of their time waiting on servers and
 # deadlines, and the tests marked slow start first (tests/conftest.py).
-# Bytecode is written even where the environment says not to: without it every worker compiles every module
-# again.
 test: system-deps venv
 	$(BIN)/ruff check src sandbox tests
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n 4
+	$(WITH_BYTECODE) $(BIN)/pytest -q -n 4
 
 # Every property test at its full count of generated cases (`make test` draws a quarter).
 fuzz: system-deps venv
-	CRONCTL_FUZZ=deep $(BIN)/pytest -q -n 4 tests/unit/test_fuzz_loader.py tests/system/test_fuzz_render.py \
+	CRONCTL_FUZZ=deep $(WITH_BYTECODE) $(BIN)/pytest -q -n 4 tests/unit/test_fuzz_loader.py tests/system/test_fuzz_render.py \
 		tests/system/test_fuzz_cli.py tests/system/test_runbook_loader.py
 
 lint: system-deps venv
@@ -48,7 +49,7 @@ demo: system-deps venv
 	$(BIN)/cronctl demo
 
 bench: system-deps venv
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python bench/run_all.py
+	$(WITH_BYTECODE) $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf build dist .sandbox .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/results

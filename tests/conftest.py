@@ -8,6 +8,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import psycopg
@@ -168,11 +169,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def corpus_builds() -> Iterator[Any]:
     from corpus.loading import Builds  # it reads resets() from here
 
-    builds = Builds()
-    try:
+    with closing(Builds()) as builds:
         yield builds
-    finally:
-        builds.close()
 
 
 @pytest.fixture(scope="session")
@@ -188,13 +186,9 @@ def no_scheduler_cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture(scope="session")
 def health_endpoint() -> Iterator[Any]:
-    from corpus.systems import HealthServer
+    from corpus.systems import health_server
 
-    server = HealthServer()
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from health_server()
 
 
 @pytest.fixture(scope="session")

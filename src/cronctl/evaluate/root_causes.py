@@ -335,44 +335,55 @@ _WHERE_TOKENS = {
 def _token_cause(problem: TokenProblem, states: Mapping[str, str]) -> Finding:
     """One token refused (or not set) is one finding for every job whose history it reads, not N unknown jobs."""
     variable, source = problem.variable, problem.source
-    unseen = tuple(j for j in problem.jobs if states.get(j) in ("unknown", "never_run", "unverified"))
     where = _WHERE_TOKENS.get(source, "a new token")
     if problem.refused:
-        return _cause(
-            "vendor_token_refused", "warn", unseen,
+        return _vendor_cause(
+            "vendor_token_refused", source, problem.jobs, states,
             symptom=f"the {source} API refused the token in {variable}: {source} history cannot be read",
             cause=problem.message,
             action=f"create {where} and set {variable} (export it or add it to .env), then check it: cronctl doctor",
-            evidence=f"{len(problem.jobs)} job(s) read {source} history: {', '.join(problem.jobs)}",
-            blind_spot=True,
         )  # fmt: skip
-    return _cause(
-        "vendor_token_missing", "warn", unseen,
+    return _vendor_cause(
+        "vendor_token_missing", source, problem.jobs, states,
         symptom=f"{variable} is not set: {source} history cannot be read",
         cause=problem.message,
         action=f"set {variable} to {where} (export it or add it to .env), then check it: cronctl doctor",
-        evidence=f"{len(problem.jobs)} job(s) read {source} history: {', '.join(problem.jobs)}",
-        blind_spot=True,
     )  # fmt: skip
 
 
 def _outage_cause(outage: SourceOutage, states: Mapping[str, str]) -> Finding:
     """An API that cannot be reached is one finding for every job it leaves unseen, not N unknown jobs."""
     source = outage.source
-    unseen = tuple(j for j in outage.jobs if states.get(j) in ("unknown", "never_run", "unverified"))
     if outage.state == "timeout":
         what = "did not answer in time"
         action = f"check that this machine reaches the {source} API (network, proxy, DNS, the vendor's status page)"
     else:
         what = "could not be read"
         action = "fix what the cause says (the runbook's settings for the source, the network path, the token)"
-    return _cause(
-        "vendor_api_unreachable", "warn", unseen,
+    return _vendor_cause(
+        "vendor_api_unreachable", source, outage.jobs, states,
         symptom=f"the {source} API {what}: no {source} history for {len(outage.jobs)} job(s)",
         cause=outage.message,
         action=f"{action}, then check it: cronctl doctor",
-        evidence=f"{len(outage.jobs)} job(s) read {source} history: {', '.join(outage.jobs)}",
-        blind_spot=True,
+    )  # fmt: skip
+
+
+def _vendor_cause(
+    cause_id: str,
+    source: str,
+    jobs: tuple[str, ...],
+    states: Mapping[str, str],
+    *,
+    symptom: str,
+    cause: str,
+    action: str,
+) -> Finding:
+    """A history source outside the database that read nothing: a finding for the jobs it leaves unseen (none
+    when their other sources judged them), its evidence every job that reads the source."""
+    unseen = tuple(j for j in jobs if states.get(j) in ("unknown", "never_run", "unverified"))
+    return _cause(
+        cause_id, "warn", unseen, symptom=symptom, cause=cause, action=action,
+        evidence=f"{len(jobs)} job(s) read {source} history: {', '.join(jobs)}", blind_spot=True,
     )  # fmt: skip
 
 
