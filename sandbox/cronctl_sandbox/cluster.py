@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -232,13 +232,15 @@ class PgCluster:
         port: int | None = None,
         dbname: str = "cronctl",
         password_auth: str | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> PgCluster:
         """Create, start and prepare a cluster: database ``dbname`` with the pg_cron extension.
 
         Without ``base_dir`` a temporary directory is made and removed again by :meth:`stop`; a given
         ``base_dir`` is kept (it must not already hold a cluster). ``password_auth`` is how TCP logins prove
         their password: ``scram-sha-256`` (PostgreSQL's default, and Supabase's) unless ``CRONCTL_SANDBOX_AUTH``
-        says ``md5``, which test suites choose because a SCRAM login costs about 10 ms of CPU.
+        says ``md5``, which test suites choose because a SCRAM login costs about 10 ms of CPU. ``settings`` are
+        server settings (name to value as written in postgresql.conf) added to or replacing the sandbox's own.
         """
         auth = password_auth or os.environ.get("CRONCTL_SANDBOX_AUTH") or "scram-sha-256"
         if auth not in PASSWORD_AUTH:
@@ -270,7 +272,7 @@ class PgCluster:
         )
         try:
             cluster._initdb()
-            cluster._write_config()
+            cluster._write_config(settings or {})
             cluster._create_database()
             cluster._start_server()
             cluster.psql("CREATE EXTENSION IF NOT EXISTS pg_cron")
@@ -310,7 +312,7 @@ class PgCluster:
         finally:
             pwfile.unlink(missing_ok=True)
 
-    def _write_config(self) -> None:
+    def _write_config(self, extra: Mapping[str, str]) -> None:
         settings = {
             "listen_addresses": _quote_conf(HOST),
             "unix_socket_directories": _quote_conf(str(self.socket_dir)),
@@ -328,6 +330,7 @@ class PgCluster:
             "log_line_prefix": _quote_conf("%m [%p] %q%u@%d "),
             "log_timezone": _quote_conf("UTC"),
             "timezone": _quote_conf("UTC"),
+            **extra,
         }
         body = "".join(f"{key} = {value}\n" for key, value in settings.items())
         (self.data_dir / "cronctl.conf").write_text(body)

@@ -24,8 +24,8 @@ Everything is relative to the incident's fixed `now`; nothing here waits for a c
   The helpers point the runbook copy at the stand-ins (`runbook_edits`) and set the variables the runbook reads
   (`env`).
 
-The real pg_cron scheduler of the test cluster reads `cron.job`: the runner keeps each incident clear of the next
-minute boundary (tests/minute.py), so the jobs inserted here never fire while an incident is judged.
+The real pg_cron scheduler of the test cluster reads `cron.job` and starts the jobs inserted here, but what it
+starts leaves no trace (`QUIET_SCHEDULER` in tests/conftest.py): an incident's history is the rows built here.
 """
 
 from __future__ import annotations

@@ -34,7 +34,6 @@ from corpus.incidents import INCIDENTS, Incident, by_id
 from corpus.loading import RESULTS, SEEN, Builds, Built, corpus_params
 from corpus.vendors import Vendors
 from cronctl_sandbox.cluster import PgCluster
-from minute import before_next_tick
 from vendor_guard import no_vendor_api  # noqa: F401  (autouse: no real vendor API, whatever the environment holds)
 
 pytestmark = pytest.mark.corpus
@@ -43,7 +42,6 @@ RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 ROLE_PASSWORD = "corpus-role-password"
 # role kind -> (role name, BYPASSRLS); neither gets USAGE on schema net.
 CUSTOM_ROLES = {"reader_no_net": ("corpus_reader", False), "auditor_no_net": ("corpus_auditor", True)}
-TICK_CLEARANCE = 4.0  # seconds an incident needs before the next minute boundary (pg_cron fires then)
 
 # ---------------------------------------------------------------- loading and judging one incident
 
@@ -120,8 +118,6 @@ def _build(case: Incident, request: pytest.FixtureRequest, vendors: Vendors) -> 
         if case.role == "read_only":
             request.getfixturevalue("read_only_role")  # its default privileges cover the tables built below
         reset_database(cluster.superuser_dsn)
-        if case.cluster == "main":
-            before_next_tick(TICK_CLEARANCE)
         with psycopg.connect(cluster.superuser_dsn, autocommit=True, connect_timeout=10) as conn:
             b = Builder(conn, now, live=case.live, redis=redis_client, vendors=vendors)
             b.redis_url = url

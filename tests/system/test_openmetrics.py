@@ -14,7 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families as prometheu
 from cli_runner import run_cli
 from cronctl.output.openmetrics import FAMILIES, JOB_STATES, to_openmetrics
 from cronctl_sandbox import scenario
-from minute import before_next_tick
 from ops_systems import runbook_text, set_state, write_runbook
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
@@ -43,7 +42,6 @@ def _series(family: object) -> list[tuple[str, dict[str, str], float]]:
 
 
 def test_demo_incident_as_openmetrics(clean_db: str) -> None:
-    before_next_tick()
     with psycopg.connect(clean_db, autocommit=True) as conn:
         scenario.load(conn, "demo", datetime.now(UTC))
     result = run_cli("triage", "-r", str(RUNBOOKS / "demo.toml"), "-f", "openmetrics", env={"DATABASE_URL": clean_db})

@@ -4,7 +4,7 @@ Four jobs fire together over the sandbox's trusted socket, two of them as a non-
 net.http_post, and every recorded request joins to exactly one run through job_pid and the run's time span. They
 are `@reboot` jobs in a cluster of the test's own, restarted: pg_cron starts them all at once when its scheduler
 starts, through the same path as a minute's jobs, so the test waits for no minute boundary. Every other test
-builds its history itself and keeps clear of the scheduler."""
+builds its history itself; the session cluster's scheduler leaves no trace (tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -30,13 +30,6 @@ def present(module: str) -> bool:
     return (CLI_DIR / f"{module}.py").is_file()
 
 
-# The real scheduler keeps running the incident's every-minute jobs: it appends runs, and their net.http_post calls
-# append requests (and answers, were a worker running). Rows past what the incident loaded are its, not a
-# command's: a read-only role can append nothing, and every row that was there stays compared in full.
-SCHEDULER_APPENDS = {"cron.job_run_details": "runid", "net.http_request_queue": "id", "net._http_response": "id"}
-LOADED: dict[str, int] = {}  # table -> the highest id the incident loaded
-
-
 def checksum(dsn: str) -> dict[str, str]:
     """md5 of every row (ordered) of every table in cron, public and net: what a change would show up in."""
     sums: dict[str, str] = {}
@@ -46,13 +39,9 @@ def checksum(dsn: str) -> dict[str, str]:
             "WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('cron', 'public', 'net') ORDER BY 1, 2"
         ).fetchall()
         for schema, table in tables:
-            column = SCHEDULER_APPENDS.get(f"{schema}.{table}")
-            upto = sql.SQL(" WHERE t.{} <= {}").format(
-                sql.Identifier(column), sql.Literal(LOADED.get(f"{schema}.{table}", 0))
-            ) if column else sql.SQL("")  # fmt: skip
             query = sql.SQL(
-                "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {}.{} t{}"
-            ).format(sql.Identifier(schema), sql.Identifier(table), upto)
+                "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {}.{} t"
+            ).format(sql.Identifier(schema), sql.Identifier(table))
             count, digest = conn.execute(query).fetchone()  # type: ignore[misc]
             sums[f"{schema}.{table}"] = f"{count}:{digest}"
         # Locks held as advisory locks and settings of jobs are state too.
@@ -67,11 +56,6 @@ def incident(pg_dsn: str) -> Iterator[str]:
     reset_database(pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         scenario.load(conn, "demo", datetime.now(UTC))
-        for table, column in SCHEDULER_APPENDS.items():
-            query = sql.SQL("SELECT coalesce(max({}), 0) FROM {}").format(
-                sql.Identifier(column), sql.Identifier(*table.split("."))
-            )
-            LOADED[table] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
     yield pg_dsn
     reset_database(pg_dsn)
 

@@ -14,7 +14,6 @@ from cronctl.init.pgcron import CronRow, draft_from_cron
 from cronctl.init.writer import job_block
 from cronctl.runbook.loader import load_runbook
 from cronctl_sandbox.jobserver import JobServer
-from minute import before_next_tick
 
 PURGE_SQL = "DELETE FROM cron.job_run_details WHERE end_time < now() - interval '7 days'"
 
@@ -41,7 +40,6 @@ def _write(tmp_path: Path, text: str, name: str = "rb.toml") -> Path:
 
 
 def _schedule(dsn: str, name: str, schedule: str, command: str) -> int:
-    before_next_tick()
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute("SELECT cron.schedule(%s, %s, %s)", [name, schedule, command]).fetchone()
     assert row is not None

@@ -12,7 +12,6 @@ import pytest
 
 from cli_runner import run_cli
 from cronctl_sandbox import scenario
-from minute import before_next_tick
 from vendor_guard import no_vendor_api  # noqa: F401  (autouse: the seed runbooks read GitHub, Vercel, Supabase)
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
@@ -21,7 +20,6 @@ JOB_KEYS = {"name", "state", "last_run", "next_run", "consecutive_failures", "mi
 
 
 def _load(dsn: str, system: str) -> None:
-    before_next_tick()
     with psycopg.connect(dsn, autocommit=True) as conn:
         scenario.load(conn, system, datetime.now(UTC))
 
@@ -105,7 +103,6 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def _schedule(dsn: str, name: str, schedule: str = "* * * * *", command: str = "SELECT 1") -> int:
-    before_next_tick()
     with psycopg.connect(dsn, autocommit=True) as conn:
         return int(conn.execute("SELECT cron.schedule(%s, %s, %s)", [name, schedule, command]).fetchone()[0])
 

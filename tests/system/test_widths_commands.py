@@ -29,7 +29,6 @@ from cronctl_sandbox import scenario
 from cronctl_sandbox.demo import demo_replies, demo_secrets
 from cronctl_sandbox.jobserver import JobServer
 from cronctl_sandbox.routes import routes_for_runbook
-from minute import before_next_tick
 from readability import WIDTHS, assert_readable, env_for, minute
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "runbooks" / "demo.toml"
@@ -52,7 +51,6 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     reset_database(pg_dsn)
-    before_next_tick()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         scenario.load(conn, "demo", datetime.now(UTC))
     secrets = demo_secrets()
