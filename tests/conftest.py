@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -34,6 +35,10 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # The suite logs in about 2,300 times; a SCRAM login costs some 10 ms of CPU on each side, an md5 login almost
 # none. Clusters the tests start (here and in subprocesses) take md5; `cronctl demo` keeps SCRAM.
 os.environ.setdefault("CRONCTL_SANDBOX_AUTH", "md5")
+# initdb once per server build, not once per cluster: clusters after the first copy its data directory.
+os.environ.setdefault(
+    "CRONCTL_SANDBOX_TEMPLATES", os.path.join(tempfile.gettempdir(), f"cronctl-pg-templates-{os.getuid()}")
+)
 
 # Schemas that belong to PostgreSQL or pg_cron; every other schema is test data and is dropped between tests.
 # Schema public stays (pg_cron's extension record lives in it); objects no extension owns are dropped.

@@ -51,7 +51,9 @@ def corpus_params(incidents: list[Incident]) -> list[Any]:
 @dataclass
 class Built:
     """One incident as loaded: the builder, the DSN triage connects with (None: no database), `now`, what the
-    build changed of the expected verdicts (`patch`) and the runbook it is triaged with."""
+    build changed of the expected verdicts (`patch`) and the runbook it is triaged with. `judged` is the judged
+    snapshot (`services.triage.judge_snapshot`) of the verdict test's `cronctl triage`: the width test renders the
+    same facts instead of collecting them again."""
 
     case_id: str
     builder: Builder
@@ -61,6 +63,7 @@ class Built:
     runbook: Path
     vendors: Vendors
     resets: int
+    judged: Any = None
 
 
 class Builds:

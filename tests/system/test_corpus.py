@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,13 +138,32 @@ def _triage(case: Incident, built: Built) -> tuple[dict[str, Any] | None, str]:
     args = ["triage", "-r", str(built.runbook), "-f", "json"]
     if not case.live:
         args += ["--at", iso(built.now)]
-    result = run_cli(*args, env={"DATABASE_URL": built.dsn, **built.builder.env})
+    with _keeping_judged(built):
+        result = run_cli(*args, env={"DATABASE_URL": built.dsn, **built.builder.env})
     try:
         data = json.loads(result.stdout)
     except json.JSONDecodeError:
         first = (result.stderr.strip().splitlines() or ["(no output)"])[0]
         return None, f"triage gave no JSON (exit {result.exit_code}): {first[:300]}"
     return (data if isinstance(data, dict) else None), ""
+
+
+@contextmanager
+def _keeping_judged(built: Built) -> Iterator[None]:
+    """Keep the snapshot the command judged on `built`; the command runs unchanged."""
+    from cronctl.services import triage as service
+
+    judge = service.judge_snapshot
+
+    def judging(*args: Any, **kwargs: Any) -> Any:
+        built.judged = judge(*args, **kwargs)
+        return built.judged
+
+    service.judge_snapshot = judging
+    try:
+        yield
+    finally:
+        service.judge_snapshot = judge
 
 
 def _matches_state(want: Any, got: Any) -> bool:

@@ -32,7 +32,7 @@ from test_corpus import load
 from cli_runner import run_cli
 from corpus.builder import iso
 from corpus.incidents import INCIDENTS, Incident
-from corpus.loading import corpus_params
+from corpus.loading import Built, corpus_params
 from cronctl.output.cells import escape_unsafe
 from readability import WIDTHS, assert_readable, env_for, lines_with, minute
 from vendor_guard import no_vendor_api  # noqa: F401  (autouse: no real vendor API, whatever the environment holds)
@@ -43,6 +43,7 @@ SNAPSHOTS = Path(__file__).resolve().parents[2] / "docs" / "snapshots"
 SNAPSHOT_INCIDENT = "bp-escalation-401"
 CHAT_LIMIT = 4000
 HUMAN = ("table", "plain")
+WINDOW = 86400.0  # `cronctl triage` without --since, as the verdict test runs it
 
 
 def _facts(data: dict[str, Any], fmt: str, live: bool = False) -> dict[str, Any]:
@@ -175,10 +176,10 @@ def _render(report: Any, fmt: str, width: int, monkeypatch: pytest.MonkeyPatch) 
 
 
 def _reports(
-    args: list[str], env: dict[str, str | None], now: Any, live: bool, monkeypatch: pytest.MonkeyPatch
+    args: list[str], env: dict[str, str | None], built: Built, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Any, Any]:
-    """The snapshot collected once, in process, exactly as `cronctl triage` collects it; its report for every
-    format (the brief Markdown and `--full`), so each width is a rendering of the same facts."""
+    """The snapshot judged once, exactly as `cronctl triage` judges it (the verdict test's, when this process ran
+    it); its report for every format (the brief Markdown and `--full`), so each width renders the same facts."""
     from cronctl.cli.common import Invocation
     from cronctl.cli.triage import snapshot
     from cronctl.reports.triage import triage_report
@@ -189,8 +190,11 @@ def _reports(
         else:
             monkeypatch.setenv(key, value)
     inv = Invocation(Path(args[2]), None, None, "table", False)
-    result, report = snapshot(inv, 86400.0, None, at=None if live else now)
-    brief = triage_report(result, inv.runbook(), 86400.0, brief=True)
+    if built.judged is None:
+        built.judged, report = snapshot(inv, WINDOW, None, at=None if built.builder.live else built.now)
+    else:
+        report = triage_report(built.judged, inv.runbook(), WINDOW)
+    brief = triage_report(built.judged, inv.runbook(), WINDOW, brief=True)
     return report, brief
 
 
@@ -209,7 +213,7 @@ def test_incident_reads_whole_at_every_width(
         typed = run_cli(*args, "-f", "table", env={**env, **env_for(80)})
         assert typed.exit_code in (0, 1, 2, 3) and "Traceback" not in typed.output, typed.output
         outputs["typed-80"] = typed.stdout
-    report, brief_report = _reports(args, env, now, case.live, monkeypatch)
+    report, brief_report = _reports(args, env, built, monkeypatch)
     # The facts to find in every rendering: the same snapshot's `-f json` (its data, exactly).
     data = json.loads(_render(report, "json", 200, monkeypatch))
     for width in WIDTHS:
