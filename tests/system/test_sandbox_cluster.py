@@ -154,3 +154,28 @@ def test_base_dir_the_server_user_cannot_reach_is_a_clear_error(tmp_path: Path) 
     tmp_path.chmod(0o700)
     with pytest.raises(SandboxError, match="not searchable by OS user 'postgres'"):
         PgCluster.start(base_dir=tmp_path / "deeper" / "pg")
+
+
+def test_clusters_from_a_template_have_their_own_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    templates = tmp_path / "templates"
+    monkeypatch.setenv("CRONCTL_SANDBOX_TEMPLATES", str(templates))
+    with PgCluster.start(dbname="tpl") as first:
+        kept = [p for p in templates.iterdir() if p.is_dir()]
+        assert len(kept) == 1 and (kept[0] / "data" / "PG_VERSION").is_file()
+        first_dsn = first.superuser_dsn
+    with PgCluster.start(dbname="tpl") as second:  # copied from the template
+        assert second.password != first.password
+        assert _scalar(second.superuser_dsn, "SELECT extname FROM pg_extension WHERE extname = 'pg_cron'") == "pg_cron"
+        assert second.wait_for_scheduler(timeout=10) > 0
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(first_dsn.replace(f":{first.port}/", f":{second.port}/"), connect_timeout=5)
+    assert [p.name for p in templates.iterdir()] == [kept[0].name]
+
+
+def test_a_template_directory_others_can_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    templates = tmp_path / "shared"
+    templates.mkdir()
+    templates.chmod(0o777)
+    monkeypatch.setenv("CRONCTL_SANDBOX_TEMPLATES", str(templates))
+    with pytest.raises(SandboxError, match="others cannot write"):
+        PgCluster.start()
