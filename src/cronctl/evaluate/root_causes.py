@@ -99,6 +99,7 @@ class Evidence:
     secrets_table: str | None = None
     workflows: tuple[Workflow, ...] = ()  # GitHub workflows read as history (their state is a present-tense fact)
     judged_outside: frozenset[str] = frozenset()  # jobs a history source outside the database answered for
+    unrecorded: tuple[str, ...] = ()  # jobs judged from pg_cron's run log alone while cron.log_run = off
     tokens: tuple[TokenProblem, ...] = ()  # vendor tokens refused or not set, one per (source, variable)
     outages: tuple[SourceOutage, ...] = ()  # vendor APIs that could not be read, one per source
 
@@ -189,6 +190,19 @@ def find(evidence: Evidence, health: Sequence[JobHealth]) -> list[Finding]:
                 "(a migration placeholder), and the job's command sends it",
                 action=f"cronctl secrets rotate {key}  (then: cronctl trigger {broken[0]} --verify)",
                 evidence=f"the pg_cron command of {', '.join(users)} reads '{key}'",
+            )
+        )  # fmt: skip
+    unrecorded = explained(evidence.unrecorded, ("unknown",))
+    if unrecorded:
+        out.append(
+            _cause(
+                "pg_cron_log_run_off", "warn", unrecorded,
+                symptom="pg_cron records no runs: cron.log_run = off",
+                cause="with cron.log_run off pg_cron writes nothing to cron.job_run_details: whether these jobs ran, "
+                      "and how, cannot be seen there",
+                action="set cron.log_run = on (ALTER SYSTEM SET cron.log_run = on, then restart PostgreSQL), or map "
+                       "a run_log table or health endpoint for these jobs in the runbook",
+                evidence=f"cron.log_run = off; {len(unrecorded)} job(s) cannot be judged",
             )
         )  # fmt: skip
     hidden = {j: why for j, why in evidence.hidden.items() if states.get(j) in ("unknown", "never_run", "unverified")}

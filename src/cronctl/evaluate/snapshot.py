@@ -70,8 +70,18 @@ def judge(
     workflows = _workflows(collected, env, jobs)
     # A stopped workflow is a present-tense fact: it explains nothing about a past `--at`.
     stopped = set() if collected.until is not None else {j for w in workflows if w.stopped for j in w.fires}
+    unrecorded = _unrecorded(collected)
     health = [
-        _job_health(collected.jobs[j.name], now, collected, down, j.name in stopped, runbook.vendors) for j in jobs
+        _job_health(
+            collected.jobs[j.name],
+            now,
+            collected,
+            down,
+            j.name in stopped,
+            runbook.vendors,
+            unrecorded=j.name in unrecorded,
+        )
+        for j in jobs
     ]
     failed: list[Run] = []
     for data in collected.jobs.values():
@@ -87,6 +97,7 @@ def judge(
     evidence = replace(
         _evidence(collected, jobs),
         workflows=tuple(workflows),
+        unrecorded=unrecorded,
         tokens=_token_problems(collected),
         outages=_outages(collected),
     )
@@ -213,6 +224,24 @@ def _evidence(collected: Collected, jobs: Sequence[JobSpec]) -> Any:
     )
 
 
+LOG_RUN_OFF = ("off", "false", "no", "0")
+UNRECORDED_NOTE = "cron.log_run = off: pg_cron records no runs in cron.job_run_details, so none can be seen"
+
+
+def _unrecorded(collected: Collected) -> tuple[str, ...]:
+    """Jobs whose only run history is pg_cron's run log while pg_cron writes none (cron.log_run = off, a
+    present-tense setting: a past `--at` is judged from the rows there are)."""
+    facts = collected.facts
+    log_run = facts.setting("cron.log_run") if facts is not None else None
+    if log_run is None or log_run.strip().lower() not in LOG_RUN_OFF or collected.until is not None:
+        return ()
+    return tuple(
+        d.spec.name
+        for d in collected.jobs.values()
+        if cron_name(d.spec) and not d.spec.history.outside and {n.name for n in d.notes} <= {"pg_cron", "pg_net"}
+    )
+
+
 def _aggregated(run: Run, collected: Collected) -> bool:
     """True when the run's source counted it in its window aggregate (so it is not counted twice): inside the
     window, and for pg_net only answers that failed at the HTTP level (a 2xx failed by the success rule, or an
@@ -238,15 +267,18 @@ def _job_health(
     scheduler_down: bool,
     workflow_stopped: bool,
     vendors: Mapping[str, object],
+    *,
+    unrecorded: bool = False,
 ) -> JobHealth:
+    """`unrecorded`: pg_cron keeps no run log, so rows from before it stopped say nothing about the runs since."""
     from cronctl.evaluate import health as health_eval
 
-    merged = health_eval.merge_sources(data.runs)
+    merged = [] if unrecorded else health_eval.merge_sources(data.runs)
     explained_by = "scheduler_down" if scheduler_down and cron_name(data.spec) else None
     facts = health_eval.JobFacts(
         active=data.active,
-        readable=data.readable,
-        note=data.why_unseen(),
+        readable=data.readable and not unrecorded,
+        note=UNRECORDED_NOTE if unrecorded else data.why_unseen(),
         stuck_runs=frozenset(data.stuck),
         timezone=getattr(collected.facts, "cron_timezone", None) if collected.facts else None,
         explained_by=explained_by or ("workflow_disabled" if workflow_stopped else None),
