@@ -7,8 +7,6 @@ STAMP := $(VENV)/.installed
 # Bytecode is written even where the environment says not to: without it every test worker (and every cronctl a
 # test or benchmark starts) compiles every module again.
 WITH_BYTECODE := env -u PYTHONDONTWRITEBYTECODE
-WITH_VENV_PIP := { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; } \
-	&& $(BIN)/python -m pip
 
 .DEFAULT_GOAL := test
 .PHONY: venv system-deps test fuzz lint demo bench clean distclean
@@ -18,15 +16,14 @@ WITH_VENV_PIP := { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/pyth
 venv: $(STAMP)
 
 # Redone only when pyproject.toml changes (or the venv is missing). uv installs the same packages from PyPI in a
-# fraction of pip's time; pip stays the fallback. The venv starts without pip (ensurepip alone takes seconds): the
-# interpreter's own pip puts uv in it, and the venv gets a pip of its own only when that is not possible.
+# fraction of pip's time; pip stays the fallback.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "python3-venv is missing; run 'make system-deps' first" >&2; exit 1; }
-	$(PYTHON) -m venv --without-pip $(VENV)
-	{ $(PYTHON) -m pip install --quiet --python $(BIN)/python uv 2>/dev/null || $(WITH_VENV_PIP) install --quiet uv; } \
-		&& $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[test,dev]' -e ./sandbox \
-		|| $(WITH_VENV_PIP) install --quiet -e '.[test,dev]' -e ./sandbox
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python \
+		--compile-bytecode -e '.[test,dev]' -e ./sandbox \
+		|| $(BIN)/python -m pip install --quiet -e '.[test,dev]' -e ./sandbox
 	@touch $@
 
 system-deps:
