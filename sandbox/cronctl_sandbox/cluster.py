@@ -185,6 +185,11 @@ def _children_of(pid: int) -> list[int]:
     return children
 
 
+def _copy_tree(source: Path, target: Path) -> bool:
+    """`cp -a`: owners and modes kept, as the server requires of its data directory."""
+    return subprocess.run(["cp", "-a", str(source), str(target)], capture_output=True, check=False).returncode == 0
+
+
 def _wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -296,11 +301,15 @@ class PgCluster:
         cluster.startup_seconds = time.monotonic() - began
         return cluster
 
+    def _make_dirs(self) -> None:
+        """The base and socket directories, the server user's (the data directory is initdb's or a copy)."""
+        self._os_user.chown(self.base_dir)
+        self.socket_dir.mkdir(mode=0o700)
+        self._os_user.chown(self.socket_dir)
+
     def _initdb(self) -> None:
         os_user = self._os_user
-        os_user.chown(self.base_dir)
-        self.socket_dir.mkdir(mode=0o700)
-        os_user.chown(self.socket_dir)
+        self._make_dirs()
         pwfile = self.base_dir / "initdb.pw"
         fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -345,12 +354,9 @@ class PgCluster:
         template = self._template_path(self._template_root(root)) / "data"
         if not (template / "PG_VERSION").is_file():
             return False
-        self._os_user.chown(self.base_dir)
-        self.socket_dir.mkdir(mode=0o700)
-        self._os_user.chown(self.socket_dir)
-        copy = subprocess.run(["cp", "-a", str(template), str(self.data_dir)], capture_output=True, text=True)
-        if copy.returncode != 0:
-            raise SandboxError(f"copying the template {template} failed: {copy.stderr.strip()}")
+        self._make_dirs()
+        if not _copy_tree(template, self.data_dir):
+            raise SandboxError(f"copying the template {template} to {self.data_dir} failed")
         return True
 
     def _keep_template(self, root: Path) -> None:
@@ -359,9 +365,8 @@ class PgCluster:
         target = self._template_path(self._template_root(root))
         staging = target.with_name(f"{target.name}.{os.getpid()}.{secrets.token_hex(4)}")
         staging.mkdir(mode=0o700)
-        copy = subprocess.run(["cp", "-a", str(self.data_dir), str(staging / "data")], capture_output=True)
         try:
-            if copy.returncode == 0:
+            if _copy_tree(self.data_dir, staging / "data"):
                 staging.rename(target)
         except OSError:
             pass  # another process kept its template first
