@@ -181,9 +181,20 @@ def read_only_role(pg_cluster: PgCluster, pg_dsn: str, _read_only_password: str)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Start the slow tests (seconds of waiting) first: under xdist they then wait while the other workers run the
-    rest of the suite."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Spread the slow tests (a second or more of waiting) evenly over the run. xdist hands each worker a run of
+    consecutive tests: slow tests side by side would leave the cores idle while several workers wait at once."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if not slow or len(slow) == len(items):
+        return
+    rest = iter([item for item in items if item.get_closest_marker("slow") is None])
+    step = len(items) / len(slow)
+    spread: list[pytest.Item] = []
+    for index, item in enumerate(slow):
+        while len(spread) < int((index + 0.5) * step):
+            spread.append(next(rest))
+        spread.append(item)
+    spread.extend(rest)
+    items[:] = spread
 
 
 # ---------------------------------------------------------------- the incident corpus (tests/corpus/loading.py)

@@ -16,8 +16,11 @@ from pathlib import Path
 READ_TIMEOUT = 5.0  # seconds a pipe or device may take to deliver the whole file
 
 
-def read_bounded(path: Path | str, limit: int, timeout: float = READ_TIMEOUT) -> bytes:
-    """The file's bytes; OSError(EFBIG) past `limit` bytes, TimeoutError when a pipe or device is too slow."""
+def read_bounded(path: Path | str, limit: int, timeout: float | None = None) -> bytes:
+    """The file's bytes; OSError(EFBIG) past `limit` bytes, TimeoutError when a pipe or device is too slow
+    (`timeout` seconds, READ_TIMEOUT unless given)."""
+    if timeout is None:
+        timeout = READ_TIMEOUT
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         mode = os.fstat(fd).st_mode

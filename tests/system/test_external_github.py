@@ -358,21 +358,21 @@ def test_a_public_repository_is_read_without_a_token() -> None:
 def test_a_server_that_never_answers_ends_within_the_deadline(api: GitHubApi) -> None:
     api.hang = True
     started = time.monotonic()
-    out = read(job("a", api.url), job("b", api.url, workflow="other.yml"), timeout=1.0)
+    out = read(job("a", api.url), job("b", api.url, workflow="other.yml"), timeout=0.5)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0
     for name in ("a", "b"):
         assert out.notes[name].state == "timeout"
-        assert out.notes[name].message == f"GitHub API at {api.url[7:]} gave no complete answer within 1s"
+        assert out.notes[name].message == f"GitHub API at {api.url[7:]} gave no complete answer within 0.5s"
         assert name not in out.runs
 
 
 def test_one_deadline_covers_every_page(api: GitHubApi) -> None:
     for n in range(250):
         api.add_run(REPO, FILE, created_at=NOW - timedelta(minutes=2 * n + 1))
-    api.delay = 0.3  # each answer is quick; five of them are not
+    api.delay = 0.2  # each answer is quick; the three pages are not
     started = time.monotonic()
-    out = read(job("nightly", api.url), timeout=1.0, limit=250)
+    out = read(job("nightly", api.url), timeout=0.5, limit=250)
     assert time.monotonic() - started < 1.8
     assert out.notes["nightly"].state == "timeout"
     assert "nightly" not in out.runs  # a partial history is not passed off as the whole

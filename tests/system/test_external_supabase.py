@@ -208,11 +208,11 @@ def test_rate_limited_says_when_to_retry(api: SupabaseAPI) -> None:
 def test_a_silent_server_ends_within_the_deadline(api: SupabaseAPI) -> None:
     api.silent = True
     started = time.monotonic()
-    result = read(api, timeout=1.0)
+    result = read(api, timeout=0.5)
     assert time.monotonic() - started < 2.5
     for name in (DISPATCH, RECONCILE):
         assert result.notes[name].state == "timeout"
-        assert line_of(result, name) == "no complete answer from 127.0.0.1 within 1 s"
+        assert line_of(result, name) == "no complete answer from 127.0.0.1 within 0.5 s"
 
 
 def test_a_long_window_is_read_in_pieces_of_at_most_24_hours(api: SupabaseAPI) -> None:
@@ -276,7 +276,7 @@ def test_a_read_cut_by_the_deadline_keeps_what_it_read(api: SupabaseAPI) -> None
         api.add_invocation(DISPATCH, NOW - timedelta(hours=hours_ago))
     api.answer_first = 2  # the function lookup and the newest 24 hours; then silence
     started = time.monotonic()
-    result = read(api, JOBS, since=NOW - timedelta(hours=40), timeout=1.0)
+    result = read(api, JOBS, since=NOW - timedelta(hours=40), timeout=0.5)
     assert time.monotonic() - started < 2.5
     assert [r.started_at for r in result.runs[DISPATCH]] == [NOW - timedelta(hours=1)]
     for name in (DISPATCH, RECONCILE):

@@ -208,12 +208,12 @@ def test_rate_limited_says_when_to_retry(api: VercelAPI) -> None:
 def test_a_silent_server_ends_within_the_deadline(api: VercelAPI) -> None:
     api.silent = True
     started = time.monotonic()
-    result = read(api, timeout=1.0)
+    result = read(api, timeout=0.5)
     elapsed = time.monotonic() - started
     assert elapsed < 2.5
     note = result.notes["sync-campaigns"]
     assert note.state == "timeout"
-    assert note.message == "no complete answer from 127.0.0.1 within 1 s"
+    assert note.message == "no complete answer from 127.0.0.1 within 0.5 s"
     assert result.runs["sync-campaigns"] == []
 
 
@@ -224,7 +224,7 @@ def test_slow_pages_share_one_deadline(api: VercelAPI, monkeypatch: pytest.Monke
         api.add_invocation(SYNC, HOUR - timedelta(hours=hours_ago))
     api.delay = 0.3  # each page alone is quick; together they outlast the deadline
     started = time.monotonic()
-    result = read(api, timeout=1.0)
+    result = read(api, timeout=0.5)
     assert time.monotonic() - started < 2.5
     assert result.notes["sync-campaigns"].state == "timeout"
 
@@ -286,10 +286,10 @@ def test_a_read_cut_by_the_deadline_keeps_what_it_read(api: VercelAPI) -> None:
     for hours_ago in range(4):
         api.add_invocation(SYNC, HOUR - timedelta(hours=hours_ago))
     api.answer_first = 2  # the deployment list and the newest deployment's events; then silence
-    result = read(api, [JOBS[0]], timeout=1.0)
+    result = read(api, [JOBS[0]], timeout=0.5)
     note = result.notes["sync-campaigns"]
     assert note.state == "timeout"
-    assert note.message == "no complete answer from 127.0.0.1 within 1 s (read 1 of 2 production deployments)"
+    assert note.message == "no complete answer from 127.0.0.1 within 0.5 s (read 1 of 2 production deployments)"
     runs = result.runs["sync-campaigns"]
     assert [r.detail["deployment_id"] for r in runs] == [newer, newer, newer]
     assert older not in {r.detail["deployment_id"] for r in runs}

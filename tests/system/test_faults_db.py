@@ -24,7 +24,7 @@ from cli_runner import CliResult, run_cli
 from cronctl_sandbox.cluster import PgCluster
 
 CONNECT_TIMEOUT_S = 2.0
-STATEMENT_TIMEOUT_S = 1.0
+STATEMENT_TIMEOUT_S = 0.5
 # Python start-up, imports and rendering on a busy 2-core CI machine.
 MARGIN_S = 4.0
 LIMITED_ROLE = "cronctl_limited"
@@ -354,6 +354,7 @@ def test_locked_backlog_table_is_reported_and_the_rest_present(data_db: str, run
     assert result.exit_code in (1, 2, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("table", "args"),
     [("run_log", ("logs", "sync")), ("pending", ("query", "pending")), ("cron.job", ("pgcron", "list"))],

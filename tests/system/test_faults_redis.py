@@ -117,6 +117,7 @@ def test_wrong_redis_password_is_reported_without_it(server: RedisServer, runboo
     assert PASSWORD not in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_redis_that_never_answers(runbook: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -109,6 +109,7 @@ def test_shared_database_is_pointed_out(fleet_dsns: dict[str, str], tmp_path: Pa
     assert "read the same database" in " ".join(result.stdout.split())
 
 
+@pytest.mark.slow
 def test_systems_are_collected_concurrently(fleet_dsns: dict[str, str], tmp_path: Path) -> None:
     _states(fleet_dsns, fleet_a="ok", fleet_b="ok", fleet_c="ok")
     slow = "SELECT 0 AS value FROM pg_sleep(1)"

@@ -51,6 +51,7 @@ def alive(dsn: str, pid: int) -> bool:
         return conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone() is not None
 
 
+@pytest.mark.slow
 def test_idle_in_transaction_holder_reported_with_pid_and_terminated(runbook: Path, clean_db: str) -> None:
     holder = psycopg.connect(clean_db, application_name="report-worker")
     pair = psycopg.connect(clean_db, autocommit=True, application_name="pair-worker")

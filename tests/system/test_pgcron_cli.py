@@ -277,6 +277,7 @@ def test_unreachable_database_fails_fast(env, tmp_path) -> None:
     assert ":p@" not in res.stderr
 
 
+@pytest.mark.slow
 def test_statement_timeout_on_locked_table(db, env, tmp_path) -> None:
     rb = write_runbook(tmp_path, timeout="1s")
     seed_jobs(db)

@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+pytestmark = pytest.mark.slow  # each test waits for the watch to refresh
+
 pexpect = pytest.importorskip("pexpect")
 
 CRONCTL = shutil.which("cronctl", path=str(Path(sys.executable).parent)) or "cronctl"
