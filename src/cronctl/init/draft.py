@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # `${VAR}`, as the runbook loader reads it
 # Names of headers, query parameters and body fields that carry credentials.
 SECRET_NAME = re.compile(
     r"(authorization|api[-_]?key|secret|token|signature|passw(or)?d|passwd|\bpwd\b|cookie|session|credential|"
@@ -69,7 +69,7 @@ class DraftJob:
                 self.env.append(name)
 
     def add_refs(self, text: str) -> None:
-        self.add_env(*_REF.findall(text))
+        self.add_env(*REFERENCE.findall(text))
 
 
 def job_name(raw: str, fallback: str) -> str:
@@ -196,21 +196,21 @@ class Redactor:
         return "${" + env + "}"
 
     def header_value(self, name: str, value: str) -> str:
-        if _REF.fullmatch(value) or not value.strip():
+        if REFERENCE.fullmatch(value) or not value.strip():
             return value
         credential = bool(SECRET_NAME.search(name)) and name.lower() not in ("content-type", "accept")
         scheme = re.fullmatch(r"(Bearer|Basic|Token|Bot)\s+(.+)", value.strip(), re.IGNORECASE)
         if scheme:
             secret = scheme.group(2)
-            if _REF.fullmatch(secret.strip()):
+            if REFERENCE.fullmatch(secret.strip()):
                 return value
             if credential or looks_secret(value):
                 return f"{scheme.group(1)} " + self.literal(_literal_part(secret), name, f"header {name}")
             return value
-        if _REF.search(value) and not _without_refs(value).strip(" :-_,;"):
+        if REFERENCE.search(value) and not _without_refs(value).strip(" :-_,;"):
             return value
         if credential or looks_secret(_without_refs(value)):
-            if _REF.search(value):
+            if REFERENCE.search(value):
                 # A template around a reference (`key=${KEY};sig=abc`): the literal parts go too.
                 return self.literal(_literal_part(value), name, f"header {name}")
             return self.literal(value, name, f"header {name}")
@@ -230,7 +230,7 @@ class Redactor:
 
     def _userinfo(self, base: str) -> str:
         match = re.match(r"^([a-z][a-z0-9+.-]*://)([^/@]+)@", base, re.IGNORECASE)
-        if not match or _REF.fullmatch(match.group(2)):
+        if not match or REFERENCE.fullmatch(match.group(2)):
             return base
         return match.group(1) + self.literal(match.group(2), "url_credentials", "the URL's user:password") + \
             base[match.end() - 1 :]  # fmt: skip
@@ -243,13 +243,14 @@ class Redactor:
         segments = path.split("/")
         for i, segment in enumerate(segments):
             plain = unquote(segment)
-            if segment and not _REF.search(segment) and looks_secret(plain) and not re.fullmatch(r"[a-z0-9-]+", plain):
+            slug = re.fullmatch(r"[a-z0-9-]+", plain)
+            if segment and not REFERENCE.search(segment) and looks_secret(plain) and not slug:
                 segments[i] = self.literal(plain, "url_path_token", "a URL path segment")
         return head + "/".join(segments)
 
     def _query_part(self, part: str) -> str:
         key, equals, value = part.partition("=")
-        if not equals or not value or _REF.fullmatch(value):
+        if not equals or not value or REFERENCE.fullmatch(value):
             return part
         plain = unquote(value.replace("+", " "))
         name = unquote(key)
@@ -264,11 +265,11 @@ class Redactor:
                 where = f"{path}.{key}"
                 if (
                     isinstance(item, str)
-                    and not _REF.fullmatch(item)
+                    and not REFERENCE.fullmatch(item)
                     and item
                     and (SECRET_NAME.search(str(key)) or looks_secret(item))
                 ):
-                    out[key] = self.literal(_literal_part(item) if _REF.search(item) else item, str(key), where)
+                    out[key] = self.literal(_literal_part(item) if REFERENCE.search(item) else item, str(key), where)
                 elif isinstance(item, int | float) and not isinstance(item, bool) and SECRET_NAME.search(str(key)):
                     out[key] = self.literal(str(item), str(key), where)
                 else:
@@ -276,13 +277,13 @@ class Redactor:
             return out
         if isinstance(value, list):
             return [self.body(item, f"{path}[{i}]") for i, item in enumerate(value)]
-        if isinstance(value, str) and not _REF.fullmatch(value) and looks_secret(value):
+        if isinstance(value, str) and not REFERENCE.fullmatch(value) and looks_secret(value):
             return self.literal(value, path.rsplit(".", 1)[-1].split("[")[0], path)
         return value
 
 
 def _without_refs(text: str) -> str:
-    return _REF.sub("", text)
+    return REFERENCE.sub("", text)
 
 
 def _literal_part(text: str) -> str:

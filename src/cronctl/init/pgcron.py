@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronctl.init.draft import (
+    REFERENCE,
     SECRET_NAME,
     DraftAuth,
     DraftJob,
@@ -33,7 +34,6 @@ from cronctl.init.draft import (
 )
 from cronctl.init.sqlexpr import Command, Unknown, read_command
 
-_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
 _SECRET_HEADER = SECRET_NAME  # kept for callers that test key names
 PG_NET_DEFAULT_TIMEOUT = 5.0  # pg_net's timeout_milliseconds default
 
@@ -247,7 +247,7 @@ def apply_headers(draft: DraftJob, headers: Any, redact: Redactor | None = None)
             continue
         lower = name.lower()
         bearer = re.fullmatch(r"Bearer\s+\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value)
-        ref = _REF.fullmatch(value)
+        ref = REFERENCE.fullmatch(value)
         if lower == "authorization" and bearer and auth.secret_env is None:
             auth.kind, auth.secret_env = "bearer", bearer.group(1)
         elif lower == "apikey" and ref and auth.apikey_env is None:

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cronctl.init.draft import env_name
+from cronctl.init.draft import REFERENCE, env_name
 
 PG_NET_FUNCTIONS = {"http_post": "POST", "http_get": "GET", "http_delete": "DELETE"}
 HTTP_EXT_FUNCTIONS = {
@@ -363,7 +363,8 @@ class Evaluator:
             self.refs.other[f"setting {args[0]}"] = env
             return "${" + env + "}"
         if name in ("jsonb_build_object", "json_build_object"):
-            if len(args) % 2 == 0 and all(isinstance(k, str) and "${" not in k for k in args[0::2]):
+            # A key holding a reference came from get_secret() or current_setting(): its name is not known.
+            if len(args) % 2 == 0 and all(isinstance(k, str) and not REFERENCE.search(k) for k in args[0::2]):
                 return dict(zip(args[0::2], args[1::2], strict=True))
             return Unknown("an object whose keys are computed")
         if name in ("jsonb_build_array", "json_build_array"):
