@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -178,6 +179,12 @@ def read_only_role(pg_cluster: PgCluster, pg_dsn: str, _read_only_password: str)
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
             conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role))
     return pg_cluster.dsn(user=READ_ONLY_ROLE, password=_read_only_password)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What imports and collection made lives for the whole session: the garbage collector need not scan it
+    again at every full collection (a worker's heap holds every test module, Hypothesis and the product)."""
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

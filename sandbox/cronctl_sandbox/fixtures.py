@@ -23,6 +23,7 @@ What real pg_net 0.20's background worker does with that row (supabase/pg_net sr
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -410,11 +411,21 @@ class PgNetWorker:
         return len(rows)
 
 
+@functools.cache
+def _tls_context() -> Any:
+    """pg_net verifies certificates; the CA bundle is loaded once (about 20 ms), not for every batch."""
+    import httpx
+
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 async def _perform_all(rows: Sequence[QueueRow]) -> list[NetAnswer]:
     import httpx
 
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    async with httpx.AsyncClient(follow_redirects=True, timeout=None, trust_env=False, limits=limits) as client:
+    async with httpx.AsyncClient(
+        follow_redirects=True, timeout=None, trust_env=False, limits=limits, verify=_tls_context()
+    ) as client:
         import asyncio
 
         return list(await asyncio.gather(*(_perform(client, row) for row in rows)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -33,6 +34,10 @@ from cronctl_sandbox.jobserver import (
     unauthorized,
 )
 
+# The stand-ins speak plain HTTP: a client without a verifying TLS context does not load the CA bundle (20 ms).
+http_get = functools.partial(httpx.get, verify=False)
+http_post = functools.partial(httpx.post, verify=False)
+
 SECRET = "s3cr3t-value-for-tests"
 WRONG = "not-the-secret"
 
@@ -44,7 +49,7 @@ def server() -> Iterator[JobServer]:
 
 
 def post(srv: JobServer, path: str, body: bytes = b"{}", headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(srv.url + path, content=body, headers=headers or {}, timeout=5)
+    return http_post(srv.url + path, content=body, headers=headers or {}, timeout=5)
 
 
 # ---------------------------------------------------------------- simple secrets
@@ -237,7 +242,7 @@ def test_signature_libraries_not_imported_at_module_load() -> None:
 
 def test_script_advances_and_last_reply_repeats(server: JobServer) -> None:
     server.add_route(Route("GET", "/s", responses=[*server_error(), *rate_limited(7), *supabase_ok(2)]))
-    got = [httpx.get(server.url + "/s", timeout=5) for _ in range(5)]
+    got = [http_get(server.url + "/s", timeout=5) for _ in range(5)]
     assert [r.status_code for r in got] == [500, 429, 200, 200, 200]
     assert got[0].json() == {"error": "Failed to fetch messages"}
     assert got[1].headers["Retry-After"] == "7"
@@ -260,17 +265,17 @@ def test_set_responses_while_running(server: JobServer) -> None:
 def test_delay(server: JobServer) -> None:
     server.add_route(Route("GET", "/slow", responses=[Reply(delay=0.4, json={"ok": True})]))
     started = time.monotonic()
-    assert httpx.get(server.url + "/slow", timeout=5).json() == {"ok": True}
+    assert http_get(server.url + "/slow", timeout=5).json() == {"ok": True}
     assert time.monotonic() - started >= 0.4
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(server.url + "/slow", timeout=0.1)
+        http_get(server.url + "/slow", timeout=0.1)
 
 
 def test_hang_until_client_timeout_and_stop_is_prompt() -> None:
     srv = JobServer([Route("POST", "/hang", responses=[Reply(hang=True)])]).start()
     try:
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(srv.url + "/hang", timeout=0.3)
+            http_post(srv.url + "/hang", timeout=0.3)
         assert len(srv.requests) == 1
     finally:
         started = time.monotonic()
@@ -287,7 +292,7 @@ def test_reset_is_a_transport_error(server: JobServer) -> None:
 def test_drip_sends_body_slowly(server: JobServer) -> None:
     server.add_route(Route("GET", "/drip", responses=[Reply(json={"ok": True}, drip=0.05, drip_chunk=2)]))
     started = time.monotonic()
-    response = httpx.get(server.url + "/drip", timeout=2)
+    response = http_get(server.url + "/drip", timeout=2)
     assert response.json() == {"ok": True}
     assert time.monotonic() - started >= 0.05 * 6  # 12 bytes in 2-byte chunks
 
@@ -295,7 +300,7 @@ def test_drip_sends_body_slowly(server: JobServer) -> None:
 def test_huge_body_size(server: JobServer) -> None:
     size = 5 * 1024 * 1024
     server.add_route(Route("GET", "/big", responses=[Reply(size=size)]))
-    response = httpx.get(server.url + "/big", timeout=10)
+    response = http_get(server.url + "/big", timeout=10)
     assert len(response.content) == size
     assert response.json()["success"] is True
 
@@ -310,21 +315,21 @@ def test_request_body_over_limit_is_413(server: JobServer) -> None:
 def test_chunked_request_body_is_read(server: JobServer) -> None:
     server.add_route(Route("POST", "/in"))
     chunks = iter([b'{"limit": ', b"5}"])
-    assert httpx.post(server.url + "/in", content=chunks, timeout=5).status_code == 200
+    assert http_post(server.url + "/in", content=chunks, timeout=5).status_code == 200
     assert server.requests[0].json() == {"limit": 5}
 
 
 def test_unknown_path_and_method(server: JobServer) -> None:
     server.add_route(Route("POST", "/fn"))
-    missing = httpx.get(server.url + "/nowhere", timeout=5)
+    missing = http_get(server.url + "/nowhere", timeout=5)
     assert missing.status_code == 404
     assert missing.json()["error"] == "not found"
-    assert httpx.get(server.url + "/fn", timeout=5).status_code == 405
+    assert http_get(server.url + "/fn", timeout=5).status_code == 405
 
 
 def test_requests_recorded_with_case_insensitive_headers(server: JobServer) -> None:
     server.add_route(Route("POST", "/fn", auth="header", secret=SECRET, header="X-Cron-Secret"))
-    httpx.post(server.url + "/fn?dry=1", json={"force": False}, headers={"X-Cron-Secret": SECRET}, timeout=5)
+    http_post(server.url + "/fn?dry=1", json={"force": False}, headers={"X-Cron-Secret": SECRET}, timeout=5)
     (seen,) = server.requests
     assert (seen.method, seen.path, seen.query, seen.verified) == ("POST", "/fn", "dry=1", True)
     assert seen.headers["x-cron-secret"] == SECRET
@@ -458,8 +463,8 @@ def test_health_payload() -> None:
 def test_redirect_and_unauthorized_over_the_wire(server: JobServer) -> None:
     server.add_route(Route("GET", "/api/cron/refresh-tokens", responses=redirect("/login")))
     server.add_route(Route("GET", "/plain", responses=unauthorized(plain=True)))
-    moved = httpx.get(server.url + "/api/cron/refresh-tokens", timeout=5)
+    moved = http_get(server.url + "/api/cron/refresh-tokens", timeout=5)
     assert moved.status_code == 307
     assert moved.headers["Location"] == "/login"
-    plain = httpx.get(server.url + "/plain", timeout=5)
+    plain = http_get(server.url + "/plain", timeout=5)
     assert (plain.status_code, plain.text) == (401, "Unauthorized")
