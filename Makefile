@@ -29,12 +29,12 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Four workers on two cores: the system tests spend part of their time waiting on servers and deadlines, and
+# Five workers on two cores: the system tests spend part of their time waiting on servers and deadlines, and
 # the tests marked slow are spread over the run (tests/conftest.py), so while one worker waits the others keep both
-# cores busy. A fifth worker costs more CPU (its collection, its cluster) than it wins.
+# cores busy. A sixth worker costs more CPU (its collection, its cluster) than it wins.
 test: system-deps venv
 	$(BIN)/ruff check src sandbox tests
-	$(WITH_BYTECODE) $(BIN)/pytest -q -n 4
+	$(WITH_BYTECODE) $(BIN)/pytest -q -n 5
 
 # Every property test at its full count of generated cases (`make test` draws a quarter).
 fuzz: system-deps venv
