@@ -34,6 +34,9 @@ system-deps:
 # cores busy. A sixth worker costs more CPU (its collection, its cluster) than it wins.
 test: system-deps venv
 	$(BIN)/ruff check src sandbox tests
+	@# A fresh checkout has no bytecode yet: one process compiles every module (and pytest rewrites the tests)
+	@# instead of each worker doing it again. Errors show in the run that follows.
+	@test -d tests/system/__pycache__ || $(WITH_BYTECODE) $(BIN)/pytest -q --collect-only -p no:xdist >/dev/null || true
 	$(WITH_BYTECODE) $(BIN)/pytest -q -n 5
 
 # Every property test at its full count of generated cases (`make test` draws a quarter).

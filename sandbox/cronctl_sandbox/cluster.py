@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -185,6 +185,19 @@ def _children_of(pid: int) -> list[int]:
     return children
 
 
+@contextlib.contextmanager
+def _template_lock(root: Path) -> Iterator[None]:
+    """Hold the templates directory's lock (released when the process ends, however it ends)."""
+    import fcntl
+
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _copy_tree(source: Path, target: Path) -> bool:
     """`cp -a`: owners and modes kept, as the server requires of its data directory."""
     return subprocess.run(["cp", "-a", str(source), str(target)], capture_output=True, check=False).returncode == 0
@@ -285,10 +298,14 @@ class PgCluster:
         try:
             copied = cluster._copy_template(Path(templates)) if templates else False
             if not copied:
-                cluster._initdb()
-                cluster._create_database()
-                if templates:
-                    cluster._keep_template(Path(templates))
+                # Clusters started together (one per test worker) make the template once: the others wait for it.
+                with _template_lock(cls._template_root(Path(templates))) if templates else contextlib.nullcontext():
+                    copied = cluster._copy_template(Path(templates)) if templates else False
+                    if not copied:
+                        cluster._initdb()
+                        cluster._create_database()
+                        if templates:
+                            cluster._keep_template(Path(templates))
             cluster._write_config(settings or {})
             cluster._start_server()
             if copied:  # the template's superuser password is another cluster's

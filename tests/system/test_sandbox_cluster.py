@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import tempfile
 import time
@@ -169,7 +170,29 @@ def test_clusters_from_a_template_have_their_own_password(tmp_path: Path, monkey
         assert second.wait_for_scheduler(timeout=10) > 0
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(first_dsn.replace(f":{first.port}/", f":{second.port}/"), connect_timeout=5)
-    assert [p.name for p in templates.iterdir()] == [kept[0].name]
+    assert [p.name for p in templates.iterdir() if p.is_dir()] == [kept[0].name]
+
+
+def test_clusters_started_together_make_one_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    templates = tmp_path / "templates"
+    monkeypatch.setenv("CRONCTL_SANDBOX_TEMPLATES", str(templates))
+    made: list[int] = []
+    real_initdb = PgCluster._initdb
+
+    def counting_initdb(self: PgCluster) -> None:
+        made.append(1)
+        real_initdb(self)
+
+    monkeypatch.setattr(PgCluster, "_initdb", counting_initdb)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        clusters = list(pool.map(lambda _: PgCluster.start(dbname="together"), range(3)))
+    try:
+        assert len(made) == 1  # one made the template; the other two waited for it and copied it
+        assert all(_scalar(c.superuser_dsn, "SELECT current_database()") == "together" for c in clusters)
+        assert len([p for p in templates.iterdir() if p.is_dir()]) == 1
+    finally:
+        for cluster in clusters:
+            cluster.stop()
 
 
 def test_a_template_directory_others_can_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
