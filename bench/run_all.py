@@ -32,7 +32,7 @@ NOTES = ROOT / "docs" / "benchmarks"
 # Helpers that are not benchmarks themselves.
 NOT_BENCHMARKS = {"run_all.py", "latency_proxy.py"}
 # Cheap ones first; triage reuses the history benchmark's data generator.
-ORDER = ["startup", "trigger", "history", "triage", "triage_tracking", "attribution", "fleet"]
+ORDER = ["startup", "trigger", "history", "triage", "triage_tracking", "attribution", "fleet", "suite"]
 TIMEOUT_S = 3600
 
 # Request tracking at 10 and 50 co-firing jobs, runs:answers from 10^4:10^4 to 5x10^6:10^6.
