@@ -42,7 +42,7 @@ test: system-deps venv
 # Every property test at its full count of generated cases (`make test` draws a quarter).
 fuzz: system-deps venv
 	CRONCTL_FUZZ=deep $(WITH_BYTECODE) $(BIN)/pytest -q -n 3 tests/unit/test_fuzz_loader.py tests/system/test_fuzz_render.py \
-		tests/system/test_fuzz_cli.py tests/system/test_runbook_loader.py
+		tests/system/test_fuzz_cli.py tests/system/test_runbook_loader.py tests/unit/test_schedule.py
 
 lint: system-deps venv
 	$(BIN)/ruff check src sandbox tests

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from cronctl.errors import ScheduleError
 from cronctl.schedule import ALIASES, NeverFiresError, Schedule
+from fuzzing import examples
 
 
 def utc(*args: int) -> datetime:
@@ -208,7 +209,7 @@ EXPRESSIONS = st.tuples(_field(0, 59), _field(0, 23), _field(1, 31), _field(1, 1
 MOMENTS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(EXPRESSIONS)
 def test_any_expression_parses_or_raises_schedule_error(expr: str) -> None:
     try:
@@ -220,7 +221,7 @@ def test_any_expression_parses_or_raises_schedule_error(expr: str) -> None:
     schedule.describe()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(VALID_EXPRESSIONS, MOMENTS, st.sampled_from(["UTC", "Australia/Lord_Howe", "Europe/Berlin"]))
 @example("0 */5 * * *", datetime(2020, 4, 4, tzinfo=UTC), "Australia/Lord_Howe")
 def test_previous_and_next_are_consistent(expr: str, moment: datetime, tz: str) -> None:
@@ -239,7 +240,7 @@ def test_previous_and_next_are_consistent(expr: str, moment: datetime, tz: str) 
     assert schedule.next_run(before) == following
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.sampled_from(["0 9 * * *", "30 2 * * *", "*/20 * * * *", "0 0 1 * *", "15 3 * * 0"]),
     st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Seoul", "Australia/Lord_Howe", "UTC"]),
@@ -264,13 +265,13 @@ def _check_seconds_interval(seconds: int, moment: datetime) -> None:
     assert previous is not None and previous <= moment < runs[0]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.sampled_from([s for s in range(1, 60) if 60 % s == 0]), MOMENTS)
 def test_seconds_intervals_step_evenly(seconds: int, moment: datetime) -> None:
     _check_seconds_interval(seconds, moment)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.integers(min_value=1, max_value=59), MOMENTS)
 def test_seconds_intervals_that_do_not_divide_a_minute(seconds: int, moment: datetime) -> None:
     _check_seconds_interval(seconds, moment)
