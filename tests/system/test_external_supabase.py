@@ -216,7 +216,7 @@ def test_a_silent_server_ends_within_the_deadline(api: SupabaseAPI) -> None:
     assert time.monotonic() - started < 2.5
     for name in (DISPATCH, RECONCILE):
         assert result.notes[name].state == "timeout"
-        assert line_of(result, name) == "no complete answer from 127.0.0.1 within 0.5 s"
+        assert line_of(result, name) == "no complete answer from 127.0.0.1 within 0.5s"
 
 
 def test_a_long_window_is_read_in_pieces_of_at_most_24_hours(api: SupabaseAPI) -> None:

@@ -213,7 +213,7 @@ def test_a_silent_server_ends_within_the_deadline(api: VercelAPI) -> None:
     assert elapsed < 2.5
     note = result.notes["sync-campaigns"]
     assert note.state == "timeout"
-    assert note.message == "no complete answer from 127.0.0.1 within 0.5 s"
+    assert note.message == "no complete answer from 127.0.0.1 within 0.5s"
     assert result.runs["sync-campaigns"] == []
 
 
@@ -289,7 +289,7 @@ def test_a_read_cut_by_the_deadline_keeps_what_it_read(api: VercelAPI) -> None:
     result = read(api, [JOBS[0]], timeout=0.5)
     note = result.notes["sync-campaigns"]
     assert note.state == "timeout"
-    assert note.message == "no complete answer from 127.0.0.1 within 0.5 s (read 1 of 2 production deployments)"
+    assert note.message == "no complete answer from 127.0.0.1 within 0.5s (read 1 of 2 production deployments)"
     runs = result.runs["sync-campaigns"]
     assert [r.detail["deployment_id"] for r in runs] == [newer, newer, newer]
     assert older not in {r.detail["deployment_id"] for r in runs}

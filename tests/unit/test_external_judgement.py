@@ -377,7 +377,7 @@ def test_hidden_pg_net_answers_are_no_finding_when_the_functions_own_logs_judge_
 
 def test_one_failed_read_of_a_source_is_one_finding_for_its_jobs() -> None:
     jobs = [vercel_job("a"), vercel_job("b")]
-    late = "no complete answer from api.vercel.com within 10 s"
+    late = "no complete answer from api.vercel.com within 10s"
     data = {j.name: JobData(j, notes=[SourceNote("vercel", "timeout", late)], window_start=NOW) for j in jobs}
     (cause,) = snapshot(jobs, data).findings
     assert (cause.id, cause.jobs, cause.cause) == ("vendor_api_unreachable", ("a", "b"), late)

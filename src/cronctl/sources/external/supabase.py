@@ -560,7 +560,7 @@ class SupabaseSource:
                     except (httpx.TimeoutException, DeadlineExceeded):
                         problem = carry = (
                             "timeout",
-                            f"no complete answer from {_host(target.base)} within {query.timeout:g} s",
+                            f"no complete answer from {_host(target.base)} within {query.timeout:g}s",
                         )
                     except httpx.HTTPError as exc:
                         problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {one_line(str(exc))}")

@@ -501,7 +501,7 @@ class VercelSource:
             if token_refused(exc):
                 _token_facts(out, jobs, spec, "refused")
         except (httpx.TimeoutException, DeadlineExceeded):
-            problem = ("timeout", f"no complete answer from {_host(target.base)} within {query.timeout:g} s")
+            problem = ("timeout", f"no complete answer from {_host(target.base)} within {query.timeout:g}s")
         except httpx.HTTPError as exc:
             problem = ("error", f"{_host(target.base)}: {type(exc).__name__}: {one_line(str(exc))}")
         except ValueError as exc:  # an answer that is not the documented shape
