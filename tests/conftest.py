@@ -196,10 +196,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Spread the slow tests (a second or more of waiting) evenly over the run. xdist hands each worker a run of
     consecutive tests: slow tests side by side would leave the cores idle while several workers wait at once."""
-    slow = [item for item in items if item.get_closest_marker("slow") is not None]
-    if not slow or len(slow) == len(items):
+    slow: list[pytest.Item] = []
+    others: list[pytest.Item] = []
+    for item in items:
+        (slow if item.get_closest_marker("slow") is not None else others).append(item)
+    if not slow or not others:
         return
-    rest = iter([item for item in items if item.get_closest_marker("slow") is None])
+    rest = iter(others)
     step = len(items) / len(slow)
     spread: list[pytest.Item] = []
     for index, item in enumerate(slow):

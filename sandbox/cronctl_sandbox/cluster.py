@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import os
 import pwd
@@ -188,8 +189,6 @@ def _children_of(pid: int) -> list[int]:
 @contextlib.contextmanager
 def _template_lock(root: Path) -> Iterator[None]:
     """Hold the templates directory's lock (released when the process ends, however it ends)."""
-    import fcntl
-
     fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -23,7 +23,6 @@ What real pg_net 0.20's background worker does with that row (supabase/pg_net sr
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -411,20 +410,14 @@ class PgNetWorker:
         return len(rows)
 
 
-@functools.cache
-def _tls_context() -> Any:
-    """pg_net verifies certificates; the CA bundle is loaded once (about 20 ms), not for every batch."""
-    import httpx
-
-    return httpx.create_ssl_context(verify=True, trust_env=False)
-
-
 async def _perform_all(rows: Sequence[QueueRow]) -> list[NetAnswer]:
     import httpx
 
+    from cronctl.sources.http_deadline import tls_context  # pg_net verifies certificates; built once
+
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     async with httpx.AsyncClient(
-        follow_redirects=True, timeout=None, trust_env=False, limits=limits, verify=_tls_context()
+        follow_redirects=True, timeout=None, trust_env=False, limits=limits, verify=tls_context(trust_env=False)
     ) as client:
         import asyncio
 

@@ -220,7 +220,7 @@ class _Backend:
 
 
 @functools.cache
-def _tls_context(trust_env: bool) -> Any:
+def tls_context(trust_env: bool) -> Any:
     """The verifying TLS context httpx would build, built once: loading the CA bundle takes ~20 ms per client."""
     import httpx
 
@@ -232,7 +232,7 @@ def make_client(*, concurrency: int = 1, verify: bool = True, trust_env: bool = 
     import httpx
 
     limits = httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency))
-    tls: Any = _tls_context(trust_env) if verify else False
+    tls: Any = tls_context(trust_env) if verify else False
     client = httpx.Client(follow_redirects=False, limits=limits, verify=tls, trust_env=trust_env)
     backend = _Backend()
     transports = [client._transport, *client._mounts.values()]
