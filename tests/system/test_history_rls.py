@@ -201,3 +201,10 @@ def test_missing_table_is_still_missing(clean_db: str) -> None:
         query, params = runlog.columns_query(SPEC)
         with pytest.raises(Exception, match="does not exist"):
             runlog.check_columns(SPEC, conn.execute(query, params).fetchall())
+
+
+def test_a_hidden_history_is_not_shown_as_never_run(su: psycopg.Connection[Any], rb: str, read_only_role: str) -> None:
+    enable_rls(su)
+    result = run_cli("triage", "-r", rb, "-f", "plain", env={"DATABASE_URL": read_only_role, "COLUMNS": "200"})
+    line = next(row for row in result.stdout.splitlines() if row.startswith("nightly-report"))
+    assert "unknown" in line and "never" not in line, line

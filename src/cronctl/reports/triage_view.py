@@ -187,7 +187,10 @@ def attention_table(result: Triage) -> Table:
         [
             h.name,
             state_mark(h),
-            when(h.last_run.sort_time if h.last_run else None, now, empty="never"),
+            # No run seen is "never" only when the history could be read; an unknown job's history could not.
+            when(
+                h.last_run.sort_time if h.last_run else None, now, empty="unknown" if h.state == "unknown" else "never"
+            ),
             _result_cell(h),
             when(h.next_run, now),
             h.consecutive_failures or "-",
