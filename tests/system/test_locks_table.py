@@ -302,7 +302,7 @@ def test_concurrent_reacquire_race_never_loses_a_live_lock(runbook: Path, db: st
                     start.wait()
                     deleted = delete_table_lock(cleaner, spec, seen[0])
                     t.join()
-                    holder_now = sql(db, "SELECT locked_by FROM job_lock WHERE job_name = %s", [job])
+                    holder_now = cleaner.execute("SELECT locked_by FROM job_lock WHERE job_name = %s", [job]).fetchall()
                     with guard:
                         outcomes["cleared" if deleted else "skipped"] += 1
                         if got[0] is not None and (not holder_now or holder_now[0][0] != got[0]):
