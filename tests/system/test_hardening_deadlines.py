@@ -95,7 +95,7 @@ def test_send_once_gives_up_on_a_trickled_status_line_at_its_deadline(hostile: H
     finally:
         client.close()
     assert attempt.answer.error_kind == "timeout", attempt.answer
-    assert TIMEOUT_S - 0.05 <= elapsed < TIMEOUT_S + 0.3, elapsed
+    assert TIMEOUT_S - 0.05 <= elapsed < TIMEOUT_S + SLACK_S, elapsed  # the drip never ends: late is wrong
 
 
 @pytest.mark.parametrize("fault", FAULTS)
