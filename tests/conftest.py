@@ -61,6 +61,7 @@ def _memory_tmpdir() -> str | None:
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         return None  # someone else's, or writable by others: not a place for a data directory
+    os.chmod(path, 0o711)  # whatever the umask was when it was made
     return path
 
 
