@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -171,6 +172,7 @@ def test_clusters_from_a_template_have_their_own_password(tmp_path: Path, monkey
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(first_dsn.replace(f":{first.port}/", f":{second.port}/"), connect_timeout=5)
     assert [p.name for p in templates.iterdir() if p.is_dir()] == [kept[0].name]
+    shutil.rmtree(templates)  # 35 MB, in memory when the suite's files are (tests/conftest.py)
 
 
 def test_clusters_started_together_make_one_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,6 +195,7 @@ def test_clusters_started_together_make_one_template(tmp_path: Path, monkeypatch
     finally:
         for cluster in clusters:
             cluster.stop()
+    shutil.rmtree(templates)
 
 
 def test_a_template_directory_others_can_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
