@@ -43,8 +43,9 @@ def _memory_tmpdir() -> str | None:
     """A directory of this user in /dev/shm, for clusters and test files, or None to keep the default.
 
     On a disk file system the kernel's work for the suite's files (a template copy is 2,500 files, every cluster
-    writes WAL and is removed again) is a third of the suite's CPU; in memory it is a tenth of that. A TMPDIR the
-    caller set stands, and so does the default where /dev/shm is missing, small or not safely ours."""
+    writes WAL and is removed again) is a third of the suite's CPU: one template copy takes 1.35 s of system CPU on
+    ext4 and 0.07 s in tmpfs. A TMPDIR the caller set stands, and so does the default where /dev/shm is missing,
+    small or not safely ours."""
     shm = "/dev/shm"
     if "TMPDIR" in os.environ or not os.path.isdir(shm) or not os.access(shm, os.W_OK | os.X_OK):
         return None
